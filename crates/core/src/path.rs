@@ -1,0 +1,176 @@
+//! Field paths resolved against a parsed record.
+//!
+//! A path is a list of segments: a key of an object, every element of an
+//! array (`[]`), or one element (`[N]`). Resolving a path yields every value
+//! it reaches: none when a key is absent, several when it fans out.
+
+use serde_json::Value;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    Key(Box<str>),
+    Each,
+    Index(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldPath {
+    segments: Box<[PathSegment]>,
+}
+
+impl FieldPath {
+    pub fn new(segments: Vec<PathSegment>) -> FieldPath {
+        FieldPath { segments: segments.into_boxed_slice() }
+    }
+
+    /// A path of dot-separated keys, `a.b.c` (no array segments).
+    pub fn keys(dotted: &str) -> FieldPath {
+        FieldPath::new(dotted.split('.').map(|k| PathSegment::Key(k.into())).collect())
+    }
+
+    pub fn segments(&self) -> &[PathSegment] {
+        &self.segments
+    }
+
+    /// True when the path can reach more than one value.
+    pub fn fans_out(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s, PathSegment::Each))
+    }
+
+    /// Calls `found` for every value the path reaches, in document order.
+    /// JSON null counts as absent: ctrules treats null and missing alike.
+    /// `found` returns false to stop early.
+    pub fn visit<'v>(&self, record: &'v Value, found: &mut dyn FnMut(&'v Value) -> bool) -> bool {
+        visit_from(&self.segments, record, found)
+    }
+
+    /// The single value of a path that does not fan out (or the first value of one that does).
+    pub fn first<'v>(&self, record: &'v Value) -> Option<&'v Value> {
+        let mut out = None;
+        self.visit(record, &mut |v| {
+            out = Some(v);
+            false
+        });
+        out
+    }
+}
+
+fn visit_from<'v>(segments: &[PathSegment], value: &'v Value, found: &mut dyn FnMut(&'v Value) -> bool) -> bool {
+    let Some((head, rest)) = segments.split_first() else {
+        return if value.is_null() { true } else { found(value) };
+    };
+    match head {
+        PathSegment::Key(key) => match value.get(&**key) {
+            Some(next) => visit_from(rest, next, found),
+            None => true,
+        },
+        PathSegment::Index(i) => match value.get(*i) {
+            Some(next) => visit_from(rest, next, found),
+            None => true,
+        },
+        PathSegment::Each => match value {
+            Value::Array(items) => {
+                for item in items {
+                    if !visit_from(rest, item, found) {
+                        return false;
+                    }
+                }
+                true
+            }
+            _ => true,
+        },
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.segments.iter().enumerate() {
+            match seg {
+                PathSegment::Key(k) if i == 0 => write!(f, "{k}")?,
+                PathSegment::Key(k) => write!(f, ".{k}")?,
+                PathSegment::Each => f.write_str("[]")?,
+                PathSegment::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets `path` in `record` to `value`, creating objects for missing keys.
+/// `[]` sets the path in every element; `[N]` only where element N exists.
+pub fn set_path(record: &mut Value, path: &FieldPath, value: &Value) {
+    set_from(path.segments(), record, value)
+}
+
+fn set_from(segments: &[PathSegment], target: &mut Value, value: &Value) {
+    let Some((head, rest)) = segments.split_first() else {
+        *target = value.clone();
+        return;
+    };
+    match head {
+        PathSegment::Key(key) => {
+            if !target.is_object() {
+                if rest.is_empty() || target.is_null() {
+                    *target = Value::Object(Default::default());
+                } else {
+                    return;
+                }
+            }
+            let map = target.as_object_mut().expect("made an object above");
+            let slot = map.entry(key.to_string()).or_insert(Value::Null);
+            set_from(rest, slot, value);
+        }
+        PathSegment::Index(i) => {
+            if let Some(slot) = target.get_mut(*i) {
+                set_from(rest, slot, value);
+            }
+        }
+        PathSegment::Each => {
+            if let Value::Array(items) = target {
+                for item in items {
+                    set_from(rest, item, value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn all(path: &FieldPath, v: &Value) -> Vec<Value> {
+        let mut out = Vec::new();
+        path.visit(v, &mut |x| {
+            out.push(x.clone());
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn resolves_keys_arrays_and_indexes() {
+        let rec = json!({"a": {"b": 1}, "r": [{"t": "x"}, {"t": "y"}, {"u": 1}], "n": null});
+        assert_eq!(all(&FieldPath::keys("a.b"), &rec), vec![json!(1)]);
+        let each = FieldPath::new(vec![PathSegment::Key("r".into()), PathSegment::Each, PathSegment::Key("t".into())]);
+        assert_eq!(all(&each, &rec), vec![json!("x"), json!("y")]);
+        let idx = FieldPath::new(vec![PathSegment::Key("r".into()), PathSegment::Index(1), PathSegment::Key("t".into())]);
+        assert_eq!(all(&idx, &rec), vec![json!("y")]);
+        assert!(all(&FieldPath::keys("a.c"), &rec).is_empty());
+        assert!(all(&FieldPath::keys("n"), &rec).is_empty(), "null is absent");
+        assert!(all(&FieldPath::keys("a.b.c"), &rec).is_empty(), "through a scalar");
+        assert_eq!(each.to_string(), "r[].t");
+    }
+
+    #[test]
+    fn sets_nested_paths() {
+        let mut rec = json!({"userIdentity": {"arn": "a"}, "r": [{"k": 1}, {"k": 2}]});
+        set_path(&mut rec, &FieldPath::keys("userIdentity.arn"), &json!("redacted"));
+        set_path(&mut rec, &FieldPath::keys("x.y"), &json!(true));
+        let each = FieldPath::new(vec![PathSegment::Key("r".into()), PathSegment::Each, PathSegment::Key("k".into())]);
+        set_path(&mut rec, &each, &json!(0));
+        assert_eq!(rec, json!({"userIdentity": {"arn": "redacted"}, "r": [{"k": 0}, {"k": 0}], "x": {"y": true}}));
+    }
+}

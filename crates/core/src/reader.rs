@@ -1,0 +1,610 @@
+//! Reading CloudTrail log files.
+//!
+//! A log file arrives as bytes, gzipped or not (sniffed by magic number, not
+//! by name). Its content is one of:
+//! - `{"Records":[...]}`, what CloudTrail writes: streamed record by record,
+//!   so a file of any size is read in bounded memory;
+//! - a JSON array of records: streamed the same way;
+//! - NDJSON, one record per line: a bad line is reported and the rest read;
+//! - one record, or several concatenated JSON values (read whole).
+//!
+//! Digest files (CloudTrail's integrity digests) are recognised and skipped.
+//! Every failure names its place (line and column of the decompressed text, or
+//! the record's index) and its cause.
+
+use crate::schema::{DIGEST_FIELDS, RECORD_MARKERS};
+use serde::de::{self, Deserializer as _, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+
+/// How the records were laid out in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `{"Records":[...]}`
+    RecordsObject,
+    /// `[ {...}, ... ]`
+    JsonArray,
+    /// One record per line.
+    Lines,
+    /// One record or several concatenated JSON values.
+    Document,
+}
+
+/// Where a record sits in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordPosition {
+    /// 0-based index in the Records array (or the JSON array).
+    Index(usize),
+    /// 1-based line of an NDJSON file.
+    Line(u64),
+}
+
+impl fmt::Display for RecordPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordPosition::Index(i) => write!(f, "record {i}"),
+            RecordPosition::Line(l) => write!(f, "line {l}"),
+        }
+    }
+}
+
+/// One record: its original bytes (valid JSON, possibly with whitespace) and
+/// its parsed value.
+pub struct Record<'a> {
+    pub raw: &'a [u8],
+    pub value: &'a Value,
+    pub position: RecordPosition,
+}
+
+/// A record that could not be used; the rest of the file still is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordError {
+    pub position: RecordPosition,
+    pub message: String,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.position, self.message)
+    }
+}
+
+/// What reading a whole file gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadOutcome {
+    pub layout: Layout,
+    /// Records handed to the sink.
+    pub records: u64,
+    /// Records that were not (bad NDJSON lines, non-object array elements).
+    pub record_errors: Vec<RecordError>,
+    /// Set when the file is not a log file and was skipped on purpose (digests).
+    pub skipped: Option<String>,
+}
+
+impl ReadOutcome {
+    fn new(layout: Layout) -> Self {
+        ReadOutcome { layout, records: 0, record_errors: Vec::new(), skipped: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadErrorKind {
+    /// Reading the input failed.
+    Io,
+    /// The gzip stream is corrupt or truncated.
+    Gzip,
+    /// The text is not valid JSON.
+    Json,
+    /// Valid JSON, but not a CloudTrail log file.
+    Shape,
+    /// No content at all.
+    Empty,
+    /// The sink failed (writing the output).
+    Output,
+}
+
+/// Why a whole file could not be read.
+#[derive(Debug)]
+pub struct ReadError {
+    pub kind: ReadErrorKind,
+    pub message: String,
+    /// 1-based line and column in the (decompressed) text, when known.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl ReadError {
+    fn new(kind: ReadErrorKind, message: impl Into<String>) -> Self {
+        ReadError { kind, message: message.into(), line: None, column: None }
+    }
+
+    fn at(mut self, line: usize, column: usize) -> Self {
+        if line > 0 {
+            self.line = Some(line);
+            self.column = Some(column);
+        }
+        self
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, " (line {l}, column {c})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Receives each good record; an error stops the read (as [`ReadErrorKind::Output`]).
+pub type RecordSink<'s> = dyn FnMut(Record<'_>) -> io::Result<()> + 's;
+
+/// Most record errors kept per file; the count goes on past it.
+const MAX_KEPT_ERRORS: usize = 100;
+
+const BUFFER: usize = 256 * 1024;
+
+/// Reads one log file, calling `sink` for every record in file order.
+pub fn read_log(input: impl Read, sink: &mut RecordSink<'_>) -> Result<ReadOutcome, ReadError> {
+    let mut raw = BufReader::with_capacity(BUFFER, input);
+    let head = raw.fill_buf().map_err(|e| ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}")))?;
+    if head.is_empty() {
+        return Err(ReadError::new(ReadErrorKind::Empty, "empty file: no CloudTrail records"));
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let text = BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(raw));
+        read_text(text, true, sink)
+    } else {
+        read_text(raw, false, sink)
+    }
+}
+
+fn read_text(mut text: impl BufRead, gzipped: bool, sink: &mut RecordSink<'_>) -> Result<ReadOutcome, ReadError> {
+    let io_err = |e: io::Error| io_error(e, gzipped);
+    // Skip a byte-order mark and leading whitespace, counting lines for positions.
+    let mut skipped_lines = 0usize;
+    let first = loop {
+        let buf = text.fill_buf().map_err(io_err)?;
+        let Some(&b) = buf.first() else {
+            return Err(ReadError::new(ReadErrorKind::Empty, "empty file: no CloudTrail records"));
+        };
+        if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            text.consume(3);
+        } else if b.is_ascii_whitespace() {
+            if b == b'\n' {
+                skipped_lines += 1;
+            }
+            text.consume(1);
+        } else {
+            break b;
+        }
+    };
+    let mut ctx = Ctx { sink, outcome: ReadOutcome::new(Layout::Document), sink_error: None, gzipped, line_offset: skipped_lines };
+    let result = match first {
+        b'[' => {
+            ctx.outcome.layout = Layout::JsonArray;
+            ctx.stream(text, |de, ctx| de.deserialize_seq(RecordsVisitor { ctx }))
+        }
+        b'{' if starts_records_object(text.fill_buf().map_err(io_err)?) => {
+            ctx.outcome.layout = Layout::RecordsObject;
+            ctx.stream(text, |de, ctx| de.deserialize_map(EnvelopeVisitor { ctx }))
+        }
+        _ => ctx.lines_or_document(text),
+    };
+    result?;
+    let outcome = ctx.outcome;
+    if outcome.skipped.is_none() && outcome.records == 0 {
+        if let Some(first) = outcome.record_errors.first() {
+            return Err(ReadError::new(ReadErrorKind::Shape, format!("no usable record; {first}")));
+        }
+    }
+    Ok(outcome)
+}
+
+/// True when the text starts `{ "Records" :` (whitespace allowed).
+fn starts_records_object(buf: &[u8]) -> bool {
+    let mut rest = buf.strip_prefix(b"{").unwrap_or(buf);
+    let skip_ws = |s: &[u8]| -> usize { s.iter().take_while(|b| b.is_ascii_whitespace()).count() };
+    rest = &rest[skip_ws(rest)..];
+    let Some(after) = rest.strip_prefix(b"\"Records\"") else { return false };
+    let after = &after[skip_ws(after)..];
+    after.starts_with(b":")
+}
+
+fn io_error(e: io::Error, gzipped: bool) -> ReadError {
+    if gzipped {
+        let cause = if e.kind() == io::ErrorKind::UnexpectedEof { "unexpected end of data".to_string() } else { e.to_string() };
+        ReadError::new(ReadErrorKind::Gzip, format!("truncated or corrupt gzip data: {cause}"))
+    } else {
+        ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}"))
+    }
+}
+
+struct Ctx<'s, 'k> {
+    sink: &'s mut RecordSink<'k>,
+    outcome: ReadOutcome,
+    /// The sink's error, kept while serde unwinds with a placeholder.
+    sink_error: Option<io::Error>,
+    gzipped: bool,
+    /// Lines skipped before the JSON started, added to serde's line numbers.
+    line_offset: usize,
+}
+
+impl Ctx<'_, '_> {
+    /// Hands one record to the sink, or records why it cannot be used.
+    fn record(&mut self, raw: &[u8], value: &Value, position: RecordPosition) -> io::Result<()> {
+        if !value.is_object() {
+            self.reject(position, format!("expected a JSON object, found {}", kind_of(value)));
+            return Ok(());
+        }
+        self.outcome.records += 1;
+        (self.sink)(Record { raw, value, position })
+    }
+
+    fn reject(&mut self, position: RecordPosition, message: String) {
+        if self.outcome.record_errors.len() < MAX_KEPT_ERRORS {
+            self.outcome.record_errors.push(RecordError { position, message });
+        }
+    }
+
+    /// Streams a file whose top level is handled by `drive` (a serde visitor).
+    fn stream<R: BufRead>(
+        &mut self,
+        text: R,
+        drive: impl FnOnce(&mut serde_json::Deserializer<serde_json::de::IoRead<R>>, &mut Self) -> Result<(), serde_json::Error>,
+    ) -> Result<(), ReadError> {
+        let mut de = serde_json::Deserializer::from_reader(text);
+        drive(&mut de, self).and_then(|()| de.end()).map_err(|e| self.json_error(e))
+    }
+
+    fn json_error(&mut self, e: serde_json::Error) -> ReadError {
+        if let Some(sink) = self.sink_error.take() {
+            return ReadError::new(ReadErrorKind::Output, format!("cannot write output: {sink}"));
+        }
+        use serde_json::error::Category;
+        let kind = match e.classify() {
+            Category::Io => {
+                let io = io::Error::from(e);
+                return io_error(io, self.gzipped);
+            }
+            Category::Data => ReadErrorKind::Shape,
+            Category::Syntax => ReadErrorKind::Json,
+            Category::Eof => ReadErrorKind::Json,
+        };
+        let mut message = e.to_string();
+        if let Some(i) = message.rfind(" at line ") {
+            message.truncate(i);
+        }
+        let message = match kind {
+            ReadErrorKind::Shape => format!("not a CloudTrail log file: {message}"),
+            _ if e.classify() == Category::Eof => format!("truncated JSON: {message}"),
+            _ => format!("invalid JSON: {message}"),
+        };
+        ReadError::new(kind, message).at(e.line() + self.line_offset, e.column())
+    }
+
+    /// NDJSON when the first line is a complete JSON value, else one document.
+    fn lines_or_document(&mut self, mut text: impl BufRead) -> Result<(), ReadError> {
+        let gzipped = self.gzipped;
+        let mut line = Vec::new();
+        text.read_until(b'\n', &mut line).map_err(|e| io_error(e, gzipped))?;
+        let first_line_no = self.line_offset as u64 + 1;
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(value) => {
+                self.outcome.layout = Layout::Lines;
+                if let Some(reason) = digest_reason(&value) {
+                    self.outcome.skipped = Some(reason);
+                    return Ok(());
+                }
+                self.line(&line, &value, first_line_no)?;
+                let mut line_no = first_line_no;
+                loop {
+                    line.clear();
+                    let n = text.read_until(b'\n', &mut line).map_err(|e| io_error(e, gzipped))?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    line_no += 1;
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match serde_json::from_slice::<Value>(&line) {
+                        Ok(value) => self.line(&line, &value, line_no)?,
+                        Err(e) => {
+                            let mut message = e.to_string();
+                            if let Some(i) = message.rfind(" at line ") {
+                                message.truncate(i);
+                            }
+                            self.reject(RecordPosition::Line(line_no), format!("invalid JSON at column {}: {message}", e.column()));
+                        }
+                    }
+                }
+            }
+            Err(_) => {
+                let mut all = line;
+                text.read_to_end(&mut all).map_err(|e| io_error(e, gzipped))?;
+                self.document(&all)
+            }
+        }
+    }
+
+    /// One NDJSON line: a record, or a whole `{"Records":[...]}` on one line.
+    fn line(&mut self, raw: &[u8], value: &Value, line_no: u64) -> Result<(), ReadError> {
+        let position = RecordPosition::Line(line_no);
+        let result = match value.get("Records") {
+            Some(Value::Array(records)) if !is_record_like(value) => {
+                records.iter().try_for_each(|r| self.record(&serde_json::to_vec(r).expect("a Value serializes"), r, position))
+            }
+            _ if value.is_object() && !is_record_like(value) => {
+                self.reject(position, not_a_record(value));
+                Ok(())
+            }
+            _ => self.record(raw, value, position),
+        };
+        result.map_err(|e| ReadError::new(ReadErrorKind::Output, format!("cannot write output: {e}")))
+    }
+
+    /// A document that is neither NDJSON nor streamable: read whole.
+    fn document(&mut self, text: &[u8]) -> Result<(), ReadError> {
+        let mut values = serde_json::Deserializer::from_slice(text).into_iter::<Box<RawValue>>();
+        let mut index = 0usize;
+        let mut any = false;
+        while let Some(next) = values.next() {
+            let raw = next.map_err(|e| self.json_error(e))?;
+            any = true;
+            let value: Value = serde_json::from_str(raw.get()).map_err(|e| self.json_error(e))?;
+            let output = |e: io::Error| ReadError::new(ReadErrorKind::Output, format!("cannot write output: {e}"));
+            match &value {
+                Value::Object(map) if map.contains_key("Records") && !is_record_like(&value) => {
+                    let Some(Value::Array(records)) = map.get("Records") else {
+                        return Err(ReadError::new(ReadErrorKind::Shape, "not a CloudTrail log file: \"Records\" is not an array"));
+                    };
+                    for r in records {
+                        self.record(&serde_json::to_vec(r).expect("a Value serializes"), r, RecordPosition::Index(index))
+                            .map_err(output)?;
+                        index += 1;
+                    }
+                }
+                Value::Object(_) => {
+                    if let Some(reason) = digest_reason(&value) {
+                        self.outcome.skipped = Some(reason);
+                        return Ok(());
+                    }
+                    if !is_record_like(&value) {
+                        return Err(ReadError::new(ReadErrorKind::Shape, format!("not a CloudTrail log file: {}", not_a_record(&value))));
+                    }
+                    self.record(raw.get().as_bytes(), &value, RecordPosition::Index(index)).map_err(output)?;
+                    index += 1;
+                }
+                Value::Array(records) => {
+                    for r in records {
+                        self.record(&serde_json::to_vec(r).expect("a Value serializes"), r, RecordPosition::Index(index))
+                            .map_err(output)?;
+                        index += 1;
+                    }
+                }
+                other => {
+                    return Err(ReadError::new(
+                        ReadErrorKind::Shape,
+                        format!("not a CloudTrail log file: expected {{\"Records\":[...]}}, an array or an object, found {}", kind_of(other)),
+                    ));
+                }
+            }
+        }
+        if !any {
+            return Err(ReadError::new(ReadErrorKind::Empty, "empty file: no CloudTrail records"));
+        }
+        Ok(())
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn is_record_like(v: &Value) -> bool {
+    RECORD_MARKERS.iter().any(|k| v.get(k).is_some())
+}
+
+fn not_a_record(v: &Value) -> String {
+    let keys: Vec<&str> = v.as_object().map(|m| m.keys().take(5).map(String::as_str).collect()).unwrap_or_default();
+    format!("an object without CloudTrail fields (keys: {})", keys.join(", "))
+}
+
+fn digest_reason(v: &Value) -> Option<String> {
+    DIGEST_FIELDS
+        .iter()
+        .any(|k| v.get(k).is_some())
+        .then(|| "a CloudTrail digest file (integrity digest, not a log of events)".to_string())
+}
+
+/// Top level `{"Records": [...], ...}`: streams the Records array, ignores other keys.
+struct EnvelopeVisitor<'c, 's, 'k> {
+    ctx: &'c mut Ctx<'s, 'k>,
+}
+
+impl<'de> Visitor<'de> for EnvelopeVisitor<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with a \"Records\" array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "Records" {
+                map.next_value_seed(RecordsSeed { ctx: &mut *self.ctx })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct RecordsSeed<'c, 's, 'k> {
+    ctx: &'c mut Ctx<'s, 'k>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(RecordsVisitor { ctx: self.ctx })
+    }
+}
+
+/// An array of records, handed to the sink one by one as they are read.
+struct RecordsVisitor<'c, 's, 'k> {
+    ctx: &'c mut Ctx<'s, 'k>,
+}
+
+impl<'de> Visitor<'de> for RecordsVisitor<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            let position = RecordPosition::Index(index);
+            index += 1;
+            let value: Value = match serde_json::from_str(raw.get()) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.ctx.reject(position, format!("cannot parse: {e}"));
+                    continue;
+                }
+            };
+            if let Err(e) = self.ctx.record(raw.get().as_bytes(), &value, position) {
+                self.ctx.sink_error = Some(e);
+                return Err(de::Error::custom("output failed"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn read(bytes: &[u8]) -> Result<(ReadOutcome, Vec<String>), ReadError> {
+        let mut seen = Vec::new();
+        let outcome = read_log(bytes, &mut |r: Record<'_>| {
+            seen.push(r.value["eventName"].as_str().unwrap_or("?").to_string());
+            Ok(())
+        })?;
+        Ok((outcome, seen))
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn reads_every_layout() {
+        let cases: &[(&str, Layout)] = &[
+            (r#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#, Layout::RecordsObject),
+            ("\n  { \"Records\" :\n [{\"eventName\":\"A\"},\n{\"eventName\":\"B\"}]}\n", Layout::RecordsObject),
+            (r#"[{"eventName":"A"},{"eventName":"B"}]"#, Layout::JsonArray),
+            ("{\"eventName\":\"A\"}\n\n{\"eventName\":\"B\"}\n", Layout::Lines),
+            ("{\n \"eventName\": \"A\"\n}\n{\n\"eventName\":\"B\"}", Layout::Document),
+            ("{\"other\":1,\n\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"B\"}]}", Layout::Document),
+        ];
+        for (text, layout) in cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let (outcome, seen) = read(&bytes).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(outcome.layout, *layout, "{text}");
+                assert_eq!(seen, ["A", "B"], "{text}");
+                assert_eq!(outcome.records, 2);
+                assert!(outcome.record_errors.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn names_the_cause_of_bad_files() {
+        let cases: &[(&[u8], ReadErrorKind, &str)] = &[
+            (b"", ReadErrorKind::Empty, "empty file"),
+            (b"  \n ", ReadErrorKind::Empty, "empty file"),
+            (b"{\"Records\":[{\"eventName\":\"A\"},", ReadErrorKind::Json, "truncated JSON"),
+            (b"{\"Records\":[{\"eventName\":\"A\"} {}]}", ReadErrorKind::Json, "invalid JSON"),
+            (b"{\"Records\":5}", ReadErrorKind::Shape, "expected an array of CloudTrail records"),
+            (b"{\"foo\":1}", ReadErrorKind::Shape, "without CloudTrail fields"),
+            (b"\"text\"", ReadErrorKind::Shape, "found a string"),
+            (b"[1,2]", ReadErrorKind::Shape, "no usable record"),
+            (b"hello world", ReadErrorKind::Json, "invalid JSON"),
+        ];
+        for (bytes, kind, needle) in cases {
+            let err = read(bytes).err().unwrap_or_else(|| panic!("{:?} should fail", String::from_utf8_lossy(bytes)));
+            assert_eq!(err.kind, *kind, "{:?}: {err}", String::from_utf8_lossy(bytes));
+            assert!(err.to_string().contains(needle), "{:?}: {err}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn reports_line_and_column_of_json_errors() {
+        let err = read(b"\n\n{\"Records\":[\n{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}]}").unwrap_err();
+        assert_eq!((err.line, err.column), (Some(5), Some(1)), "{err}");
+    }
+
+    #[test]
+    fn truncated_gzip_is_named() {
+        let full = gzip(br#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#);
+        let err = read(&full[..full.len() / 2]).unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
+        assert!(err.to_string().contains("gzip"));
+    }
+
+    #[test]
+    fn bad_ndjson_lines_are_reported_and_the_rest_read() {
+        let (outcome, seen) = read(b"{\"eventName\":\"A\"}\n{\"eventName\":\n[1]\n{\"eventName\":\"B\"}\n").unwrap();
+        assert_eq!(seen, ["A", "B"]);
+        assert_eq!(outcome.record_errors.len(), 2);
+        assert_eq!(outcome.record_errors[0].position, RecordPosition::Line(2));
+        assert_eq!(outcome.record_errors[1].position, RecordPosition::Line(3));
+    }
+
+    #[test]
+    fn digest_files_are_skipped() {
+        let digest = br#"{"awsAccountId":"1","digestStartTime":"x","digestEndTime":"y","logFiles":[]}"#;
+        for bytes in [digest.to_vec(), gzip(digest)] {
+            let (outcome, seen) = read(&bytes).unwrap();
+            assert!(outcome.skipped.unwrap().contains("digest"));
+            assert!(seen.is_empty());
+        }
+    }
+
+    #[test]
+    fn non_object_records_are_reported_not_passed_on() {
+        let (outcome, seen) = read(br#"{"Records":[{"eventName":"A"},null,{"eventName":"B"}]}"#).unwrap();
+        assert_eq!(seen, ["A", "B"]);
+        assert_eq!(outcome.record_errors, vec![RecordError { position: RecordPosition::Index(1), message: "expected a JSON object, found null".into() }]);
+    }
+
+    #[test]
+    fn output_failure_stops_the_read() {
+        let err = read_log(&br#"{"Records":[{"eventName":"A"}]}"#[..], &mut |_r: Record<'_>| Err(io::Error::other("disk full")))
+            .unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Output);
+        assert!(err.to_string().contains("disk full"));
+    }
+}

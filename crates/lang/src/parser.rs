@@ -1,0 +1,570 @@
+//! The parser: pest does the syntax (grammar/ctrules.pest), this module builds
+//! the spanned AST and turns pest's errors into diagnostics a person can act on.
+
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::source::{Source, Span};
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../../grammar/ctrules.pest"]
+struct PestParser;
+
+/// Syntax error.
+pub const E_SYNTAX: &str = "E101";
+/// A string escape that is not one of \" \\ \n \t \r \u{...}.
+pub const E_ESCAPE: &str = "E102";
+/// A number or array index that does not fit.
+pub const E_NUMBER: &str = "E103";
+
+/// Parses one rules file. Stops at the first syntax error (there is no sound
+/// way to resynchronise a declarative file), but reports every bad escape or
+/// number in a file that is otherwise well formed.
+pub fn parse(source: &Source) -> Result<RulesFile, Vec<Diagnostic>> {
+    let mut pairs = match PestParser::parse(Rule::file, source.text()) {
+        Ok(pairs) => pairs,
+        Err(err) => return Err(vec![syntax_error(source, &err)]),
+    };
+    let mut builder = Builder { source, errors: Vec::new() };
+    let file = pairs.next().expect("the file rule always produces one pair");
+    let mut items = Vec::new();
+    for pair in file.into_inner() {
+        match pair.as_rule() {
+            Rule::list_def => items.push(Item::List(builder.list_def(pair))),
+            Rule::macro_def => items.push(Item::Macro(builder.macro_def(pair))),
+            Rule::rule_block | Rule::rule_inline => items.push(Item::Rule(builder.rule(pair))),
+            Rule::EOI => {}
+            other => unreachable!("unexpected item {other:?}"),
+        }
+    }
+    if builder.errors.is_empty() {
+        Ok(RulesFile { items })
+    } else {
+        Err(builder.errors)
+    }
+}
+
+/// Parses a single condition, as in `ctrules` command-line filters and tests.
+pub fn parse_condition(source: &Source) -> Result<Spanned<Expr>, Vec<Diagnostic>> {
+    let text = source.text();
+    let mut pairs = match PestParser::parse(Rule::condition, text) {
+        Ok(pairs) => pairs,
+        Err(err) => return Err(vec![syntax_error(source, &err)]),
+    };
+    let rest = pairs.as_str().len();
+    if text[rest..].trim().is_empty() {
+        let mut builder = Builder { source, errors: Vec::new() };
+        let expr = builder.condition(pairs.next().expect("one condition"));
+        if builder.errors.is_empty() {
+            Ok(expr)
+        } else {
+            Err(builder.errors)
+        }
+    } else {
+        let span = Span::new(rest, text.len());
+        Err(vec![Diagnostic::error(E_SYNTAX, source, span, "unexpected text after the condition")
+            .with_label("not part of the condition")])
+    }
+}
+
+struct Builder<'s> {
+    source: &'s Source,
+    errors: Vec<Diagnostic>,
+}
+
+fn span(pair: &Pair<'_, Rule>) -> Span {
+    pair.as_span().into()
+}
+
+impl Builder<'_> {
+    fn list_def(&mut self, pair: Pair<'_, Rule>) -> ListDef {
+        let whole = span(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_list);
+        let name = spanned_str(inner.next().expect("list name"));
+        let list = self.list_lit(inner.next().expect("list body"));
+        ListDef { name, list, span: whole }
+    }
+
+    fn macro_def(&mut self, pair: Pair<'_, Rule>) -> MacroDef {
+        let whole = span(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_macro);
+        let name = spanned_str(inner.next().expect("macro name"));
+        let condition = self.condition(inner.next().expect("macro condition"));
+        MacroDef { name, condition, span: whole }
+    }
+
+    fn rule(&mut self, pair: Pair<'_, Rule>) -> Rule_ {
+        let whole = span(&pair);
+        let mut rule = Rule_ {
+            id: None,
+            description: None,
+            severity: None,
+            tags: None,
+            condition: Spanned::new(Expr::And(Vec::new()), whole),
+            actions: Vec::new(),
+            span: whole,
+        };
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::rule_id => rule.id = Some(spanned_str(part)),
+                Rule::description => {
+                    let s = part.into_inner().find(|p| p.as_rule() == Rule::string).expect("string");
+                    let sp = span(&s);
+                    rule.description = Some(Spanned::new(self.string(s).value, sp));
+                }
+                Rule::severity => {
+                    let p = part.into_inner().find(|p| p.as_rule() == Rule::priority).expect("priority");
+                    let prio = Priority::parse(p.as_str()).expect("grammar admits only priorities");
+                    rule.severity = Some(Spanned::new(prio, span(&p)));
+                }
+                Rule::tags => {
+                    let l = part.into_inner().find(|p| p.as_rule() == Rule::list_lit).expect("list");
+                    rule.tags = Some(self.list_lit(l));
+                }
+                Rule::condition => rule.condition = self.condition(part),
+                Rule::set | Rule::overwrite | Rule::tag | Rule::drop => {
+                    let action = self.action(part);
+                    rule.actions.push(action);
+                }
+                Rule::kw_rule | Rule::kw_when => {}
+                other => unreachable!("unexpected rule part {other:?}"),
+            }
+        }
+        rule
+    }
+
+    fn condition(&mut self, pair: Pair<'_, Rule>) -> Spanned<Expr> {
+        let sp = span(&pair);
+        match pair.as_rule() {
+            Rule::condition => self.condition(pair.into_inner().next().expect("or_expr")),
+            Rule::or_expr | Rule::and_expr => {
+                let is_or = pair.as_rule() == Rule::or_expr;
+                let mut parts: Vec<Spanned<Expr>> = pair
+                    .into_inner()
+                    .filter(|p| !matches!(p.as_rule(), Rule::kw_or | Rule::kw_and))
+                    .map(|p| self.condition(p))
+                    .collect();
+                if parts.len() == 1 {
+                    parts.pop().expect("one part")
+                } else if is_or {
+                    Spanned::new(Expr::Or(parts), sp)
+                } else {
+                    Spanned::new(Expr::And(parts), sp)
+                }
+            }
+            Rule::not_expr => {
+                let mut inner = pair.into_inner();
+                let first = inner.next().expect("not_expr content");
+                if first.as_rule() == Rule::negate {
+                    let operand = self.condition(inner.next().expect("negated condition"));
+                    Spanned::new(Expr::Not(Box::new(operand)), sp)
+                } else {
+                    self.condition(first)
+                }
+            }
+            Rule::macro_ref => Spanned::new(Expr::MacroRef(pair.as_str().to_string()), sp),
+            Rule::test => Spanned::new(Expr::Test(self.test(pair)), sp),
+            other => unreachable!("unexpected condition {other:?}"),
+        }
+    }
+
+    fn test(&mut self, pair: Pair<'_, Rule>) -> Test {
+        let mut quantifier = None;
+        let mut path = None;
+        let mut kind = TestKind::Exists;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::quantifier => {
+                    let q = if part.as_str() == "any" { Quantifier::Any } else { Quantifier::All };
+                    quantifier = Some(Spanned::new(q, span(&part)));
+                }
+                Rule::path => path = Some(self.path(part)),
+                Rule::presence => {
+                    kind = if part.as_str() == "exists" { TestKind::Exists } else { TestKind::Missing };
+                }
+                Rule::comparison => kind = self.comparison(part),
+                other => unreachable!("unexpected test part {other:?}"),
+            }
+        }
+        Test { quantifier, path: path.expect("a test has a path"), kind }
+    }
+
+    fn comparison(&mut self, pair: Pair<'_, Rule>) -> TestKind {
+        let mut inner = pair.into_inner();
+        let operator = inner.next().expect("operator");
+        let op_span = span(&operator);
+        let mut negated = false;
+        let mut op = Op::Eq;
+        for part in operator.into_inner() {
+            match part.as_rule() {
+                Rule::negate => negated = true,
+                Rule::symbol_op => {
+                    op = match part.as_str() {
+                        "==" => Op::Eq,
+                        "!=" => Op::Ne,
+                        "<" => Op::Lt,
+                        "<=" => Op::Le,
+                        ">" => Op::Gt,
+                        _ => Op::Ge,
+                    }
+                }
+                Rule::word_op => {
+                    op = match part.as_str() {
+                        "in" => Op::In,
+                        "like" => Op::Like,
+                        "matches" => Op::Matches,
+                        "within" => Op::Within,
+                        "startswith" => Op::StartsWith,
+                        "endswith" => Op::EndsWith,
+                        _ => Op::Contains,
+                    }
+                }
+                other => unreachable!("unexpected operator part {other:?}"),
+            }
+        }
+        let operand = inner.next().expect("operand");
+        let rhs = self.operand(operand);
+        TestKind::Compare { op: Spanned::new(op, op_span), negated, rhs }
+    }
+
+    fn operand(&mut self, pair: Pair<'_, Rule>) -> Spanned<Operand> {
+        let sp = span(&pair);
+        let inner = pair.into_inner().next().expect("operand content");
+        let node = match inner.as_rule() {
+            Rule::list_lit => Operand::List(self.list_lit(inner).node),
+            Rule::path => Operand::Path(self.path(inner).node),
+            _ => Operand::Literal(self.literal(inner).node),
+        };
+        Spanned::new(node, sp)
+    }
+
+    fn action(&mut self, pair: Pair<'_, Rule>) -> Spanned<Action> {
+        let sp = span(&pair);
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner().filter(|p| {
+            !matches!(p.as_rule(), Rule::kw_set | Rule::kw_overwrite | Rule::kw_tag | Rule::kw_drop)
+        });
+        let node = match rule {
+            Rule::set | Rule::overwrite => {
+                let target = self.path(inner.next().expect("target"));
+                let value = self.value(inner.next().expect("value"));
+                if rule == Rule::set {
+                    Action::Set { target, value }
+                } else {
+                    Action::Overwrite { target, value }
+                }
+            }
+            Rule::tag => Action::Tag(
+                inner
+                    .map(|p| {
+                        let sp = span(&p);
+                        Spanned::new(self.string(p).value, sp)
+                    })
+                    .collect(),
+            ),
+            _ => Action::Drop,
+        };
+        Spanned::new(node, sp)
+    }
+
+    fn value(&mut self, pair: Pair<'_, Rule>) -> Spanned<Value> {
+        let sp = span(&pair);
+        let inner = pair.into_inner().next().expect("value content");
+        let node = match inner.as_rule() {
+            Rule::path => Value::Path(self.path(inner).node),
+            _ => Value::Literal(self.literal(inner).node),
+        };
+        Spanned::new(node, sp)
+    }
+
+    fn path(&mut self, pair: Pair<'_, Rule>) -> Spanned<Path> {
+        let sp = span(&pair);
+        let mut segments = Vec::new();
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::field | Rule::field_any => segments.push(Segment::Field(part.as_str().to_string())),
+                Rule::quoted => {
+                    let inner = part.into_inner().next().expect("quoted content");
+                    let text = self.unescape(inner.as_str(), span(&inner).start);
+                    segments.push(Segment::Field(text));
+                }
+                Rule::each => segments.push(Segment::Each),
+                Rule::index => {
+                    let digits = part.as_str().trim_matches(['[', ']']);
+                    match digits.parse::<usize>() {
+                        Ok(n) => segments.push(Segment::Index(n)),
+                        Err(_) => {
+                            self.errors.push(
+                                Diagnostic::error(E_NUMBER, self.source, span(&part), "array index is too large")
+                                    .with_label("this index")
+                                    .with_help("indexes count from 0 and must fit in 64 bits"),
+                            );
+                            segments.push(Segment::Index(usize::MAX));
+                        }
+                    }
+                }
+                other => unreachable!("unexpected path part {other:?}"),
+            }
+        }
+        Spanned::new(Path { segments }, sp)
+    }
+
+    fn list_lit(&mut self, pair: Pair<'_, Rule>) -> Spanned<ListLit> {
+        let sp = span(&pair);
+        let mut list = ListLit { ignore_case: false, items: Vec::new() };
+        for part in pair.into_inner() {
+            if part.as_rule() == Rule::list_flags {
+                list.ignore_case = true;
+            } else {
+                list.items.push(self.literal(part));
+            }
+        }
+        Spanned::new(list, sp)
+    }
+
+    fn literal(&mut self, pair: Pair<'_, Rule>) -> Spanned<Literal> {
+        let sp = span(&pair);
+        let node = match pair.as_rule() {
+            Rule::string => Literal::Str(self.string(pair)),
+            Rule::number => match serde_json::from_str::<serde_json::Number>(pair.as_str()) {
+                Ok(n) => Literal::Number(n),
+                Err(_) => {
+                    self.errors.push(
+                        Diagnostic::error(E_NUMBER, self.source, sp, "number is out of range")
+                            .with_label("this number")
+                            .with_help("numbers must fit in a 64-bit float"),
+                    );
+                    Literal::Null
+                }
+            },
+            Rule::boolean => Literal::Bool(pair.as_str() == "true"),
+            Rule::null => Literal::Null,
+            Rule::priority => Literal::Priority(Priority::parse(pair.as_str()).expect("grammar")),
+            other => unreachable!("unexpected literal {other:?}"),
+        };
+        Spanned::new(node, sp)
+    }
+
+    fn string(&mut self, pair: Pair<'_, Rule>) -> StrLit {
+        let mut ignore_case = false;
+        let mut raw = false;
+        let mut value = String::new();
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::str_flags => {
+                    ignore_case = part.as_str().contains('i');
+                    raw = part.as_str().contains('r');
+                }
+                Rule::str_inner => {
+                    value = if raw {
+                        part.as_str().to_string()
+                    } else {
+                        self.unescape(part.as_str(), span(&part).start)
+                    };
+                }
+                other => unreachable!("unexpected string part {other:?}"),
+            }
+        }
+        StrLit { value, ignore_case, raw }
+    }
+
+    /// Resolves escapes; `offset` is where `text` starts in the source, for errors.
+    fn unescape(&mut self, text: &str, offset: usize) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let Some((_, esc)) = chars.next() else { break };
+            match esc {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                '/' => out.push('/'),
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'u' => {
+                    let rest = &text[i + 2..];
+                    let parsed = rest
+                        .strip_prefix('{')
+                        .and_then(|r| r.split_once('}'))
+                        .and_then(|(hex, _)| u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v)))
+                        .and_then(|(len, v)| char::from_u32(v).map(|c| (len, c)));
+                    match parsed {
+                        Some((len, c)) => {
+                            out.push(c);
+                            for _ in 0..len + 2 {
+                                chars.next();
+                            }
+                        }
+                        None => self.errors.push(
+                            Diagnostic::error(
+                                E_ESCAPE,
+                                self.source,
+                                Span::new(offset + i, offset + i + 2),
+                                "invalid unicode escape",
+                            )
+                            .with_label("expected \\u{HEX}")
+                            .with_help("write a code point in hex between braces, e.g. \\u{e9} for é"),
+                        ),
+                    }
+                }
+                other => self.errors.push(
+                    Diagnostic::error(
+                        E_ESCAPE,
+                        self.source,
+                        Span::new(offset + i, offset + i + 1 + other.len_utf8()),
+                        format!("unknown escape `\\{other}`"),
+                    )
+                    .with_label("not an escape")
+                    .with_help(
+                        "escapes are \\\" \\\\ \\n \\t \\r and \\u{HEX}; for regular expressions use a raw string: r\"\\d+\"",
+                    ),
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// `Rule` is taken by pest's generated enum; the AST's rule is this alias.
+type Rule_ = crate::ast::Rule;
+
+fn spanned_str(pair: Pair<'_, Rule>) -> Spanned<String> {
+    Spanned::new(pair.as_str().to_string(), span(&pair))
+}
+
+/// Turns pest's error into a diagnostic: what was expected in words a rule
+/// author uses, and a hint for the usual slips (`=` for `==`, `&&`, quotes).
+fn syntax_error(source: &Source, err: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let text = source.text();
+    let rest = &text[pos.min(text.len())..];
+    let found = describe_found(rest);
+    let mut expected: Vec<&'static str> = match &err.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter_map(|r| describe_rule(*r)).collect()
+        }
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    expected.sort_unstable();
+    expected.dedup();
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_alternatives(&expected))
+    };
+    let end = pos + rest.chars().next().map_or(0, |c| c.len_utf8());
+    let mut diag = Diagnostic::error(E_SYNTAX, source, Span::new(pos, end), message).with_label("here");
+    if let Some(help) = hint(rest, &expected) {
+        diag = diag.with_help(help);
+    }
+    diag
+}
+
+fn describe_found(rest: &str) -> String {
+    if rest.is_empty() {
+        return "end of file".to_string();
+    }
+    let token: String = if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+        rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+    } else {
+        rest.chars().take(1).collect()
+    };
+    match token.as_str() {
+        "\n" | "\r" => "end of line".to_string(),
+        t => format!("`{t}`"),
+    }
+}
+
+fn describe_rule(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of file",
+        Rule::item | Rule::list_def | Rule::macro_def | Rule::rule_block | Rule::rule_inline => {
+            "`rule`, `when`, `list` or `macro`"
+        }
+        Rule::kw_list => "`list`",
+        Rule::kw_macro => "`macro`",
+        Rule::kw_rule => "`rule`",
+        Rule::kw_when => "`when`",
+        Rule::rule_id => "a rule id",
+        Rule::name | Rule::macro_ref => "a name",
+        Rule::condition | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::test => "a condition",
+        Rule::negate | Rule::kw_not => "`not`",
+        Rule::kw_and => "`and`",
+        Rule::kw_or => "`or`",
+        Rule::quantifier | Rule::kw_any | Rule::kw_all => "`any` or `all`",
+        Rule::path | Rule::field | Rule::field_any | Rule::quoted => "a field name",
+        Rule::each | Rule::index => "`[]` or `[N]`",
+        Rule::presence | Rule::kw_exists | Rule::kw_missing => "`exists` or `missing`",
+        Rule::comparison | Rule::operator | Rule::symbol_op | Rule::word_op => "an operator (`==`, `!=`, `in`, `like`, ...)",
+        Rule::kw_in
+        | Rule::kw_like
+        | Rule::kw_matches
+        | Rule::kw_within
+        | Rule::kw_startswith
+        | Rule::kw_endswith
+        | Rule::kw_contains => "an operator (`==`, `!=`, `in`, `like`, ...)",
+        Rule::operand | Rule::value => "a value",
+        Rule::set | Rule::overwrite | Rule::tag | Rule::drop | Rule::kw_set | Rule::kw_overwrite | Rule::kw_tag | Rule::kw_drop => {
+            "an action (`set`, `overwrite`, `tag`, `drop`)"
+        }
+        Rule::description | Rule::kw_description => "`description`",
+        Rule::severity | Rule::kw_severity => "`severity`",
+        Rule::tags | Rule::kw_tags => "`tags`",
+        Rule::string | Rule::str_inner | Rule::str_flags => "a string",
+        Rule::number => "a number",
+        Rule::boolean => "`true` or `false`",
+        Rule::null => "`null`",
+        Rule::priority => "a priority (LOW, MEDIUM, HIGH, CRITICAL)",
+        Rule::list_lit | Rule::list_flags => "a list `[...]`",
+        _ => return None,
+    })
+}
+
+fn join_alternatives(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn hint(rest: &str, expected: &[&str]) -> Option<String> {
+    if rest.starts_with('=') && !rest.starts_with("==") {
+        return Some("to compare, write `==`; `=` only assigns, after `set`".into());
+    }
+    if rest.starts_with("&&") {
+        return Some("write `and` to join conditions".into());
+    }
+    if rest.starts_with("||") {
+        return Some("write `or` to join alternatives".into());
+    }
+    if rest.starts_with('!') && !rest.starts_with("!=") {
+        return Some("write `not` to negate a condition".into());
+    }
+    if rest.starts_with('\'') {
+        return Some("strings are written in double quotes: \"text\"".into());
+    }
+    if rest.starts_with('"') && expected.contains(&"a condition") {
+        return Some("a condition starts with a field name: `eventName == \"CreateUser\"`".into());
+    }
+    let word: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    match word.as_str() {
+        "AND" | "OR" | "NOT" => Some(format!("keywords are lower case: `{}`", word.to_lowercase())),
+        "then" | "do" => Some("actions follow the condition directly: `when ... set xpriority = HIGH`".into()),
+        "high" | "low" | "medium" | "critical" => {
+            Some(format!("priorities are written in capitals: {}", word.to_uppercase()))
+        }
+        _ if rest.starts_with(|c: char| c.is_alphabetic()) && expected.iter().any(|e| e.starts_with("an operator")) => {
+            Some("a condition compares a field: `eventName == \"CreateUser\"`, `errorCode exists`".into())
+        }
+        _ => None,
+    }
+}
