@@ -1,1 +1,212 @@
+//! The ctrules compiler: from parsed rules to an indexed set of evaluators.
+//!
+//! Compilation runs in phases, like Falco's rule loader:
+//! 1. **parse** every file ([`ctrules_lang::parse`]); any syntax error stops here,
+//!    since the names a broken file defines are unknown;
+//! 2. **collect** the definitions of the whole set: lists, macros and rule ids,
+//!    with duplicates reported;
+//! 3. **lower** each rule: names resolved, operands checked, regexes, CIDR
+//!    blocks and sets built once ([`lower`], [`actions`]);
+//! 4. **index** the rules by the eventName or eventSource they require ([`ruleset`]).
+//!
+//! Reading files from disk is [`loader`]'s job, before all of this.
 
+pub mod actions;
+pub mod codes;
+pub mod condition;
+pub mod loader;
+pub mod lower;
+pub mod ruleset;
+pub mod suggest;
+
+pub use loader::{read_rules, LoadError};
+pub use ruleset::{CompiledRule, Evaluation, RuleInfo, RuleSet};
+
+use actions::{check_priority_fields, lower_action};
+use codes::*;
+use ctrules_lang::ast::{Item, Rule, RulesFile};
+use ctrules_lang::{Diagnostic, Source, Span};
+use lower::{Lowerer, Symbols};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The outcome of compiling a rule set: the rules when there is no error,
+/// and every diagnostic (errors and warnings) in file order.
+pub struct Compilation {
+    pub rules: Option<RuleSet>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiles rules files, given in load order, into one rule set.
+pub fn compile(sources: &[Source]) -> Compilation {
+    let mut diagnostics = Vec::new();
+
+    // Phase 1: parse.
+    let mut files: Vec<(&Source, RulesFile)> = Vec::new();
+    for source in sources {
+        match ctrules_lang::parse(source) {
+            Ok(file) => files.push((source, file)),
+            Err(errors) => diagnostics.extend(errors),
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Compilation { rules: None, diagnostics };
+    }
+
+    // Phase 2: collect definitions.
+    let mut symbols = Symbols::default();
+    let mut rule_ids: HashMap<String, (&Source, Span)> = HashMap::new();
+    let mut rules: Vec<(&Source, &Rule, String)> = Vec::new();
+    for (source, file) in &files {
+        for item in &file.items {
+            match item {
+                Item::List(def) => {
+                    if let Some(prev) = defined(&symbols, &def.name.node) {
+                        diagnostics.push(duplicate_name(source, def.name.span, &def.name.node, prev));
+                    } else {
+                        symbols.lists.insert(&def.name.node, (def, source));
+                    }
+                }
+                Item::Macro(def) => {
+                    if let Some(prev) = defined(&symbols, &def.name.node) {
+                        diagnostics.push(duplicate_name(source, def.name.span, &def.name.node, prev));
+                    } else {
+                        symbols.macros.insert(&def.name.node, (def, source));
+                    }
+                }
+                Item::Rule(rule) => {
+                    let (id, span) = match &rule.id {
+                        Some(id) => (id.node.clone(), id.span),
+                        None => (inline_rule_id(source, rule), Span::new(rule.span.start, rule.span.start + 4)),
+                    };
+                    if let Some((prev_source, prev_span)) = rule_ids.get(&id) {
+                        diagnostics.push(
+                            Diagnostic::error(E_DUPLICATE_RULE, source, span, format!("rule id `{id}` is already used"))
+                                .with_label("second rule with this id")
+                                .with_secondary(prev_source, *prev_span, "first used here")
+                                .with_help("rule ids name rules in reports and alerts: make each one unique"),
+                        );
+                    } else {
+                        rule_ids.insert(id.clone(), (source, span));
+                    }
+                    rules.push((source, rule, id));
+                }
+            }
+        }
+    }
+
+    // Phase 3: lower.
+    let mut compiled = Vec::with_capacity(rules.len());
+    let mut assignments = Vec::new();
+    let mut action_diags = Vec::new();
+    let mut lowerer = Lowerer::new(&symbols, &mut diagnostics);
+    for (source, rule, id) in &rules {
+        let condition = lowerer.condition(source, &rule.condition);
+        let mut actions = Vec::new();
+        for action in &rule.actions {
+            actions.extend(lower_action(source, action, &mut action_diags, &mut assignments));
+        }
+        let info = ruleset::RuleInfo {
+            id: Arc::from(id.as_str()),
+            description: rule.description.as_ref().map(|d| d.node.clone()),
+            severity: rule.severity.as_ref().map(|s| s.node),
+            tags: rule
+                .tags
+                .as_ref()
+                .map(|t| t.node.items.iter().map(|i| literal_text(&i.node)).collect())
+                .unwrap_or_default(),
+            file: source.name().to_string(),
+            line: source.line_col(rule.span.start).0,
+        };
+        compiled.push(CompiledRule { info, condition, actions });
+    }
+    let used_lists = std::mem::take(&mut lowerer.used_lists);
+    let used_macros = std::mem::take(&mut lowerer.used_macros);
+    // Macros no rule reached are still checked, so their errors show.
+    let mut unused_macros: Vec<_> = symbols.macros.iter().filter(|(n, _)| !used_macros.contains(*n)).collect();
+    unused_macros.sort_by_key(|(_, (def, source))| (source.name().to_string(), def.span.start));
+    for (_, (def, source)) in &unused_macros {
+        lowerer.condition(source, &def.condition);
+    }
+    drop(lowerer);
+    diagnostics.extend(action_diags);
+    check_priority_fields(&assignments, &mut diagnostics);
+    for (name, (def, source)) in &unused_macros {
+        diagnostics.push(unused(source, def.name.span, "macro", name));
+    }
+    let mut unused_lists: Vec<_> = symbols.lists.iter().filter(|(n, _)| !used_lists.contains(*n)).collect();
+    unused_lists.sort_by_key(|(_, (def, source))| (source.name().to_string(), def.span.start));
+    for (name, (def, source)) in unused_lists {
+        diagnostics.push(unused(source, def.name.span, "list", name));
+    }
+
+    sort_diagnostics(&mut diagnostics, sources);
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    let rules = (!has_errors).then(|| RuleSet::new(compiled, fingerprint(sources)));
+    Compilation { rules, diagnostics }
+}
+
+/// Where a list or macro name is already defined.
+fn defined<'a>(symbols: &Symbols<'a>, name: &str) -> Option<(&'a Source, Span)> {
+    symbols
+        .lists
+        .get(name)
+        .map(|(d, s)| (*s, d.name.span))
+        .or_else(|| symbols.macros.get(name).map(|(d, s)| (*s, d.name.span)))
+}
+
+fn duplicate_name(source: &Source, span: Span, name: &str, (prev_source, prev_span): (&Source, Span)) -> Diagnostic {
+    Diagnostic::error(E_DUPLICATE_NAME, source, span, format!("`{name}` is already defined"))
+        .with_label("defined again here")
+        .with_secondary(prev_source, prev_span, "first defined here")
+        .with_help("lists and macros share one namespace across all rules files: rename one of them")
+}
+
+fn unused(source: &Source, span: Span, kind: &str, name: &str) -> Diagnostic {
+    Diagnostic::warning(W_UNUSED, source, span, format!("{kind} `{name}` is never used"))
+        .with_label(format!("unused {kind}"))
+        .with_help(format!("use it in a rule or remove it"))
+}
+
+/// The id of a one-line rule: its file's name without extension, and its line.
+fn inline_rule_id(source: &Source, rule: &Rule) -> String {
+    let name = source.name();
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = file.strip_suffix(".rules").unwrap_or(file);
+    format!("{stem}:{}", source.line_col(rule.span.start).0)
+}
+
+fn literal_text(lit: &ctrules_lang::ast::Literal) -> String {
+    use ctrules_lang::ast::Literal;
+    match lit {
+        Literal::Str(s) => s.value.clone(),
+        Literal::Number(n) => n.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Null => "null".to_string(),
+        Literal::Priority(p) => p.as_str().to_string(),
+    }
+}
+
+/// Orders diagnostics by file (in load order), then position.
+fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &[Source]) {
+    let order: HashMap<&str, usize> = sources.iter().enumerate().map(|(i, s)| (s.name(), i)).collect();
+    diagnostics.sort_by_key(|d| (order.get(d.source.name()).copied().unwrap_or(usize::MAX), d.span.start, d.code));
+}
+
+/// FNV-1a over the files' names and text: a stable short version id.
+fn fingerprint(sources: &[Source]) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for s in sources {
+        for b in s.name().bytes().chain([0]).chain(s.text().bytes()).chain([0]) {
+            hash ^= b as u64;
+            hash = hash.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{hash:016x}")[..12].to_string()
+}

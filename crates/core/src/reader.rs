@@ -77,7 +77,9 @@ pub struct ReadOutcome {
     pub layout: Layout,
     /// Records handed to the sink.
     pub records: u64,
-    /// Records that were not (bad NDJSON lines, non-object array elements).
+    /// How many records could not be used (bad NDJSON lines, non-object array elements).
+    pub rejected: u64,
+    /// The first of those, with their places and causes.
     pub record_errors: Vec<RecordError>,
     /// Set when the file is not a log file and was skipped on purpose (digests).
     pub skipped: Option<String>,
@@ -85,7 +87,7 @@ pub struct ReadOutcome {
 
 impl ReadOutcome {
     fn new(layout: Layout) -> Self {
-        ReadOutcome { layout, records: 0, record_errors: Vec::new(), skipped: None }
+        ReadOutcome { layout, records: 0, rejected: 0, record_errors: Vec::new(), skipped: None }
     }
 }
 
@@ -247,6 +249,7 @@ impl Ctx<'_, '_> {
     }
 
     fn reject(&mut self, position: RecordPosition, message: String) {
+        self.outcome.rejected += 1;
         if self.outcome.record_errors.len() < MAX_KEPT_ERRORS {
             self.outcome.record_errors.push(RecordError { position, message });
         }

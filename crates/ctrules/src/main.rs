@@ -1,1 +1,90 @@
-fn main(){}
+//! `ctrules`: enrich and screen AWS CloudTrail logs with your own rules.
+//!
+//! - `ctrules check [PATH...]` lints rules files (see [`check`]).
+//! - `ctrules run --rules DIR --input SRC --output DST` enriches a batch (see [`run`]).
+//!
+//! Exit codes are documented in docs/cli.md and defined in [`exit`].
+
+mod check;
+mod exit;
+mod inputs;
+mod process;
+mod run;
+mod summary;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ctrules", version, about = "Enrich and screen AWS CloudTrail logs with your own rules")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check rules files; exit 0 only when there is no error.
+    Check(CheckArgs),
+    /// Enrich a batch of CloudTrail log files.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Rules files or directories (searched recursively for *.rules).
+    #[arg(default_value = "rules.d")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Treat warnings as errors (exit 1 when there is any).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Rendered reports with source snippets.
+    Human,
+    /// One JSON document (docs/cli.md describes it).
+    Json,
+    /// GitHub Actions annotations (`::error file=...`).
+    Github,
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Directory (or file) of rules.
+    #[arg(long, default_value = "rules.d")]
+    pub rules: PathBuf,
+    /// A log file, a directory walked recursively, or `-` for standard input.
+    #[arg(long)]
+    pub input: String,
+    /// A directory to write to (same relative paths, gzipped), or `-` for
+    /// plain NDJSON on standard output.
+    #[arg(long)]
+    pub output: String,
+    /// Files processed at once (default: one per core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// gzip level of the output, 0 (none) to 9 (smallest).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub compression_level: u32,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    /// Print only errors and the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(args) => check::check(&args),
+        Command::Run(args) => run::run(&args),
+    };
+    ExitCode::from(code as u8)
+}

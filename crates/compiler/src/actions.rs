@@ -1,0 +1,193 @@
+//! Compiled actions and how their results merge into an [`Enrichment`].
+
+use crate::codes::*;
+use crate::lower::field_path;
+use ctrules_core::enrichment::{RULES_FIELD, TAGS_FIELD};
+use ctrules_core::schema::is_aws_field;
+use ctrules_core::{Enrichment, FieldPath};
+use ctrules_lang::ast::{Action, Literal, Priority, Spanned, Value as AstValue};
+use ctrules_lang::{Diagnostic, Source, Span};
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub enum CompiledAction {
+    /// A priority: the field keeps the highest priority any matching rule gives.
+    SetPriority { field: Arc<str>, priority: Priority },
+    /// Any other value: the last matching rule (in load order) wins.
+    Set { field: Arc<str>, value: ValueSource },
+    Overwrite { path: FieldPath, value: ValueSource },
+    Tag(Arc<str>),
+    Drop,
+}
+
+#[derive(Debug, Clone)]
+pub enum ValueSource {
+    Const(Value),
+    /// Copied from the event: one value, or an array when the path has `[]`.
+    Field(FieldPath),
+}
+
+impl ValueSource {
+    fn resolve(&self, record: &Value) -> Option<Value> {
+        match self {
+            ValueSource::Const(v) => Some(v.clone()),
+            ValueSource::Field(path) if path.fans_out() => {
+                let mut all = Vec::new();
+                path.visit(record, &mut |v| {
+                    all.push(v.clone());
+                    true
+                });
+                (!all.is_empty()).then_some(Value::Array(all))
+            }
+            ValueSource::Field(path) => path.first(record).cloned(),
+        }
+    }
+}
+
+/// Where a field is assigned, to check that priority fields get only priorities.
+pub struct Assignment<'a> {
+    pub field: String,
+    pub is_priority: bool,
+    pub source: &'a Source,
+    pub span: Span,
+}
+
+impl CompiledAction {
+    /// Applies this action of a matching rule.
+    pub fn apply(&self, record: &Value, out: &mut Enrichment) {
+        match self {
+            CompiledAction::SetPriority { field, priority } => {
+                let slot = out.field_mut(field);
+                let current = slot.as_str().and_then(Priority::parse);
+                if current.is_none_or(|c| c < *priority) {
+                    *slot = Value::String(priority.as_str().to_string());
+                }
+            }
+            CompiledAction::Set { field, value } => {
+                if let Some(v) = value.resolve(record) {
+                    *out.field_mut(field) = v;
+                }
+            }
+            CompiledAction::Overwrite { path, value } => {
+                if let Some(v) = value.resolve(record) {
+                    out.overwrites.push((path.clone(), v));
+                }
+            }
+            CompiledAction::Tag(tag) => out.add_tag(tag),
+            CompiledAction::Drop => out.drop = true,
+        }
+    }
+}
+
+fn literal_value(lit: &Literal) -> Value {
+    match lit {
+        Literal::Str(s) => Value::String(s.value.clone()),
+        Literal::Number(n) => Value::Number(n.clone()),
+        Literal::Bool(b) => Value::Bool(*b),
+        Literal::Null => Value::Null,
+        Literal::Priority(p) => Value::String(p.as_str().to_string()),
+    }
+}
+
+fn value_source(value: &AstValue) -> ValueSource {
+    match value {
+        AstValue::Literal(lit) => ValueSource::Const(literal_value(lit)),
+        AstValue::Path(p) => ValueSource::Field(field_path(p)),
+    }
+}
+
+/// Compiles one action, checking what it writes.
+pub fn lower_action<'a>(
+    source: &'a Source,
+    action: &Spanned<Action>,
+    diagnostics: &mut Vec<Diagnostic>,
+    assignments: &mut Vec<Assignment<'a>>,
+) -> Vec<CompiledAction> {
+    match &action.node {
+        Action::Set { target, value } => {
+            let name = target.node.root();
+            if !target.node.is_single_field() {
+                diagnostics.push(
+                    Diagnostic::error(E_NESTED_SET, source, target.span, "`set` writes a top-level field")
+                        .with_label("a nested path")
+                        .with_help(if is_aws_field(name) {
+                            format!("to change a field AWS wrote, say so: `overwrite {} = ...`", target.node)
+                        } else {
+                            format!("name the field with underscores instead: `set {} = ...`", target.node.to_string().replace(['.', '[', ']'], "_"))
+                        }),
+                );
+                return Vec::new();
+            }
+            if is_aws_field(name) {
+                diagnostics.push(
+                    Diagnostic::error(E_AWS_FIELD, source, target.span, format!("`{name}` is a field AWS writes"))
+                        .with_label("AWS-owned field")
+                        .with_help(format!(
+                            "to replace what AWS wrote, say so: `overwrite {name} = ...`; to add a field, give it an `x` name: `set x{} = ...`",
+                            lower_first(name)
+                        )),
+                );
+                return Vec::new();
+            }
+            if name == TAGS_FIELD || name == RULES_FIELD {
+                diagnostics.push(
+                    Diagnostic::error(E_RESERVED_FIELD, source, target.span, format!("`{name}` is written by ctrules itself"))
+                        .with_label("reserved field")
+                        .with_help(if name == TAGS_FIELD { "add tags with `tag \"name\"`" } else { "ctrules lists the matching rules' ids there" }),
+                );
+                return Vec::new();
+            }
+            if !name.starts_with('x') {
+                diagnostics.push(
+                    Diagnostic::warning(W_FIELD_NAME, source, target.span, format!("enrichment field `{name}` does not start with `x`"))
+                        .with_label("field name")
+                        .with_help(format!("name it `x{}` so it never collides with a field AWS adds later", lower_first(name))),
+                );
+            }
+            let field: Arc<str> = Arc::from(name);
+            let is_priority = matches!(value.node, AstValue::Literal(Literal::Priority(_)));
+            assignments.push(Assignment { field: name.to_string(), is_priority, source, span: value.span });
+            match &value.node {
+                AstValue::Literal(Literal::Priority(p)) => vec![CompiledAction::SetPriority { field, priority: *p }],
+                other => vec![CompiledAction::Set { field, value: value_source(other) }],
+            }
+        }
+        Action::Overwrite { target, value } => {
+            let name = target.node.root();
+            if !is_aws_field(name) {
+                diagnostics.push(
+                    Diagnostic::warning(W_OVERWRITE_OWN, source, target.span, format!("`{name}` is not a field AWS writes"))
+                        .with_label("not an AWS field")
+                        .with_help(format!("`overwrite` is for replacing what AWS wrote; add a field with `set {name} = ...`")),
+                );
+            }
+            vec![CompiledAction::Overwrite { path: field_path(&target.node), value: value_source(&value.node) }]
+        }
+        Action::Tag(tags) => tags.iter().map(|t| CompiledAction::Tag(Arc::from(t.node.as_str()))).collect(),
+        Action::Drop => vec![CompiledAction::Drop],
+    }
+}
+
+/// A field given priorities must get only priorities: mixing would make the
+/// merge order-dependent.
+pub fn check_priority_fields(assignments: &[Assignment<'_>], diagnostics: &mut Vec<Diagnostic>) {
+    for a in assignments.iter().filter(|a| !a.is_priority) {
+        if let Some(p) = assignments.iter().find(|p| p.is_priority && p.field == a.field) {
+            diagnostics.push(
+                Diagnostic::error(E_PRIORITY_MIX, a.source, a.span, format!("`{}` holds a priority elsewhere", a.field))
+                    .with_label("not a priority")
+                    .with_secondary(p.source, p.span, "given a priority here")
+                    .with_help("use LOW, MEDIUM, HIGH or CRITICAL; a priority field keeps the highest value any rule gives"),
+            );
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,38 @@
+//! Stable diagnostic codes of the compiler. docs/diagnostics.md has an entry,
+//! with an example, for each. Parse errors (E1xx) live in ctrules-lang.
+
+/// Two rules with one id.
+pub const E_DUPLICATE_RULE: &str = "E201";
+/// Two lists or macros with one name.
+pub const E_DUPLICATE_NAME: &str = "E202";
+/// A macro that is not defined.
+pub const E_UNKNOWN_MACRO: &str = "E203";
+/// A list that is not defined.
+pub const E_UNKNOWN_LIST: &str = "E204";
+/// A macro that refers to itself.
+pub const E_MACRO_CYCLE: &str = "E205";
+
+/// An operand of the wrong type for its operator.
+pub const E_TYPE: &str = "E301";
+/// An invalid regular expression.
+pub const E_REGEX: &str = "E302";
+/// An invalid CIDR block or IP address.
+pub const E_CIDR: &str = "E303";
+/// A quantifier on a path that has no `[]`.
+pub const E_QUANTIFIER: &str = "E304";
+
+/// `set` on a field AWS writes.
+pub const E_AWS_FIELD: &str = "E401";
+/// `set` on a nested path.
+pub const E_NESTED_SET: &str = "E402";
+/// `set` on a field ctrules itself writes (xtags, xrules).
+pub const E_RESERVED_FIELD: &str = "E403";
+/// A priority field given a value that is not a priority.
+pub const E_PRIORITY_MIX: &str = "E404";
+
+/// A list or macro that no rule uses.
+pub const W_UNUSED: &str = "W201";
+/// An enrichment field whose name does not start with `x`.
+pub const W_FIELD_NAME: &str = "W401";
+/// `overwrite` on a field that AWS does not write (use `set`).
+pub const W_OVERWRITE_OWN: &str = "W402";

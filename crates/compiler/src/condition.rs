@@ -1,0 +1,250 @@
+//! Compiled conditions and their evaluation.
+//!
+//! A condition is a tree of tests over pre-resolved field paths. Literals are
+//! converted once: strings to compare ignoring case are folded at compile
+//! time, regular expressions and CIDR blocks are compiled, lists become hash
+//! sets. Nothing of the source text is looked at per event.
+//!
+//! Semantics (docs/language.md, "Missing fields, null and case"):
+//! - null and an absent field are the same: no value;
+//! - a test on no value is false; its negation (`!=`, `not in`, ...) is true;
+//! - a path with `[]` reaches many values: the test holds if any of them
+//!   passes (or, with `all`, if there is at least one and every one passes).
+
+use ctrules_core::FieldPath;
+use ipnet::IpNet;
+use regex::Regex;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone)]
+pub enum Cond {
+    Const(bool),
+    And(Box<[Cond]>),
+    Or(Box<[Cond]>),
+    Not(Box<Cond>),
+    /// The path reaches at least one value.
+    Exists(FieldPath),
+    /// Values reached by `path` pass `matcher`.
+    Test { path: FieldPath, all: bool, matcher: Matcher },
+    /// Two fields compared: some value of `left` and some value of `right` are `op`-related.
+    Fields { left: FieldPath, right: FieldPath, op: Ordering },
+}
+
+/// `==`, `<`, `<=`, `>`, `>=` (`!=` is `not ==`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ordering {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A string to compare with: as written, or folded when it ignores case.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub text: Box<str>,
+    pub fold: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Scalar {
+    Str(Text),
+    Num(f64),
+    Bool(bool),
+}
+
+/// A test of one value.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Compare(Ordering, Scalar),
+    In(Box<Set>),
+    StartsWith(Box<[Text]>),
+    EndsWith(Box<[Text]>),
+    Contains(Box<[Text]>),
+    /// Glob patterns as anchored regexes, each with whether it ignores case
+    /// (then the pattern was folded, and the value is folded before matching).
+    Like(Box<[(Regex, bool)]>),
+    Matches(Box<[Regex]>),
+    Within(Box<[IpNet]>),
+}
+
+/// The members of a list, split by how they compare.
+#[derive(Debug, Clone, Default)]
+pub struct Set {
+    pub exact: HashSet<Box<str>>,
+    pub folded: HashSet<Box<str>>,
+    pub numbers: Vec<f64>,
+    pub bools: Vec<bool>,
+}
+
+/// Unicode case folding, the form case-insensitive strings compare in.
+pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        caseless::default_case_fold_str(s)
+    }
+}
+
+impl Cond {
+    pub fn eval(&self, record: &Value) -> bool {
+        match self {
+            Cond::Const(b) => *b,
+            Cond::And(parts) => parts.iter().all(|c| c.eval(record)),
+            Cond::Or(parts) => parts.iter().any(|c| c.eval(record)),
+            Cond::Not(c) => !c.eval(record),
+            Cond::Exists(path) => path.first(record).is_some(),
+            Cond::Test { path, all: false, matcher } => {
+                let mut hit = false;
+                path.visit(record, &mut |v| {
+                    hit = matcher.matches(v);
+                    !hit
+                });
+                hit
+            }
+            Cond::Test { path, all: true, matcher } => {
+                let mut seen = false;
+                let mut every = true;
+                path.visit(record, &mut |v| {
+                    seen = true;
+                    every = matcher.matches(v);
+                    every
+                });
+                seen && every
+            }
+            Cond::Fields { left, right, op } => {
+                let mut hit = false;
+                left.visit(record, &mut |l| {
+                    right.visit(record, &mut |r| {
+                        hit = compare_values(l, r, *op);
+                        !hit
+                    });
+                    !hit
+                });
+                hit
+            }
+        }
+    }
+}
+
+impl Text {
+    pub fn new(text: &str, ignore_case: bool) -> Text {
+        let text = if ignore_case { fold(text) } else { text.to_string() };
+        Text { text: text.into(), fold: ignore_case }
+    }
+
+    /// Applies `test` to the value (folded if this text ignores case) and this text.
+    fn with<'v>(&self, value: &'v str, test: impl Fn(&str, &str) -> bool) -> bool {
+        if self.fold {
+            test(&fold(value), &self.text)
+        } else {
+            test(value, &self.text)
+        }
+    }
+}
+
+fn order(o: std::cmp::Ordering, op: Ordering) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        Ordering::Eq => o == Equal,
+        Ordering::Lt => o == Less,
+        Ordering::Le => o != Greater,
+        Ordering::Gt => o == Greater,
+        Ordering::Ge => o != Less,
+    }
+}
+
+fn compare_values(l: &Value, r: &Value, op: Ordering) -> bool {
+    match (l, r) {
+        (Value::String(a), Value::String(b)) => order(a.as_str().cmp(b.as_str()), op),
+        (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) => a.partial_cmp(&b).is_some_and(|o| order(o, op)),
+            _ => false,
+        },
+        (Value::Bool(a), Value::Bool(b)) => op == Ordering::Eq && a == b,
+        (a, b) if op == Ordering::Eq && (a.is_object() || a.is_array()) => a == b,
+        _ => false,
+    }
+}
+
+impl Matcher {
+    pub fn matches(&self, value: &Value) -> bool {
+        match self {
+            Matcher::Compare(op, scalar) => match (scalar, value) {
+                (Scalar::Str(t), Value::String(s)) => t.with(s, |v, t| order(v.cmp(t), *op)),
+                (Scalar::Num(n), Value::Number(v)) => {
+                    v.as_f64().and_then(|v| v.partial_cmp(n)).is_some_and(|o| order(o, *op))
+                }
+                (Scalar::Bool(b), Value::Bool(v)) => *op == Ordering::Eq && b == v,
+                _ => false,
+            },
+            Matcher::In(set) => match value {
+                Value::String(s) => {
+                    set.exact.contains(s.as_str()) || (!set.folded.is_empty() && set.folded.contains(fold(s).as_str()))
+                }
+                Value::Number(n) => n.as_f64().is_some_and(|n| set.numbers.contains(&n)),
+                Value::Bool(b) => set.bools.contains(b),
+                _ => false,
+            },
+            Matcher::StartsWith(texts) => str_any(value, texts, |v, t| v.starts_with(t)),
+            Matcher::EndsWith(texts) => str_any(value, texts, |v, t| v.ends_with(t)),
+            Matcher::Contains(texts) => str_any(value, texts, |v, t| v.contains(t)),
+            Matcher::Like(patterns) => match value {
+                Value::String(s) => {
+                    let mut folded: Option<String> = None;
+                    patterns.iter().any(|(p, ignore_case)| {
+                        if *ignore_case {
+                            p.is_match(folded.get_or_insert_with(|| fold(s)))
+                        } else {
+                            p.is_match(s)
+                        }
+                    })
+                }
+                _ => false,
+            },
+            Matcher::Matches(patterns) => match value {
+                Value::String(s) => patterns.iter().any(|p| p.is_match(s)),
+                _ => false,
+            },
+            Matcher::Within(nets) => match value {
+                Value::String(s) => parse_ip(s).is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+                _ => false,
+            },
+        }
+    }
+}
+
+fn str_any(value: &Value, texts: &[Text], test: impl Fn(&str, &str) -> bool + Copy) -> bool {
+    match value {
+        Value::String(s) => texts.iter().any(|t| t.with(s, test)),
+        _ => false,
+    }
+}
+
+/// An IP address as CloudTrail writes it; IPv4-mapped IPv6 becomes IPv4.
+/// Anything else ("AWS Internal", "ec2.amazonaws.com") is no address.
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let ip: IpAddr = s.trim().parse().ok()?;
+    Some(match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    })
+}
+
+/// Translates a glob (`*` any run of characters, `?` one character) into an
+/// anchored regular expression.
+pub fn glob_to_regex(glob: &str) -> String {
+    let mut re = String::from("(?s)^");
+    for c in glob.chars() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    re
+}

@@ -1,0 +1,72 @@
+//! Reading rules from disk: the first phase, before parsing.
+//!
+//! A path is a `.rules` file or a directory searched recursively for them.
+//! Files load in a defined order: the paths in the order given, and within a
+//! directory, by relative path compared byte by byte (`10-x.rules` before
+//! `9-y.rules`; number them `01-`, `02-`, ... to order them). Rule order
+//! matters only where rules set the same field (docs/language.md).
+
+use ctrules_lang::Source;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The extension of rules files.
+pub const RULES_EXTENSION: &str = "rules";
+
+#[derive(Debug)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Every `.rules` file under `paths`, in load order, with its text.
+pub fn read_rules(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
+    let mut sources = Vec::new();
+    for path in paths {
+        for file in rule_files(path)? {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| LoadError { path: file.clone(), message: format!("cannot read: {e}") })?;
+            sources.push(Source::new(file.display().to_string(), text));
+        }
+    }
+    Ok(sources)
+}
+
+/// The `.rules` files a path names, in load order.
+pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let meta = std::fs::metadata(path).map_err(|e| LoadError { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    collect(path, &mut files)?;
+    files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    Ok(files)
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let file_type = entry.file_type().map_err(|e| LoadError { path: path.clone(), message: e.to_string() })?;
+        if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
+            collect(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == RULES_EXTENSION) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! From AST to evaluators: names resolved, operands checked and compiled.
+//!
+//! Runs after every file has parsed and every definition has been collected
+//! (see `lib.rs`), so a rule may use a list or macro from any file, defined
+//! before or after it.
+
+use crate::codes::*;
+use crate::condition::{glob_to_regex, Cond, Matcher, Ordering, Scalar, Set, Text};
+use crate::suggest::did_you_mean;
+use ctrules_core::{FieldPath, PathSegment};
+use ctrules_lang::ast::{self, Expr, ListDef, ListLit, Literal, MacroDef, Op, Operand, Quantifier, Spanned, TestKind};
+use ctrules_lang::{Diagnostic, Source, Span};
+use regex::Regex;
+use std::collections::{HashMap, HashSet};
+
+/// Lists and macros of the whole rule set, by name.
+#[derive(Default)]
+pub struct Symbols<'a> {
+    pub lists: HashMap<&'a str, (&'a ListDef, &'a Source)>,
+    pub macros: HashMap<&'a str, (&'a MacroDef, &'a Source)>,
+}
+
+pub struct Lowerer<'a, 'd> {
+    symbols: &'a Symbols<'a>,
+    pub diagnostics: &'d mut Vec<Diagnostic>,
+    pub used_lists: HashSet<&'a str>,
+    pub used_macros: HashSet<&'a str>,
+    macro_cache: HashMap<&'a str, Cond>,
+    /// Macros being expanded, innermost last: a name seen twice is a cycle.
+    expanding: Vec<&'a str>,
+}
+
+/// A list operand after resolution: its items and where they were written.
+struct ListRef<'a> {
+    ignore_case: bool,
+    items: std::borrow::Cow<'a, [Spanned<Literal>]>,
+    source: &'a Source,
+}
+
+impl<'a> ListRef<'a> {
+    fn of(list: &'a ListLit, source: &'a Source) -> Self {
+        ListRef { ignore_case: list.ignore_case, items: std::borrow::Cow::Borrowed(&list.items), source }
+    }
+}
+
+impl<'a, 'd> Lowerer<'a, 'd> {
+    pub fn new(symbols: &'a Symbols<'a>, diagnostics: &'d mut Vec<Diagnostic>) -> Self {
+        Lowerer {
+            symbols,
+            diagnostics,
+            used_lists: HashSet::new(),
+            used_macros: HashSet::new(),
+            macro_cache: HashMap::new(),
+            expanding: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, diag: Diagnostic) -> Cond {
+        self.diagnostics.push(diag);
+        Cond::Const(false)
+    }
+
+    pub fn condition(&mut self, source: &'a Source, expr: &'a Spanned<Expr>) -> Cond {
+        match &expr.node {
+            Expr::And(parts) => Cond::And(parts.iter().map(|p| self.condition(source, p)).collect()),
+            Expr::Or(parts) => Cond::Or(parts.iter().map(|p| self.condition(source, p)).collect()),
+            Expr::Not(inner) => Cond::Not(Box::new(self.condition(source, inner))),
+            Expr::MacroRef(name) => self.macro_ref(source, name, expr.span),
+            Expr::Test(test) => self.test(source, test),
+        }
+    }
+
+    fn macro_ref(&mut self, source: &'a Source, name: &'a str, span: Span) -> Cond {
+        let symbols = self.symbols;
+        let Some(&(def, def_source)) = symbols.macros.get(name) else {
+            let mut diag = Diagnostic::error(E_UNKNOWN_MACRO, source, span, format!("unknown macro `{name}`"))
+                .with_label("no macro has this name");
+            if let Some(help) = did_you_mean(name, symbols.macros.keys().copied()) {
+                diag = diag.with_help(help);
+            } else if symbols.lists.contains_key(name) {
+                diag = diag.with_help(format!("`{name}` is a list: test membership with `FIELD in {name}`"));
+            } else {
+                diag = diag.with_help(format!(
+                    "a condition compares a field (`{name} == true`, `{name} exists`) or names a macro defined with `macro {name} = ...`"
+                ));
+            }
+            return self.error(diag);
+        };
+        self.used_macros.insert(def.name.node.as_str());
+        if let Some(cond) = self.macro_cache.get(name) {
+            return cond.clone();
+        }
+        if let Some(start) = self.expanding.iter().position(|m| *m == name) {
+            let chain: Vec<&str> = self.expanding[start..].iter().copied().chain([name]).collect();
+            let diag = Diagnostic::error(E_MACRO_CYCLE, source, span, format!("macro `{name}` refers to itself"))
+                .with_label("this use closes the cycle")
+                .with_note(format!("the cycle: {}", chain.join(" -> ")))
+                .with_help("a macro cannot use itself, directly or through other macros");
+            return self.error(diag);
+        }
+        self.expanding.push(def.name.node.as_str());
+        let cond = self.condition(def_source, &def.condition);
+        self.expanding.pop();
+        self.macro_cache.insert(def.name.node.as_str(), cond.clone());
+        cond
+    }
+
+    fn test(&mut self, source: &'a Source, test: &'a ast::Test) -> Cond {
+        let path = field_path(&test.path.node);
+        let all = match &test.quantifier {
+            Some(q) if !test.path.node.fans_out() => {
+                let word = if q.node == Quantifier::All { "all" } else { "any" };
+                return self.error(
+                    Diagnostic::error(E_QUANTIFIER, source, q.span, format!("`{word}` needs a path with `[]`"))
+                        .with_label("quantifier")
+                        .with_secondary(source, test.path.span, "this path reaches one value")
+                        .with_help(format!("mark the array to iterate: `{word} resources[].type == ...`")),
+                );
+            }
+            Some(q) => q.node == Quantifier::All,
+            None => false,
+        };
+        match &test.kind {
+            TestKind::Exists | TestKind::Missing if all => self.error(
+                Diagnostic::error(E_QUANTIFIER, source, test.quantifier.as_ref().map_or(test.path.span, |q| q.span), "`all` needs a comparison")
+                    .with_label("quantifier")
+                    .with_help("`exists` and `missing` ask about any value; drop `all`"),
+            ),
+            TestKind::Exists => Cond::Exists(path),
+            TestKind::Missing => Cond::Not(Box::new(Cond::Exists(path))),
+            TestKind::Compare { op, negated, rhs } => {
+                let positive = self.compare(source, path, all, op, rhs);
+                if *negated || op.node == Op::Ne {
+                    Cond::Not(Box::new(positive))
+                } else {
+                    positive
+                }
+            }
+        }
+    }
+
+    fn compare(&mut self, source: &'a Source, path: FieldPath, all: bool, op: &Spanned<Op>, rhs: &'a Spanned<Operand>) -> Cond {
+        let ordering = match op.node {
+            Op::Eq | Op::Ne => Some(Ordering::Eq),
+            Op::Lt => Some(Ordering::Lt),
+            Op::Le => Some(Ordering::Le),
+            Op::Gt => Some(Ordering::Gt),
+            Op::Ge => Some(Ordering::Ge),
+            _ => None,
+        };
+        let test = |matcher| Cond::Test { path: path.clone(), all, matcher };
+        if let Some(ordering) = ordering {
+            return match &rhs.node {
+                Operand::Path(right) => Cond::Fields { left: path.clone(), right: field_path(right), op: ordering },
+                Operand::Literal(Literal::Null) if ordering == Ordering::Eq => Cond::Not(Box::new(Cond::Exists(path.clone()))),
+                Operand::Literal(lit) => match (lit, ordering) {
+                    (Literal::Str(s), o) => test(Matcher::Compare(o, Scalar::Str(Text::new(&s.value, s.ignore_case)))),
+                    (Literal::Priority(p), o) => test(Matcher::Compare(o, Scalar::Str(Text::new(p.as_str(), false)))),
+                    (Literal::Number(n), o) => test(Matcher::Compare(o, Scalar::Num(n.as_f64().unwrap_or(f64::NAN)))),
+                    (Literal::Bool(b), Ordering::Eq) => test(Matcher::Compare(Ordering::Eq, Scalar::Bool(*b))),
+                    (lit, _) => self.error(
+                        Diagnostic::error(E_TYPE, source, rhs.span, format!("cannot order by a {}", lit.kind()))
+                            .with_label(format!("a {}", lit.kind()))
+                            .with_secondary(source, op.span, "ordering comparison")
+                            .with_help("`<`, `<=`, `>`, `>=` compare numbers, or strings (byte by byte)"),
+                    ),
+                },
+                Operand::List(_) => self.error(
+                    Diagnostic::error(E_TYPE, source, rhs.span, format!("`{}` compares with one value, not a list", op.node.as_str()))
+                        .with_label("a list")
+                        .with_help("to test membership, write `FIELD in [...]`"),
+                ),
+            };
+        }
+        let list = match self.list_operand(source, op, rhs) {
+            Ok(list) => list,
+            Err(cond) => return cond,
+        };
+        if op.node == Op::In {
+            return test(Matcher::In(Box::new(self.set(&list))));
+        }
+        let Some(strings) = self.strings(op, &list) else { return Cond::Const(false) };
+        let matcher = match op.node {
+            Op::StartsWith => Matcher::StartsWith(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect()),
+            Op::EndsWith => Matcher::EndsWith(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect()),
+            Op::Contains => Matcher::Contains(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect()),
+            Op::Like => Matcher::Like(
+                strings
+                    .iter()
+                    .map(|(s, i, _)| {
+                        let pattern = if *i { crate::condition::fold(s) } else { s.clone() };
+                        (Regex::new(&glob_to_regex(&pattern)).expect("an escaped glob is a valid regex"), *i)
+                    })
+                    .collect(),
+            ),
+            Op::Matches => {
+                let mut regexes = Vec::new();
+                for (s, i, span) in &strings {
+                    let pattern = if *i { format!("(?i){s}") } else { s.to_string() };
+                    match Regex::new(&pattern) {
+                        Ok(r) => regexes.push(r),
+                        Err(e) => {
+                            self.diagnostics.push(
+                                Diagnostic::error(E_REGEX, list.source, *span, "invalid regular expression")
+                                    .with_label("this pattern")
+                                    .with_note(regex_error_text(&e))
+                                    .with_help("the syntax is Rust's regex crate (docs.rs/regex); write patterns as raw strings: r\"\\d+\""),
+                            );
+                        }
+                    }
+                }
+                Matcher::Matches(regexes.into())
+            }
+            Op::Within => {
+                let mut nets = Vec::new();
+                for (s, _, span) in &strings {
+                    match parse_net(s) {
+                        Some(n) => nets.push(n),
+                        None => self.diagnostics.push(
+                            Diagnostic::error(E_CIDR, list.source, *span, format!("`{s}` is not a CIDR block or IP address"))
+                                .with_label("not a network")
+                                .with_help("write networks as \"10.0.0.0/8\" or \"2001:db8::/32\", or a single address"),
+                        ),
+                    }
+                }
+                Matcher::Within(nets.into())
+            }
+            _ => unreachable!("ordering operators handled above"),
+        };
+        test(matcher)
+    }
+
+    /// The list an operator takes: a literal list, a named list, or one string
+    /// (for every operator but `in`).
+    fn list_operand(&mut self, source: &'a Source, op: &Spanned<Op>, rhs: &'a Spanned<Operand>) -> Result<ListRef<'a>, Cond> {
+        match &rhs.node {
+            Operand::List(list) => Ok(ListRef::of(list, source)),
+            Operand::Path(p) if p.is_single_field() => {
+                let name = p.root();
+                let symbols = self.symbols;
+                match symbols.lists.get(name) {
+                    Some(&(def, def_source)) => {
+                        self.used_lists.insert(def.name.node.as_str());
+                        Ok(ListRef::of(&def.list.node, def_source))
+                    }
+                    None => {
+                        let mut diag = Diagnostic::error(E_UNKNOWN_LIST, source, rhs.span, format!("unknown list `{name}`"))
+                            .with_label("no list has this name");
+                        diag = match did_you_mean(name, symbols.lists.keys().copied()) {
+                            Some(help) => diag.with_help(help),
+                            None => diag.with_help(format!("define it with `list {name} = [\"...\"]`, or write the list here: `{} [\"...\"]`", op.node.as_str())),
+                        };
+                        Err(self.error(diag))
+                    }
+                }
+            }
+            Operand::Path(_) => Err(self.error(
+                Diagnostic::error(E_TYPE, source, rhs.span, format!("`{}` takes a list or a string, not a field", op.node.as_str()))
+                    .with_label("a field path")
+                    .with_help("compare two fields with `==`, `!=`, `<`, `<=`, `>`, `>=`"),
+            )),
+            Operand::Literal(lit) if op.node == Op::In => Err(self.error(
+                Diagnostic::error(E_TYPE, source, rhs.span, format!("`in` takes a list, found a {}", lit.kind()))
+                    .with_label("not a list")
+                    .with_help("write the members in brackets: `in [\"a\", \"b\"]`, or compare with `==`"),
+            )),
+            Operand::Literal(lit) => {
+                // One value: a list of one.
+                let items = vec![Spanned::new(lit.clone(), rhs.span)];
+                Ok(ListRef { ignore_case: false, items: std::borrow::Cow::Owned(items), source })
+            }
+        }
+    }
+
+    fn set(&self, list: &ListRef<'_>) -> Set {
+        let mut set = Set::default();
+        for item in list.items.iter() {
+            match &item.node {
+                Literal::Str(s) if s.ignore_case || list.ignore_case => {
+                    set.folded.insert(crate::condition::fold(&s.value).into());
+                }
+                Literal::Str(s) => {
+                    set.exact.insert(s.value.as_str().into());
+                }
+                Literal::Priority(p) => {
+                    set.exact.insert(p.as_str().into());
+                }
+                Literal::Number(n) => set.numbers.extend(n.as_f64()),
+                Literal::Bool(b) => set.bools.push(*b),
+                Literal::Null => {}
+            }
+        }
+        set
+    }
+
+    /// The strings of a list for a string operator; a non-string is an error.
+    fn strings(&mut self, op: &Spanned<Op>, list: &ListRef<'a>) -> Option<Vec<(String, bool, Span)>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in list.items.iter() {
+            match &item.node {
+                Literal::Str(s) => out.push((s.value.clone(), s.ignore_case || list.ignore_case, item.span)),
+                other => {
+                    ok = false;
+                    self.diagnostics.push(
+                        Diagnostic::error(E_TYPE, list.source, item.span, format!("`{}` takes strings, found a {}", op.node.as_str(), other.kind()))
+                            .with_label(format!("a {}", other.kind()))
+                            .with_help("write the value in double quotes"),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+/// The core field path for an AST path.
+pub fn field_path(path: &ast::Path) -> FieldPath {
+    FieldPath::new(
+        path.segments
+            .iter()
+            .map(|s| match s {
+                ast::Segment::Field(f) => PathSegment::Key(f.as_str().into()),
+                ast::Segment::Each => PathSegment::Each,
+                ast::Segment::Index(i) => PathSegment::Index(*i),
+            })
+            .collect(),
+    )
+}
+
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    if let Ok(net) = s.parse::<ipnet::IpNet>() {
+        return Some(net.trunc());
+    }
+    s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from)
+}
+
+fn regex_error_text(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("syntax error").trim().to_string(),
+        regex::Error::CompiledTooBig(_) => "the pattern is too large once compiled".to_string(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,185 @@
+//! The compiled, immutable rule set and its index.
+//!
+//! Rules that require a literal eventName (or, failing that, eventSource)
+//! are filed under it, so an event is only tested against the rules that can
+//! match it, plus the rules that require neither. A thousand rules about
+//! other services cost an event two hash look-ups.
+
+use crate::actions::CompiledAction;
+use crate::condition::{Cond, Matcher, Ordering, Scalar};
+use ctrules_core::{Enrichment, FieldPath};
+use ctrules_lang::ast::Priority;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a rule is, for reports and alerts.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    pub id: Arc<str>,
+    pub description: Option<String>,
+    pub severity: Option<Priority>,
+    pub tags: Vec<String>,
+    /// The rules file and 1-based line where the rule starts.
+    pub file: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub info: RuleInfo,
+    pub(crate) condition: Cond,
+    pub(crate) actions: Vec<CompiledAction>,
+}
+
+impl CompiledRule {
+    /// Tests the rule's condition alone.
+    pub fn matches(&self, record: &Value) -> bool {
+        self.condition.eval(record)
+    }
+}
+
+/// Scratch space for evaluating records, reused from one record to the next.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub enrichment: Enrichment,
+    /// Indexes (into [`RuleSet::rules`]) of the rules that matched, in order.
+    pub matched: Vec<usize>,
+    candidates: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+    /// Rules filed under neither eventName nor eventSource.
+    always: Vec<u32>,
+    by_name: HashMap<Box<str>, Vec<u32>>,
+    by_source: HashMap<Box<str>, Vec<u32>>,
+    version: String,
+}
+
+/// What a rule requires of a field, for the index.
+enum Requirement {
+    None,
+    OneOf(Vec<Box<str>>),
+}
+
+impl RuleSet {
+    pub(crate) fn new(rules: Vec<CompiledRule>, version: String) -> RuleSet {
+        let event_name = FieldPath::keys("eventName");
+        let event_source = FieldPath::keys("eventSource");
+        let mut set = RuleSet { rules, always: Vec::new(), by_name: HashMap::new(), by_source: HashMap::new(), version };
+        for (i, rule) in set.rules.iter().enumerate() {
+            let i = i as u32;
+            if let Requirement::OneOf(names) = requirement(&rule.condition, &event_name) {
+                for n in names {
+                    set.by_name.entry(n).or_default().push(i);
+                }
+            } else if let Requirement::OneOf(sources) = requirement(&rule.condition, &event_source) {
+                for s in sources {
+                    set.by_source.entry(s).or_default().push(i);
+                }
+            } else {
+                set.always.push(i);
+            }
+        }
+        set
+    }
+
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// A short fingerprint of the rules' text: names the version in reports.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// How many rules are indexed by eventName, by eventSource, and not at all.
+    pub fn index_stats(&self) -> (usize, usize, usize) {
+        let named: usize = self.by_name.values().map(Vec::len).sum();
+        let sourced: usize = self.by_source.values().map(Vec::len).sum();
+        (named, sourced, self.always.len())
+    }
+
+    /// Evaluates every rule that can match `record`, in load order, leaving
+    /// the result in `eval.enrichment` and `eval.matched`.
+    pub fn evaluate(&self, record: &Value, eval: &mut Evaluation) {
+        eval.enrichment.clear();
+        eval.matched.clear();
+        eval.candidates.clear();
+        eval.candidates.extend_from_slice(&self.always);
+        if let Some(Value::String(name)) = record.get("eventName") {
+            if let Some(rules) = self.by_name.get(name.as_str()) {
+                eval.candidates.extend_from_slice(rules);
+            }
+        }
+        if let Some(Value::String(source)) = record.get("eventSource") {
+            if let Some(rules) = self.by_source.get(source.as_str()) {
+                eval.candidates.extend_from_slice(rules);
+            }
+        }
+        // A rule sits in one bucket only, so sorting restores load order without repeats.
+        eval.candidates.sort_unstable();
+        for &i in &eval.candidates {
+            let rule = &self.rules[i as usize];
+            if rule.condition.eval(record) {
+                eval.matched.push(i as usize);
+                eval.enrichment.rules.push(rule.info.id.clone());
+                for action in &rule.actions {
+                    action.apply(record, &mut eval.enrichment);
+                }
+            }
+        }
+    }
+}
+
+/// The literal values `field` must have for `cond` to hold, when there is such a list.
+fn requirement(cond: &Cond, field: &FieldPath) -> Requirement {
+    match cond {
+        Cond::Test { path, matcher, .. } if path == field => match matcher {
+            Matcher::Compare(Ordering::Eq, Scalar::Str(t)) if !t.fold => Requirement::OneOf(vec![t.text.clone()]),
+            Matcher::In(set) if set.folded.is_empty() && set.numbers.is_empty() && set.bools.is_empty() => {
+                let mut values: Vec<Box<str>> = set.exact.iter().cloned().collect();
+                values.sort();
+                Requirement::OneOf(values)
+            }
+            _ => Requirement::None,
+        },
+        Cond::Const(false) => Requirement::OneOf(Vec::new()),
+        Cond::And(parts) => {
+            // The tightest requirement of any conjunct.
+            let mut best: Option<Vec<Box<str>>> = None;
+            for p in parts.iter() {
+                if let Requirement::OneOf(v) = requirement(p, field) {
+                    if best.as_ref().is_none_or(|b| v.len() < b.len()) {
+                        best = Some(v);
+                    }
+                }
+            }
+            best.map_or(Requirement::None, Requirement::OneOf)
+        }
+        Cond::Or(parts) => {
+            let mut all = Vec::new();
+            for p in parts.iter() {
+                match requirement(p, field) {
+                    Requirement::OneOf(v) => all.extend(v),
+                    Requirement::None => return Requirement::None,
+                }
+            }
+            all.sort();
+            all.dedup();
+            Requirement::OneOf(all)
+        }
+        _ => Requirement::None,
+    }
+}
+

@@ -1,0 +1,160 @@
+//! `ctrules run`: one batch over local files or standard input.
+//!
+//! Files are processed in parallel, each by one worker from start to end, so
+//! memory is bounded by the number of files in flight (`--jobs`), whatever
+//! the size of the tree. Each output appears atomically.
+
+use crate::inputs::{discover, Input};
+use crate::process::{process, Destination, FileReport, Options, Status};
+use crate::summary::Summary;
+use crate::{exit, RunArgs};
+use ctrules_compiler::{compile, read_rules, RuleSet};
+use rayon::prelude::*;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub fn run(args: &RunArgs) -> i32 {
+    let started = Instant::now();
+    let Some(rules) = load_rules(&args.rules, args.quiet) else { return exit::FINDINGS };
+    let (inputs, passed_over) = match discover(&args.input) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: input {}: {e}", args.input);
+            return exit::USAGE;
+        }
+    };
+    let destination = if args.output == "-" {
+        Destination::Memory
+    } else {
+        let dir = PathBuf::from(&args.output);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("error: output {}: {e}", dir.display());
+            return exit::USAGE;
+        }
+        Destination::Dir(dir)
+    };
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot start workers: {e}");
+            return exit::USAGE;
+        }
+    };
+    let opts = Options { rules: &rules, destination: &destination, compression_level: args.compression_level };
+    let mut summary = Summary::new(&rules);
+    for file in passed_over {
+        summary.passed_over(file);
+    }
+    let collisions = output_collisions(&inputs);
+
+    let mut stdout = std::io::stdout().lock();
+    // Outputs for standard output must come in input order: process a window
+    // of files in parallel, then write the window in order.
+    let window = if matches!(destination, Destination::Memory) { jobs * 2 } else { inputs.len().max(1) };
+    for chunk in inputs.chunks(window) {
+        let reports: Vec<FileReport> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|input| match collisions.iter().find(|(dup, _)| std::ptr::eq(*dup, input)) {
+                    Some((_, first)) => collision_report(input, first, &rules),
+                    None => {
+                        let report = process(input, &opts);
+                        report_problems(&report, args.quiet);
+                        report
+                    }
+                })
+                .collect()
+        });
+        for report in reports {
+            if !report.memory.is_empty() {
+                if let Err(e) = stdout.write_all(&report.memory) {
+                    eprintln!("error: cannot write to standard output: {e}");
+                    return exit::USAGE;
+                }
+            }
+            summary.add(&report);
+        }
+    }
+    let _ = stdout.flush();
+    summary.finish(started.elapsed());
+    eprint!("{}", summary.render());
+    if let Some(path) = &args.summary_json {
+        let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
+        if let Err(e) = std::fs::write(path, json + "\n") {
+            eprintln!("error: cannot write summary {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    }
+    if summary.is_partial() {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    }
+}
+
+/// Loads and compiles the rules, printing diagnostics; `None` on errors.
+pub fn load_rules(path: &std::path::Path, quiet: bool) -> Option<RuleSet> {
+    let sources = match read_rules(&[path.to_path_buf()]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: rules {e}");
+            return None;
+        }
+    };
+    let compilation = compile(&sources);
+    let color = std::io::stderr().is_terminal();
+    for d in &compilation.diagnostics {
+        if d.is_error() || !quiet {
+            eprint!("{}", d.render(color));
+        }
+    }
+    if compilation.rules.is_none() {
+        eprintln!("error: the rules in {} have errors; nothing was processed", path.display());
+    }
+    compilation.rules
+}
+
+/// Prints a file's failure or rejected records as soon as they are known.
+fn report_problems(report: &FileReport, quiet: bool) {
+    match &report.status {
+        Status::Failed(why) => eprintln!("error: {}: {why}", report.input),
+        Status::Skipped(why) if !quiet => eprintln!("skipped: {}: {why}", report.input),
+        _ => {}
+    }
+    for e in &report.record_errors {
+        eprintln!("error: {}: {e}", report.input);
+    }
+}
+
+/// Inputs whose output path another input already takes (`a.json` and `a.json.gz`).
+fn output_collisions(inputs: &[Input]) -> Vec<(&Input, String)> {
+    let mut seen = std::collections::HashMap::new();
+    let mut dups = Vec::new();
+    for input in inputs {
+        let out = input.output_relative();
+        if let Some(first) = seen.get(&out) {
+            dups.push((input, format!("{first}")));
+        } else {
+            seen.insert(out, input.display());
+        }
+    }
+    dups
+}
+
+fn collision_report(input: &Input, first: &str, rules: &RuleSet) -> FileReport {
+    let report = FileReport {
+        input: input.display(),
+        status: Status::Failed(format!("its output {} would overwrite the output of {first}", input.output_relative())),
+        records_in: 0,
+        records_out: 0,
+        dropped: 0,
+        rejected: 0,
+        record_errors: Vec::new(),
+        matches: vec![0; rules.len()],
+        memory: Vec::new(),
+    };
+    report_problems(&report, false);
+    report
+}
