@@ -1,1 +1,435 @@
+//! End-to-end tests of the `ctrules` binary over real files: the CloudTrail
+//! corpus in tests/fixtures, generated trees in the `AWSLogs/` layout, and
+//! malformed inputs. Every count is checked against an independent reading of
+//! the input with serde_json.
 
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn ctrules() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ctrules"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs `ctrules run` and returns its output and the JSON summary.
+fn run(rules: &Path, input: &Path, output: &Path, extra: &[&str]) -> (Output, Value) {
+    let summary = output.with_extension("summary.json");
+    let out = ctrules()
+        .args(["run", "--rules"])
+        .arg(rules)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .arg("--summary-json")
+        .arg(&summary)
+        .args(extra)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(&summary).map(|s| serde_json::from_str(&s).unwrap()).unwrap_or(Value::Null);
+    (out, summary)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    flate2::read::MultiGzDecoder::new(bytes).read_to_string(&mut s).unwrap();
+    s
+}
+
+/// The records of an input file, read independently of ctrules; `None` when
+/// it is not a log file.
+fn expected_records(path: &Path) -> Option<Vec<Value>> {
+    let bytes = std::fs::read(path).ok()?;
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut s).ok()?;
+        s
+    } else {
+        String::from_utf8(bytes).ok()?
+    };
+    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+        return match v {
+            Value::Object(ref m) if m.contains_key("Records") => m["Records"].as_array().cloned(),
+            Value::Array(items) => Some(items),
+            Value::Object(ref m) if m.contains_key("eventVersion") || m.contains_key("eventName") => Some(vec![v]),
+            _ => None,
+        };
+    }
+    let lines: Result<Vec<Value>, _> = text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect();
+    lines.ok().filter(|l| l.iter().all(|v| v.get("eventVersion").is_some() || v.get("eventName").is_some()))
+}
+
+fn output_lines(path: &Path) -> Vec<Value> {
+    gunzip(&std::fs::read(path).unwrap()).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn is_iam(record: &Value) -> bool {
+    record.get("eventSource") == Some(&json!("iam.amazonaws.com"))
+}
+
+fn failed_files(summary: &Value) -> Vec<String> {
+    summary["failed"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap().to_string()).collect()
+}
+
+fn cause_of(summary: &Value, file_suffix: &str) -> String {
+    summary["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(summary["skipped"].as_array().unwrap())
+        .find(|f| f["file"].as_str().unwrap().ends_with(file_suffix))
+        .map(|f| f["cause"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{file_suffix} is not named in the summary: {summary:#}"))
+}
+
+/// Checks that every output holds exactly its input's records, in order,
+/// each unchanged but for the enrichment, and that IAM events (only they)
+/// carry `xpriority = HIGH`. Returns the number of records seen.
+fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &Value) -> usize {
+    let failed = failed_files(summary);
+    let mut total = 0;
+    for input in files_under(input_root) {
+        let rel = input.strip_prefix(input_root).unwrap();
+        let mut out_rel = rel.as_os_str().to_owned();
+        if !rel.to_string_lossy().ends_with(".gz") {
+            out_rel.push(".gz");
+        }
+        let out_path = output_root.join(out_rel);
+        let name = input.display().to_string();
+        match expected_records(&input) {
+            Some(records) if !failed.contains(&name) => {
+                let lines = output_lines(&out_path);
+                assert_eq!(lines.len(), records.len(), "{name}: one output line per input record");
+                for (inp, out) in records.iter().zip(&lines) {
+                    let mut stripped = out.as_object().unwrap().clone();
+                    let priority = stripped.remove("xpriority");
+                    stripped.remove("xrules");
+                    assert_eq!(&Value::Object(stripped), inp, "{name}: record changed beyond the enrichment");
+                    if is_iam(inp) {
+                        assert_eq!(priority, Some(json!("HIGH")), "{name}: IAM event without xpriority");
+                    } else {
+                        assert_eq!(priority, None, "{name}: non-IAM event with xpriority");
+                    }
+                }
+                total += records.len();
+            }
+            _ => assert!(!out_path.exists(), "{name}: a file that is not a log must have no output"),
+        }
+    }
+    assert!(
+        files_under(output_root).iter().all(|p| !p.file_name().unwrap().to_string_lossy().ends_with(".tmp")),
+        "temporary files left behind"
+    );
+    total
+}
+
+#[test]
+fn shipped_rules_check_clean() {
+    let out = ctrules().arg("check").arg(repo().join("rules.d")).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 errors, 0 warnings"), "{}", text(&out));
+}
+
+#[test]
+fn run_over_the_corpus_enriches_every_record_and_names_bad_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = repo().join("tests/fixtures/corpus/cloudtrail");
+    let output = tmp.path().join("out");
+    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &[]);
+    assert_eq!(out.status.code(), Some(3), "partial: one corpus file is malformed\n{}", text(&out));
+
+    let malformed = "cloudtrail2sightings/aws.execution.ec2-user-data.json";
+    let cause = cause_of(&summary, malformed);
+    assert!(cause.contains("invalid JSON") && cause.contains("line 112"), "{cause}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(malformed), "named on stderr too");
+    assert!(cause_of(&summary, "digest-file-structure__01.json").contains("digest"));
+
+    let records = assert_outputs_match_inputs(&input, &output, &summary);
+    assert_eq!(summary["events_in"].as_u64().unwrap() as usize, records);
+    assert_eq!(summary["events_out"], summary["events_in"]);
+    let iam = summary["matches"][0]["events"].as_u64().unwrap();
+    assert!(iam > 10, "the corpus has IAM events: {summary:#}");
+}
+
+/// Writes a tree of gzipped CloudTrail files in the layout CloudTrail uses
+/// in S3, plus broken files. Returns the number of good records.
+fn generate_awslogs_tree(root: &Path) -> usize {
+    let services = [
+        ("iam.amazonaws.com", "CreateUser"),
+        ("s3.amazonaws.com", "GetObject"),
+        ("ec2.amazonaws.com", "RunInstances"),
+        ("sts.amazonaws.com", "AssumeRole"),
+        ("iam.amazonaws.com", "AttachUserPolicy"),
+        ("kms.amazonaws.com", "Decrypt"),
+    ];
+    let identities = [
+        json!({"type": "IAMUser", "userName": "alice", "accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/alice"}),
+        json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/bob", "sessionContext": {"sessionIssuer": {"userName": "Admin"}}}),
+        json!({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}),
+        json!({"type": "Root", "accountId": "111122223333"}),
+    ];
+    let mut n = 0;
+    let mut total = 0;
+    for account in ["111122223333", "444455556666"] {
+        for region in ["us-east-1", "eu-west-1"] {
+            for day in 1..=3 {
+                for file in 0..2 {
+                    let count = 1 + (n * 7) % 40;
+                    let records: Vec<Value> = (0..count)
+                        .map(|i| {
+                            let (source, name) = services[(n + i) % services.len()];
+                            json!({
+                                "eventVersion": "1.08",
+                                "userIdentity": identities[(n + i) % identities.len()],
+                                "eventTime": format!("2024-03-{day:02}T{:02}:{:02}:00Z", file * 5, i % 60),
+                                "eventSource": source,
+                                "eventName": name,
+                                "awsRegion": region,
+                                "sourceIPAddress": if i % 3 == 0 { "AWS Internal".to_string() } else { format!("81.2.69.{}", i % 250) },
+                                "requestParameters": if i % 4 == 0 { Value::Null } else { json!({"userName": format!("u{i}"), "nested": {"list": [1, 2.5, "x\ny \"q\" é"]}}) },
+                                "eventID": format!("{account}-{n}-{i}"),
+                                "readOnly": i % 2 == 0,
+                                "recipientAccountId": account,
+                            })
+                        })
+                        .collect();
+                    total += records.len();
+                    let dir = root.join(format!("AWSLogs/{account}/CloudTrail/{region}/2024/03/{day:02}"));
+                    std::fs::create_dir_all(&dir).unwrap();
+                    let name = format!("{account}_CloudTrail_{region}_202403{day:02}T{:02}00Z_{n:016X}.json.gz", file * 5);
+                    // Pretty-printed half the time: output must still be one line per record.
+                    let body = if n % 2 == 0 { serde_json::to_vec(&json!({"Records": records})) } else { serde_json::to_vec_pretty(&json!({"Records": records})) };
+                    std::fs::write(dir.join(name), gzip(&body.unwrap())).unwrap();
+                    n += 1;
+                }
+            }
+        }
+    }
+    let bad = root.join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/04");
+    std::fs::create_dir_all(&bad).unwrap();
+    let good = gzip(br#"{"Records":[{"eventVersion":"1.08","eventSource":"iam.amazonaws.com","eventName":"CreateUser"}]}"#);
+    std::fs::write(bad.join("truncated.json.gz"), &good[..good.len() - 12]).unwrap();
+    std::fs::write(bad.join("empty.json.gz"), b"").unwrap();
+    std::fs::write(bad.join("empty-gzip.json.gz"), gzip(b"")).unwrap();
+    std::fs::write(bad.join("not-json.json.gz"), gzip(b"<html>Access Denied</html>")).unwrap();
+    std::fs::write(bad.join("wrong-shape.json.gz"), gzip(br#"{"Records":{"eventName":"CreateUser"}}"#)).unwrap();
+    std::fs::write(bad.join("wrong-shape-object.json"), br#"{"hello":"world"}"#).unwrap();
+    std::fs::write(bad.join("invalid-json.json.gz"), gzip(b"{\"Records\":[{\"eventName\":\"A\"},\n{\"eventName\" \"B\"}]}")).unwrap();
+    let digest = root.join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/04");
+    std::fs::create_dir_all(&digest).unwrap();
+    std::fs::write(
+        digest.join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240304T000000Z.json.gz"),
+        gzip(br#"{"awsAccountId":"111122223333","digestStartTime":"2024-03-03T23:00:00Z","digestEndTime":"2024-03-04T00:00:00Z","digestS3Bucket":"b","digestS3Object":"o","logFiles":[]}"#),
+    )
+    .unwrap();
+    total
+}
+
+#[test]
+fn run_over_an_awslogs_tree_keeps_every_record_and_reports_each_bad_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let expected = generate_awslogs_tree(&input);
+    let output = tmp.path().join("out");
+    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &["--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    let causes: BTreeMap<&str, &str> = [
+        ("truncated.json.gz", "truncated or corrupt gzip"),
+        ("/empty.json.gz", "empty file"),
+        ("empty-gzip.json.gz", "empty file"),
+        ("not-json.json.gz", "invalid JSON"),
+        ("wrong-shape.json.gz", "expected an array of CloudTrail records"),
+        ("wrong-shape-object.json", "without CloudTrail fields"),
+        ("invalid-json.json.gz", "line 2, column"),
+        ("20240304T000000Z.json.gz", "digest"),
+    ]
+    .into();
+    for (file, needle) in &causes {
+        let cause = cause_of(&summary, file);
+        assert!(cause.contains(needle), "{file}: {cause}");
+    }
+    assert_eq!(summary["files_failed"], 7, "{summary:#}");
+    assert_eq!(summary["files_skipped"], 1, "{summary:#}");
+    assert_eq!(summary["files_processed"], 24, "{summary:#}");
+
+    let seen = assert_outputs_match_inputs(&input, &output, &summary);
+    assert_eq!(seen, expected);
+    assert_eq!(summary["events_in"].as_u64().unwrap() as usize, expected);
+    assert_eq!(summary["events_out"].as_u64().unwrap() as usize, expected);
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_parallelism() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    generate_awslogs_tree(&input);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run(&repo().join("rules.d"), &input, &a, &["--jobs", "1"]);
+    run(&repo().join("rules.d"), &input, &b, &["--jobs", "2"]);
+    let files_a = files_under(&a);
+    assert!(files_a.len() >= 24);
+    for fa in files_a {
+        let fb = b.join(fa.strip_prefix(&a).unwrap());
+        assert_eq!(std::fs::read(&fa).unwrap(), std::fs::read(&fb).unwrap(), "{}", fa.display());
+    }
+}
+
+#[test]
+fn the_bundled_sample_logs_run_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = repo().join("tests/fixtures/sample-logs");
+    let (out, summary) = run(&repo().join("rules.d"), &input, &tmp.path().join("out"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let records = assert_outputs_match_inputs(&input, &tmp.path().join("out"), &summary);
+    assert!(records > 300);
+}
+
+fn write_rules(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join(name), body).unwrap();
+    rules
+}
+
+#[test]
+fn stdin_to_stdout_streams_plain_ndjson_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        tmp.path(),
+        "r.rules",
+        r#"
+        rule console_login {
+          when eventName == "ConsoleLogin" and additionalEventData.MFAUsed != "Yes"
+          set xpriority = MEDIUM
+          set xuser = userIdentity.userName
+          tag "no-mfa"
+        }
+        when eventSource == "iam.amazonaws.com" set xpriority = HIGH
+        "#,
+    );
+    let input = "{\"eventName\":\"ConsoleLogin\",\"userIdentity\":{\"userName\":\"ann\"},\"additionalEventData\":{\"MFAUsed\":\"No\"}}\n\
+                 {\"eventName\":\"ConsoleLogin\",\"eventSource\":\"iam.amazonaws.com\",\"additionalEventData\":{\"MFAUsed\":\"Yes\"}}\n\
+                 {\"eventName\":\"GetObject\", \"eventSource\": \"s3.amazonaws.com\"}\n";
+    let mut child = ctrules()
+        .args(["run", "--rules"])
+        .arg(&rules)
+        .args(["--input", "-", "--output", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"eventName":"ConsoleLogin","userIdentity":{"userName":"ann"},"additionalEventData":{"MFAUsed":"No"},"xpriority":"MEDIUM","xuser":"ann","xtags":["no-mfa"],"xrules":["console_login"]}"#,
+            r#"{"eventName":"ConsoleLogin","eventSource":"iam.amazonaws.com","additionalEventData":{"MFAUsed":"Yes"},"xpriority":"HIGH","xrules":["r:8"]}"#,
+            r#"{"eventName":"GetObject","eventSource":"s3.amazonaws.com"}"#,
+        ]
+    );
+}
+
+#[test]
+fn dropped_events_are_counted_not_silent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(tmp.path(), "drop.rules", "rule quiet { when eventSource == \"kms.amazonaws.com\" drop }\n");
+    let input = tmp.path().join("in");
+    generate_awslogs_tree(&input);
+    let (out, summary) = run(&rules, &input, &tmp.path().join("out"), &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let dropped = summary["events_dropped"].as_u64().unwrap();
+    assert!(dropped > 0);
+    assert_eq!(summary["matches"][0]["events"].as_u64().unwrap(), dropped);
+    assert_eq!(summary["events_in"].as_u64().unwrap() - dropped, summary["events_out"].as_u64().unwrap());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("{dropped} dropped by rules")));
+    for f in files_under(&tmp.path().join("out")) {
+        if f.extension().is_some_and(|e| e == "gz") {
+            assert!(output_lines(&f).iter().all(|r| r["eventSource"] != "kms.amazonaws.com"));
+        }
+    }
+}
+
+#[test]
+fn rules_with_errors_stop_the_run_before_any_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(tmp.path(), "bad.rules", "when eventName = \"CreateUser\" set xpriority = HIGH\n");
+    let output = tmp.path().join("out");
+    let (out, _) = run(&rules, &repo().join("tests/fixtures/sample-logs"), &output, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("E101") && stderr.contains("bad.rules:1:16"), "{stderr}");
+    assert!(!output.exists() || files_under(&output).is_empty());
+}
+
+#[test]
+fn missing_input_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _) = run(&repo().join("rules.d"), &tmp.path().join("nope"), &tmp.path().join("out"), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
+
+#[test]
+fn check_reports_place_and_help_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        tmp.path(),
+        "typo.rules",
+        "macro is_iam = eventSource == \"iam.amazonaws.com\"\n\nwhen is_iamm set xpriority = HIGH\n",
+    );
+    let human = ctrules().arg("check").arg(&rules).output().unwrap();
+    assert_eq!(human.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&human.stdout);
+    assert!(stdout.contains("E203") && stdout.contains("did you mean `is_iam`?") && stdout.contains("typo.rules:3:6"), "{stdout}");
+
+    let json_out = ctrules().arg("check").arg(&rules).args(["--format", "json"]).output().unwrap();
+    let doc: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(doc["errors"], 1);
+    let d = &doc["diagnostics"][0];
+    assert_eq!((d["code"].as_str(), d["line"].as_u64(), d["column"].as_u64()), (Some("E203"), Some(3), Some(6)));
+
+    let gh = ctrules().arg("check").arg(&rules).args(["--format", "github"]).output().unwrap();
+    let line = String::from_utf8_lossy(&gh.stdout).lines().next().unwrap().to_string();
+    assert!(line.starts_with("::error file=") && line.contains(",line=3,col=6,") && line.contains("::E203: unknown macro"), "{line}");
+}

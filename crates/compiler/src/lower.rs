@@ -6,7 +6,6 @@
 
 use crate::codes::*;
 use crate::condition::{glob_to_regex, Cond, Matcher, Ordering, Scalar, Set, Text};
-use crate::suggest::did_you_mean;
 use ctrules_core::{FieldPath, PathSegment};
 use ctrules_lang::ast::{self, Expr, ListDef, ListLit, Literal, MacroDef, Op, Operand, Quantifier, Spanned, TestKind};
 use ctrules_lang::{Diagnostic, Source, Span};
@@ -75,8 +74,10 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         let Some(&(def, def_source)) = symbols.macros.get(name) else {
             let mut diag = Diagnostic::error(E_UNKNOWN_MACRO, source, span, format!("unknown macro `{name}`"))
                 .with_label("no macro has this name");
-            if let Some(help) = did_you_mean(name, symbols.macros.keys().copied()) {
-                diag = diag.with_help(help);
+            if let Some(near) = crate::suggest::closest(name, symbols.macros.keys().copied()) {
+                // The likely intended macro is not "unused": one report is enough.
+                self.used_macros.insert(near);
+                diag = diag.with_help(format!("did you mean `{near}`?"));
             } else if symbols.lists.contains_key(name) {
                 diag = diag.with_help(format!("`{name}` is a list: test membership with `FIELD in {name}`"));
             } else {
@@ -246,8 +247,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                     None => {
                         let mut diag = Diagnostic::error(E_UNKNOWN_LIST, source, rhs.span, format!("unknown list `{name}`"))
                             .with_label("no list has this name");
-                        diag = match did_you_mean(name, symbols.lists.keys().copied()) {
-                            Some(help) => diag.with_help(help),
+                        diag = match crate::suggest::closest(name, symbols.lists.keys().copied()) {
+                            Some(near) => {
+                                self.used_lists.insert(near);
+                                diag.with_help(format!("did you mean `{near}`?"))
+                            }
                             None => diag.with_help(format!("define it with `list {name} = [\"...\"]`, or write the list here: `{} [\"...\"]`", op.node.as_str())),
                         };
                         Err(self.error(diag))
