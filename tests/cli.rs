@@ -68,6 +68,13 @@ fn expected_records(path: &Path) -> Option<Vec<Value>> {
     if let Ok(v) = serde_json::from_str::<Value>(&text) {
         return match v {
             Value::Object(ref m) if m.contains_key("Records") => m["Records"].as_array().cloned(),
+            // `aws cloudtrail lookup-events` output
+            Value::Object(ref m) if m.contains_key("Events") => m["Events"]
+                .as_array()
+                .map(|events| events.iter().map(|e| match e.get("CloudTrailEvent").and_then(Value::as_str) {
+                    Some(text) => serde_json::from_str(text).unwrap(),
+                    None => e.clone(),
+                }).collect()),
             Value::Array(items) => Some(items),
             Value::Object(ref m) if m.contains_key("eventVersion") || m.contains_key("eventName") => Some(vec![v]),
             _ => None,

@@ -6,7 +6,8 @@
 //!   so a file of any size is read in bounded memory;
 //! - a JSON array of records: streamed the same way;
 //! - NDJSON, one record per line: a bad line is reported and the rest read;
-//! - one record, or several concatenated JSON values (read whole).
+//! - one record, or several concatenated JSON values (read whole);
+//! - the output of `aws cloudtrail lookup-events` (`{"Events":[{"CloudTrailEvent":"..."}]}`).
 //!
 //! Digest files (CloudTrail's integrity digests) are recognised and skipped.
 //! Every failure names its place (line and column of the decompressed text, or
@@ -373,6 +374,21 @@ impl Ctx<'_, '_> {
                         index += 1;
                     }
                 }
+                Value::Object(map) if lookup_events(&value) => {
+                    // `aws cloudtrail lookup-events` output: each record is a JSON string.
+                    for event in map["Events"].as_array().into_iter().flatten() {
+                        let position = RecordPosition::Index(index);
+                        index += 1;
+                        match event.get("CloudTrailEvent").and_then(Value::as_str) {
+                            Some(text) => match serde_json::from_str::<Value>(text) {
+                                Ok(record) => self.record(text.as_bytes(), &record, position).map_err(output)?,
+                                Err(e) => self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}")),
+                            },
+                            // Insights events come as records, not strings.
+                            None => self.record(&serde_json::to_vec(event).expect("a Value serializes"), event, position).map_err(output)?,
+                        }
+                    }
+                }
                 Value::Object(_) => {
                     if let Some(reason) = digest_reason(&value) {
                         self.outcome.skipped = Some(reason);
@@ -415,6 +431,15 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// The output of `aws cloudtrail lookup-events`: `{"Events":[{"CloudTrailEvent":"{...}"}]}`,
+/// or, for Insights events, `{"Events":[{...record...}]}`.
+fn lookup_events(v: &Value) -> bool {
+    v.get("Events").and_then(Value::as_array).is_some_and(|events| {
+        !events.is_empty()
+            && events.iter().all(|e| e.get("CloudTrailEvent").is_some_and(Value::is_string) || is_record_like(e))
+    })
 }
 
 fn is_record_like(v: &Value) -> bool {
@@ -531,6 +556,7 @@ mod tests {
             ("{\"eventName\":\"A\"}\n\n{\"eventName\":\"B\"}\n", Layout::Lines),
             ("{\n \"eventName\": \"A\"\n}\n{\n\"eventName\":\"B\"}", Layout::Document),
             ("{\"other\":1,\n\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"B\"}]}", Layout::Document),
+            ("{\"Events\":[{\"CloudTrailEvent\":\"{\\\"eventName\\\":\\\"A\\\"}\"},\n{\"CloudTrailEvent\":\"{\\\"eventName\\\":\\\"B\\\"}\"}]}", Layout::Document),
         ];
         for (text, layout) in cases {
             for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
