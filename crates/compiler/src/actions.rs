@@ -142,7 +142,7 @@ pub fn lower_action<'a>(
                 diagnostics.push(
                     Diagnostic::warning(W_FIELD_NAME, source, target.span, format!("enrichment field `{name}` does not start with `x`"))
                         .with_label("field name")
-                        .with_help(format!("name it `x{}` so it never collides with a field AWS adds later", lower_first(name))),
+                        .with_help(format!("name it `{}` so it never collides with a field AWS adds later", x_name(name))),
                 );
             }
             let field: Arc<str> = Arc::from(name);
@@ -181,6 +181,14 @@ pub fn check_priority_fields(assignments: &[Assignment<'_>], diagnostics: &mut V
                     .with_help("use LOW, MEDIUM, HIGH or CRITICAL; a priority field keeps the highest value any rule gives"),
             );
         }
+    }
+}
+
+/// The `x` name for a field: `team` -> `xteam`, `Xteam` -> `xteam`.
+fn x_name(name: &str) -> String {
+    match name.strip_prefix('X') {
+        Some(rest) => format!("x{rest}"),
+        None => format!("x{}", lower_first(name)),
     }
 }
 

@@ -12,6 +12,7 @@
 //!   passes (or, with `all`, if there is at least one and every one passes).
 
 use ctrules_core::FieldPath;
+use ctrules_lang::ast::Priority;
 use ipnet::IpNet;
 use regex::Regex;
 use serde_json::Value;
@@ -52,6 +53,8 @@ pub struct Text {
 #[derive(Debug, Clone)]
 pub enum Scalar {
     Str(Text),
+    /// Compared by rank (LOW < MEDIUM < HIGH < CRITICAL) with values that name a priority.
+    Priority(Priority),
     Num(f64),
     Bool(bool),
 }
@@ -175,6 +178,7 @@ impl Matcher {
         match self {
             Matcher::Compare(op, scalar) => match (scalar, value) {
                 (Scalar::Str(t), Value::String(s)) => t.with(s, |v, t| order(v.cmp(t), *op)),
+                (Scalar::Priority(p), Value::String(s)) => Priority::parse(s).is_some_and(|v| order(v.cmp(p), *op)),
                 (Scalar::Num(n), Value::Number(v)) => {
                     v.as_f64().and_then(|v| v.partial_cmp(n)).is_some_and(|o| order(o, *op))
                 }

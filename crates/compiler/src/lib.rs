@@ -128,6 +128,7 @@ pub fn compile(sources: &[Source]) -> Compilation {
     }
     let used_lists = std::mem::take(&mut lowerer.used_lists);
     let used_macros = std::mem::take(&mut lowerer.used_macros);
+    let suggested = std::mem::take(&mut lowerer.suggested);
     // Macros no rule reached are still checked, so their errors show.
     let mut unused_macros: Vec<_> = symbols.macros.iter().filter(|(n, _)| !used_macros.contains(*n)).collect();
     unused_macros.sort_by_key(|(_, (def, source))| (source.name().to_string(), def.span.start));
@@ -135,18 +136,22 @@ pub fn compile(sources: &[Source]) -> Compilation {
         lowerer.condition(source, &def.condition);
     }
     drop(lowerer);
+    // A name offered as "did you mean" is already reported; "unused" would be noise.
+    unused_macros.retain(|(name, _)| !suggested.contains(*name));
     diagnostics.extend(action_diags);
     check_priority_fields(&assignments, &mut diagnostics);
     for (name, (def, source)) in &unused_macros {
         diagnostics.push(unused(source, def.name.span, "macro", name));
     }
-    let mut unused_lists: Vec<_> = symbols.lists.iter().filter(|(n, _)| !used_lists.contains(*n)).collect();
+    let mut unused_lists: Vec<_> =
+        symbols.lists.iter().filter(|(n, _)| !used_lists.contains(*n) && !suggested.contains(*n)).collect();
     unused_lists.sort_by_key(|(_, (def, source))| (source.name().to_string(), def.span.start));
     for (name, (def, source)) in unused_lists {
         diagnostics.push(unused(source, def.name.span, "list", name));
     }
 
     sort_diagnostics(&mut diagnostics, sources);
+    dedup_diagnostics(&mut diagnostics);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     let rules = (!has_errors).then(|| RuleSet::new(compiled, fingerprint(sources)));
     Compilation { rules, diagnostics }
@@ -197,6 +202,11 @@ fn literal_text(lit: &ctrules_lang::ast::Literal) -> String {
 fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &[Source]) {
     let order: HashMap<&str, usize> = sources.iter().enumerate().map(|(i, s)| (s.name(), i)).collect();
     diagnostics.sort_by_key(|d| (order.get(d.source.name()).copied().unwrap_or(usize::MAX), d.span.start, d.code));
+}
+
+/// Drops repeats: a bad item in a named list is found once per use of the list.
+fn dedup_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.source == b.source && a.message == b.message);
 }
 
 /// FNV-1a over the files' names and text: a stable short version id.

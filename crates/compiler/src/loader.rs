@@ -47,12 +47,19 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files = Vec::new();
-    collect(path, &mut files)?;
+    collect(path, &mut files, &mut Vec::new())?;
     files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
     Ok(files)
 }
 
-fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// `visiting` holds the canonical directories on the way down: a symlink
+/// back to one of them is a loop, not more rules.
+fn collect(dir: &Path, files: &mut Vec<PathBuf>, visiting: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let canonical = std::fs::canonicalize(dir).map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
+    if visiting.contains(&canonical) {
+        return Ok(());
+    }
+    visiting.push(canonical);
     let entries = std::fs::read_dir(dir).map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
     for entry in entries {
         let entry = entry.map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
@@ -63,10 +70,11 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         }
         let file_type = entry.file_type().map_err(|e| LoadError { path: path.clone(), message: e.to_string() })?;
         if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
-            collect(&path, files)?;
+            collect(&path, files, visiting)?;
         } else if path.extension().is_some_and(|e| e == RULES_EXTENSION) {
             files.push(path);
         }
     }
+    visiting.pop();
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct Lowerer<'a, 'd> {
     pub diagnostics: &'d mut Vec<Diagnostic>,
     pub used_lists: HashSet<&'a str>,
     pub used_macros: HashSet<&'a str>,
+    /// Names offered as "did you mean": not reported as unused.
+    pub suggested: HashSet<&'a str>,
     macro_cache: HashMap<&'a str, Cond>,
     /// Macros being expanded, innermost last: a name seen twice is a cycle.
     expanding: Vec<&'a str>,
@@ -49,6 +51,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             diagnostics,
             used_lists: HashSet::new(),
             used_macros: HashSet::new(),
+            suggested: HashSet::new(),
             macro_cache: HashMap::new(),
             expanding: Vec::new(),
         }
@@ -75,8 +78,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             let mut diag = Diagnostic::error(E_UNKNOWN_MACRO, source, span, format!("unknown macro `{name}`"))
                 .with_label("no macro has this name");
             if let Some(near) = crate::suggest::closest(name, symbols.macros.keys().copied()) {
-                // The likely intended macro is not "unused": one report is enough.
-                self.used_macros.insert(near);
+                self.suggested.insert(near);
                 diag = diag.with_help(format!("did you mean `{near}`?"));
             } else if symbols.lists.contains_key(name) {
                 diag = diag.with_help(format!("`{name}` is a list: test membership with `FIELD in {name}`"));
@@ -152,11 +154,16 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         let test = |matcher| Cond::Test { path: path.clone(), all, matcher };
         if let Some(ordering) = ordering {
             return match &rhs.node {
+                Operand::Path(_) if all => self.error(
+                    Diagnostic::error(E_QUANTIFIER, source, rhs.span, "`all` cannot compare two fields")
+                        .with_label("a field")
+                        .with_help("comparing two fields holds when any value of one relates to any value of the other; drop `all`"),
+                ),
                 Operand::Path(right) => Cond::Fields { left: path.clone(), right: field_path(right), op: ordering },
                 Operand::Literal(Literal::Null) if ordering == Ordering::Eq => Cond::Not(Box::new(Cond::Exists(path.clone()))),
                 Operand::Literal(lit) => match (lit, ordering) {
                     (Literal::Str(s), o) => test(Matcher::Compare(o, Scalar::Str(Text::new(&s.value, s.ignore_case)))),
-                    (Literal::Priority(p), o) => test(Matcher::Compare(o, Scalar::Str(Text::new(p.as_str(), false)))),
+                    (Literal::Priority(p), o) => test(Matcher::Compare(o, Scalar::Priority(*p))),
                     (Literal::Number(n), o) => test(Matcher::Compare(o, Scalar::Num(n.as_f64().unwrap_or(f64::NAN)))),
                     (Literal::Bool(b), Ordering::Eq) => test(Matcher::Compare(Ordering::Eq, Scalar::Bool(*b))),
                     (lit, _) => self.error(
@@ -249,7 +256,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                             .with_label("no list has this name");
                         diag = match crate::suggest::closest(name, symbols.lists.keys().copied()) {
                             Some(near) => {
-                                self.used_lists.insert(near);
+                                self.suggested.insert(near);
                                 diag.with_help(format!("did you mean `{near}`?"))
                             }
                             None => diag.with_help(format!("define it with `list {name} = [\"...\"]`, or write the list here: `{} [\"...\"]`", op.node.as_str())),
@@ -259,7 +266,16 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 }
             }
             Operand::Path(_) => Err(self.error(
-                Diagnostic::error(E_TYPE, source, rhs.span, format!("`{}` takes a list or a string, not a field", op.node.as_str()))
+                Diagnostic::error(
+                    E_TYPE,
+                    source,
+                    rhs.span,
+                    if op.node == Op::In {
+                        "`in` takes a list, not a field".to_string()
+                    } else {
+                        format!("`{}` takes a string or a list of strings, not a field", op.node.as_str())
+                    },
+                )
                     .with_label("a field path")
                     .with_help("compare two fields with `==`, `!=`, `<`, `<=`, `>`, `>=`"),
             )),
@@ -332,11 +348,19 @@ pub fn field_path(path: &ast::Path) -> FieldPath {
     )
 }
 
+/// A CIDR block or one address; IPv4-mapped IPv6 (`::ffff:10.0.0.0/104`)
+/// becomes IPv4, as values do when matched.
 fn parse_net(s: &str) -> Option<ipnet::IpNet> {
-    if let Ok(net) = s.parse::<ipnet::IpNet>() {
-        return Some(net.trunc());
+    let net = match s.parse::<ipnet::IpNet>() {
+        Ok(net) => net.trunc(),
+        Err(_) => ipnet::IpNet::from(s.parse::<std::net::IpAddr>().ok()?),
+    };
+    if let ipnet::IpNet::V6(v6) = net {
+        if let (Some(v4), true) = (v6.addr().to_ipv4_mapped(), v6.prefix_len() >= 96) {
+            return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok().map(ipnet::IpNet::V4);
+        }
     }
-    s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from)
+    Some(net)
 }
 
 fn regex_error_text(e: &regex::Error) -> String {

@@ -47,24 +47,18 @@ pub fn parse(source: &Source) -> Result<RulesFile, Vec<Diagnostic>> {
 
 /// Parses a single condition, as in `ctrules` command-line filters and tests.
 pub fn parse_condition(source: &Source) -> Result<Spanned<Expr>, Vec<Diagnostic>> {
-    let text = source.text();
-    let mut pairs = match PestParser::parse(Rule::condition, text) {
+    let mut pairs = match PestParser::parse(Rule::condition_input, source.text()) {
         Ok(pairs) => pairs,
         Err(err) => return Err(vec![syntax_error(source, &err)]),
     };
-    let rest = pairs.as_str().len();
-    if text[rest..].trim().is_empty() {
-        let mut builder = Builder { source, errors: Vec::new() };
-        let expr = builder.condition(pairs.next().expect("one condition"));
-        if builder.errors.is_empty() {
-            Ok(expr)
-        } else {
-            Err(builder.errors)
-        }
+    let input = pairs.next().expect("condition_input always produces one pair");
+    let condition = input.into_inner().find(|p| p.as_rule() == Rule::condition).expect("one condition");
+    let mut builder = Builder { source, errors: Vec::new() };
+    let expr = builder.condition(condition);
+    if builder.errors.is_empty() {
+        Ok(expr)
     } else {
-        let span = Span::new(rest, text.len());
-        Err(vec![Diagnostic::error(E_SYNTAX, source, span, "unexpected text after the condition")
-            .with_label("not part of the condition")])
+        Err(builder.errors)
     }
 }
 
@@ -73,8 +67,39 @@ struct Builder<'s> {
     errors: Vec<Diagnostic>,
 }
 
+/// The span of a pair without the whitespace and comments that pest's
+/// implicit skipping leaves at the end of rules ending in a repetition.
 fn span(pair: &Pair<'_, Rule>) -> Span {
-    pair.as_span().into()
+    let s = pair.as_span();
+    Span::new(s.start(), s.start() + tight_len(s.as_str()))
+}
+
+fn tight_len(text: &str) -> usize {
+    let mut end = text.len();
+    loop {
+        end = text[..end].trim_end().len();
+        let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        match comment_start(&text[line_start..end]) {
+            Some(c) => end = line_start + c,
+            None => return end,
+        }
+    }
+}
+
+/// Where a `#` comment starts in a line, outside any string.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '#' if !in_string => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl Builder<'_> {
@@ -314,8 +339,10 @@ impl Builder<'_> {
         let sp = span(&pair);
         let mut list = ListLit { ignore_case: false, items: Vec::new() };
         for part in pair.into_inner() {
-            if part.as_rule() == Rule::list_flags {
-                list.ignore_case = true;
+            if part.as_rule() == Rule::list_open {
+                list.ignore_case = part.into_inner().any(|f| f.as_rule() == Rule::list_flags);
+            } else if matches!(part.as_rule(), Rule::comma | Rule::list_close) {
+                continue;
             } else {
                 list.items.push(self.literal(part));
             }
@@ -329,6 +356,14 @@ impl Builder<'_> {
             Rule::string => Literal::Str(self.string(pair)),
             Rule::number => match serde_json::from_str::<serde_json::Number>(pair.as_str()) {
                 Ok(n) => Literal::Number(n),
+                Err(_) if has_leading_zero(pair.as_str()) => {
+                    self.errors.push(
+                        Diagnostic::error(E_NUMBER, self.source, sp, "a number cannot start with 0")
+                            .with_label("leading zero")
+                            .with_help(format!("drop the leading zeros, or quote it if it is text such as an account id: \"{}\"", pair.as_str())),
+                    );
+                    Literal::Null
+                }
                 Err(_) => {
                     self.errors.push(
                         Diagnostic::error(E_NUMBER, self.source, sp, "number is out of range")
@@ -391,6 +426,7 @@ impl Builder<'_> {
                     let parsed = rest
                         .strip_prefix('{')
                         .and_then(|r| r.split_once('}'))
+                        .filter(|(hex, _)| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()))
                         .and_then(|(hex, _)| u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v)))
                         .and_then(|(len, v)| char::from_u32(v).map(|c| (len, c)));
                     match parsed {
@@ -428,6 +464,12 @@ impl Builder<'_> {
         }
         out
     }
+}
+
+/// `007`, `-01.5`: JSON (and so ctrules) writes no leading zeros.
+fn has_leading_zero(text: &str) -> bool {
+    let digits = text.trim_start_matches('-').as_bytes();
+    digits.len() > 1 && digits[0] == b'0' && digits[1].is_ascii_digit()
 }
 
 /// `Rule` is taken by pest's generated enum; the AST's rule is this alias.
@@ -523,7 +565,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::boolean => "`true` or `false`",
         Rule::null => "`null`",
         Rule::priority => "a priority (LOW, MEDIUM, HIGH, CRITICAL)",
-        Rule::list_lit | Rule::list_flags => "a list `[...]`",
+        Rule::list_lit | Rule::list_open | Rule::list_flags => "a list `[...]`",
+        Rule::comma => "`,`",
+        Rule::list_close => "`]`",
         _ => return None,
     })
 }
@@ -537,7 +581,8 @@ fn join_alternatives(items: &[&str]) -> String {
 }
 
 fn hint(rest: &str, expected: &[&str]) -> Option<String> {
-    if rest.starts_with('=') && !rest.starts_with("==") {
+    let operator_expected = expected.iter().any(|e| e.starts_with("an operator"));
+    if rest.starts_with('=') && !rest.starts_with("==") && operator_expected {
         return Some("to compare, write `==`; `=` only assigns, after `set`".into());
     }
     if rest.starts_with("&&") {
