@@ -410,6 +410,33 @@ fn rules_with_errors_stop_the_run_before_any_output() {
 }
 
 #[test]
+fn missing_rules_directory_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _) = run(&tmp.path().join("no-rules"), &repo().join("tests/fixtures/sample-logs"), &tmp.path().join("out"), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-rules"));
+}
+
+#[test]
+fn lookup_events_output_is_read_pretty_or_compact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let event = |name: &str| json!({"CloudTrailEvent": json!({"eventVersion": "1.08", "eventSource": "iam.amazonaws.com", "eventName": name}).to_string()});
+    let doc = json!({"Events": [event("CreateUser"), event("DeleteUser")], "NextToken": "x"});
+    std::fs::write(input.join("pretty.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    std::fs::write(input.join("compact.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    let (out, summary) = run(&repo().join("rules.d"), &input, &tmp.path().join("out"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for name in ["pretty.json.gz", "compact.json.gz"] {
+        let lines = output_lines(&tmp.path().join("out").join(name));
+        assert_eq!(lines.iter().map(|l| l["eventName"].as_str().unwrap()).collect::<Vec<_>>(), ["CreateUser", "DeleteUser"]);
+        assert!(lines.iter().all(|l| l["xpriority"] == "HIGH"));
+    }
+    assert_eq!(summary["events_in"], 4);
+}
+
+#[test]
 fn missing_input_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
     let (out, _) = run(&repo().join("rules.d"), &tmp.path().join("nope"), &tmp.path().join("out"), &[]);

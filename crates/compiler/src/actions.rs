@@ -58,6 +58,11 @@ impl CompiledAction {
     pub fn apply(&self, record: &Value, out: &mut Enrichment) {
         match self {
             CompiledAction::SetPriority { field, priority } => {
+                // A record enriched before keeps its priority if that is higher.
+                let before = record.get(&**field).and_then(Value::as_str).and_then(Priority::parse);
+                if before.is_some_and(|b| b >= *priority) {
+                    return;
+                }
                 let slot = out.field_mut(field);
                 let current = slot.as_str().and_then(Priority::parse);
                 if current.is_none_or(|c| c < *priority) {
@@ -150,7 +155,12 @@ pub fn lower_action<'a>(
             assignments.push(Assignment { field: name.to_string(), is_priority, source, span: value.span });
             match &value.node {
                 AstValue::Literal(Literal::Priority(p)) => vec![CompiledAction::SetPriority { field, priority: *p }],
-                other => vec![CompiledAction::Set { field, value: value_source(other) }],
+                other => {
+                    if let AstValue::Path(p) = other {
+                        diagnostics.extend(crate::lower::value_field_warning(source, p, value.span));
+                    }
+                    vec![CompiledAction::Set { field, value: value_source(other) }]
+                }
             }
         }
         Action::Overwrite { target, value } => {

@@ -140,7 +140,7 @@ impl Text {
     }
 
     /// Applies `test` to the value (folded if this text ignores case) and this text.
-    fn with<'v>(&self, value: &'v str, test: impl Fn(&str, &str) -> bool) -> bool {
+    fn with(&self, value: &str, test: impl Fn(&str, &str) -> bool) -> bool {
         if self.fold {
             test(&fold(value), &self.text)
         } else {

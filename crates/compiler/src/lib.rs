@@ -176,7 +176,7 @@ fn duplicate_name(source: &Source, span: Span, name: &str, (prev_source, prev_sp
 fn unused(source: &Source, span: Span, kind: &str, name: &str) -> Diagnostic {
     Diagnostic::warning(W_UNUSED, source, span, format!("{kind} `{name}` is never used"))
         .with_label(format!("unused {kind}"))
-        .with_help(format!("use it in a rule or remove it"))
+        .with_help("use it in a rule or remove it")
 }
 
 /// The id of a one-line rule: its file's name without extension, and its line.
@@ -209,11 +209,13 @@ fn dedup_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.source == b.source && a.message == b.message);
 }
 
-/// FNV-1a over the files' names and text: a stable short version id.
+/// FNV-1a over the files' names (without directories, which depend on how
+/// the path was typed) and text: a stable short version id.
 fn fingerprint(sources: &[Source]) -> String {
     let mut hash: u64 = 0xcbf29ce484222325;
     for s in sources {
-        for b in s.name().bytes().chain([0]).chain(s.text().bytes()).chain([0]) {
+        let name = s.name().rsplit(['/', '\\']).next().unwrap_or_default();
+        for b in name.bytes().chain([0]).chain(s.text().bytes()).chain([0]) {
             hash ^= b as u64;
             hash = hash.wrapping_mul(0x100000001b3);
         }

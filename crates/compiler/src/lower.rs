@@ -159,7 +159,12 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                         .with_label("a field")
                         .with_help("comparing two fields holds when any value of one relates to any value of the other; drop `all`"),
                 ),
-                Operand::Path(right) => Cond::Fields { left: path.clone(), right: field_path(right), op: ordering },
+                Operand::Path(right) => {
+                    if let Some(warning) = value_field_warning(source, right, rhs.span) {
+                        self.diagnostics.push(warning);
+                    }
+                    Cond::Fields { left: path.clone(), right: field_path(right), op: ordering }
+                }
                 Operand::Literal(Literal::Null) if ordering == Ordering::Eq => Cond::Not(Box::new(Cond::Exists(path.clone()))),
                 Operand::Literal(lit) => match (lit, ordering) {
                     (Literal::Str(s), o) => test(Matcher::Compare(o, Scalar::Str(Text::new(&s.value, s.ignore_case)))),
@@ -185,6 +190,13 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             Err(cond) => return cond,
         };
         if op.node == Op::In {
+            if let Some(null) = list.items.iter().find(|i| matches!(i.node, Literal::Null)) {
+                return self.error(
+                    Diagnostic::error(E_TYPE, list.source, null.span, "`null` in a list never matches")
+                        .with_label("null")
+                        .with_help("null and a missing field are the same; test for them with `or FIELD missing`"),
+                );
+            }
             return test(Matcher::In(Box::new(self.set(&list))));
         }
         let Some(strings) = self.strings(op, &list) else { return Cond::Const(false) };
@@ -334,6 +346,26 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     }
 }
 
+/// A value written as a bare word is a field of the event. When CloudTrail
+/// writes no such top-level field, the author most likely meant text
+/// (`eventName == CreateUser`) or a priority (`set xpriority = high`).
+pub fn value_field_warning(source: &Source, path: &ast::Path, span: Span) -> Option<Diagnostic> {
+    let root = path.root();
+    if ctrules_core::schema::is_aws_field(root) || root.starts_with('x') {
+        return None;
+    }
+    let help = match ast::Priority::parse(&root.to_uppercase()) {
+        Some(p) if path.is_single_field() => format!("priorities are written in capitals: {}", p.as_str()),
+        _ if path.is_single_field() => format!("to use the text, quote it: \"{root}\""),
+        _ => format!("`{root}` is not a field CloudTrail writes; check the spelling"),
+    };
+    Some(
+        Diagnostic::warning(W_UNKNOWN_VALUE_FIELD, source, span, format!("`{path}` is read as a field of the event"))
+            .with_label("a field, not text")
+            .with_help(help),
+    )
+}
+
 /// The core field path for an AST path.
 pub fn field_path(path: &ast::Path) -> FieldPath {
     FieldPath::new(
@@ -365,7 +397,7 @@ fn parse_net(s: &str) -> Option<ipnet::IpNet> {
 
 fn regex_error_text(e: &regex::Error) -> String {
     match e {
-        regex::Error::Syntax(text) => text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("syntax error").trim().to_string(),
+        regex::Error::Syntax(text) => text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("syntax error").trim().to_string(),
         regex::Error::CompiledTooBig(_) => "the pattern is too large once compiled".to_string(),
         other => other.to_string(),
     }

@@ -97,8 +97,9 @@ impl fmt::Display for FieldPath {
     }
 }
 
-/// Sets `path` in `record` to `value`, creating objects for missing keys.
-/// `[]` sets the path in every element; `[N]` only where element N exists.
+/// Replaces the values `path` reaches in `record` with `value`. Only values
+/// that are there are replaced: nothing is created, and a value of another
+/// shape on the way (a string where the path expects an object) is left alone.
 pub fn set_path(record: &mut Value, path: &FieldPath, value: &Value) {
     set_from(path.segments(), record, value)
 }
@@ -110,16 +111,9 @@ fn set_from(segments: &[PathSegment], target: &mut Value, value: &Value) {
     };
     match head {
         PathSegment::Key(key) => {
-            if !target.is_object() {
-                if rest.is_empty() || target.is_null() {
-                    *target = Value::Object(Default::default());
-                } else {
-                    return;
-                }
+            if let Some(slot) = target.as_object_mut().and_then(|m| m.get_mut(&**key)) {
+                set_from(rest, slot, value);
             }
-            let map = target.as_object_mut().expect("made an object above");
-            let slot = map.entry(key.to_string()).or_insert(Value::Null);
-            set_from(rest, slot, value);
         }
         PathSegment::Index(i) => {
             if let Some(slot) = target.get_mut(*i) {
@@ -166,11 +160,12 @@ mod tests {
 
     #[test]
     fn sets_nested_paths() {
-        let mut rec = json!({"userIdentity": {"arn": "a"}, "r": [{"k": 1}, {"k": 2}]});
+        let mut rec = json!({"userIdentity": {"arn": "a"}, "r": [{"k": 1}, {"j": 2}], "s": "text"});
         set_path(&mut rec, &FieldPath::keys("userIdentity.arn"), &json!("redacted"));
         set_path(&mut rec, &FieldPath::keys("x.y"), &json!(true));
+        set_path(&mut rec, &FieldPath::keys("s.t"), &json!(true));
         let each = FieldPath::new(vec![PathSegment::Key("r".into()), PathSegment::Each, PathSegment::Key("k".into())]);
         set_path(&mut rec, &each, &json!(0));
-        assert_eq!(rec, json!({"userIdentity": {"arn": "redacted"}, "r": [{"k": 0}, {"k": 0}], "x": {"y": true}}));
+        assert_eq!(rec, json!({"userIdentity": {"arn": "redacted"}, "r": [{"k": 0}, {"j": 2}], "s": "text"}));
     }
 }

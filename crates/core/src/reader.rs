@@ -324,7 +324,8 @@ impl Ctx<'_, '_> {
                             if let Some(i) = message.rfind(" at line ") {
                                 message.truncate(i);
                             }
-                            self.reject(RecordPosition::Line(line_no), format!("invalid JSON at column {}: {message}", e.column()));
+                            let place = if e.column() == 0 { "at the end of the line".to_string() } else { format!("at column {}", e.column()) };
+                            self.reject(RecordPosition::Line(line_no), format!("invalid JSON {place}: {message}"));
                         }
                     }
                 }
@@ -344,6 +345,7 @@ impl Ctx<'_, '_> {
             Some(Value::Array(records)) if !is_record_like(value) => {
                 records.iter().try_for_each(|r| self.record(&serde_json::to_vec(r).expect("a Value serializes"), r, position))
             }
+            _ if lookup_events(value) => self.lookup_events(value, &mut 0),
             _ if value.is_object() && !is_record_like(value) => {
                 self.reject(position, not_a_record(value));
                 Ok(())
@@ -353,12 +355,29 @@ impl Ctx<'_, '_> {
         result.map_err(|e| ReadError::new(ReadErrorKind::Output, format!("cannot write output: {e}")))
     }
 
+    /// `aws cloudtrail lookup-events` output: each record is a JSON string
+    /// (Insights events come as records). `index` counts records across the file.
+    fn lookup_events(&mut self, value: &Value, index: &mut usize) -> io::Result<()> {
+        for event in value["Events"].as_array().into_iter().flatten() {
+            let position = RecordPosition::Index(*index);
+            *index += 1;
+            match event.get("CloudTrailEvent").and_then(Value::as_str) {
+                Some(text) => match serde_json::from_str::<Value>(text) {
+                    Ok(record) => self.record(text.as_bytes(), &record, position)?,
+                    Err(e) => self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}")),
+                },
+                None => self.record(&serde_json::to_vec(event).expect("a Value serializes"), event, position)?,
+            }
+        }
+        Ok(())
+    }
+
     /// A document that is neither NDJSON nor streamable: read whole.
     fn document(&mut self, text: &[u8]) -> Result<(), ReadError> {
         let mut values = serde_json::Deserializer::from_slice(text).into_iter::<Box<RawValue>>();
         let mut index = 0usize;
         let mut any = false;
-        while let Some(next) = values.next() {
+        for next in values.by_ref() {
             let raw = next.map_err(|e| self.json_error(e))?;
             any = true;
             let value: Value = serde_json::from_str(raw.get()).map_err(|e| self.json_error(e))?;
@@ -374,21 +393,7 @@ impl Ctx<'_, '_> {
                         index += 1;
                     }
                 }
-                Value::Object(map) if lookup_events(&value) => {
-                    // `aws cloudtrail lookup-events` output: each record is a JSON string.
-                    for event in map["Events"].as_array().into_iter().flatten() {
-                        let position = RecordPosition::Index(index);
-                        index += 1;
-                        match event.get("CloudTrailEvent").and_then(Value::as_str) {
-                            Some(text) => match serde_json::from_str::<Value>(text) {
-                                Ok(record) => self.record(text.as_bytes(), &record, position).map_err(output)?,
-                                Err(e) => self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}")),
-                            },
-                            // Insights events come as records, not strings.
-                            None => self.record(&serde_json::to_vec(event).expect("a Value serializes"), event, position).map_err(output)?,
-                        }
-                    }
-                }
+                Value::Object(_) if lookup_events(&value) => self.lookup_events(&value, &mut index).map_err(output)?,
                 Value::Object(_) => {
                     if let Some(reason) = digest_reason(&value) {
                         self.outcome.skipped = Some(reason);

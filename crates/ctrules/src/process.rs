@@ -43,6 +43,23 @@ pub struct FileReport {
     pub memory: Vec<u8>,
 }
 
+impl FileReport {
+    /// A report with nothing done yet, for a run of `rules` rules.
+    pub fn new(input: String, rules: usize) -> FileReport {
+        FileReport {
+            input,
+            status: Status::Done,
+            records_in: 0,
+            records_out: 0,
+            dropped: 0,
+            rejected: 0,
+            record_errors: Vec::new(),
+            matches: vec![0; rules],
+            memory: Vec::new(),
+        }
+    }
+}
+
 pub struct Options<'a> {
     pub rules: &'a RuleSet,
     pub destination: &'a Destination,
@@ -50,17 +67,7 @@ pub struct Options<'a> {
 }
 
 pub fn process(input: &Input, opts: &Options<'_>) -> FileReport {
-    let mut report = FileReport {
-        input: input.display(),
-        status: Status::Done,
-        records_in: 0,
-        records_out: 0,
-        dropped: 0,
-        rejected: 0,
-        record_errors: Vec::new(),
-        matches: vec![0; opts.rules.len()],
-        memory: Vec::new(),
-    };
+    let mut report = FileReport::new(input.display(), opts.rules.len());
     let reader: Box<dyn Read> = match &input.origin {
         Origin::File(path) => match File::open(path) {
             Ok(f) => Box::new(f),

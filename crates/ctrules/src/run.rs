@@ -16,7 +16,10 @@ use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> i32 {
     let started = Instant::now();
-    let Some(rules) = load_rules(&args.rules, args.quiet) else { return exit::FINDINGS };
+    let rules = match load_rules(&args.rules, args.quiet) {
+        Ok(rules) => rules,
+        Err(code) => return code,
+    };
     let (inputs, passed_over) = match discover(&args.input) {
         Ok(found) => found,
         Err(e) => {
@@ -94,13 +97,13 @@ pub fn run(args: &RunArgs) -> i32 {
     }
 }
 
-/// Loads and compiles the rules, printing diagnostics; `None` on errors.
-pub fn load_rules(path: &std::path::Path, quiet: bool) -> Option<RuleSet> {
+/// Loads and compiles the rules, printing diagnostics; on failure, the exit code.
+pub fn load_rules(path: &std::path::Path, quiet: bool) -> Result<RuleSet, i32> {
     let sources = match read_rules(&[path.to_path_buf()]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: rules {e}");
-            return None;
+            return Err(exit::USAGE);
         }
     };
     let compilation = compile(&sources);
@@ -110,10 +113,10 @@ pub fn load_rules(path: &std::path::Path, quiet: bool) -> Option<RuleSet> {
             eprint!("{}", d.render(color));
         }
     }
-    if compilation.rules.is_none() {
+    compilation.rules.ok_or_else(|| {
         eprintln!("error: the rules in {} have errors; nothing was processed", path.display());
-    }
-    compilation.rules
+        exit::FINDINGS
+    })
 }
 
 /// Prints a file's failure or rejected records as soon as they are known.
@@ -144,17 +147,8 @@ fn output_collisions(inputs: &[Input]) -> Vec<(&Input, String)> {
 }
 
 fn collision_report(input: &Input, first: &str, rules: &RuleSet) -> FileReport {
-    let report = FileReport {
-        input: input.display(),
-        status: Status::Failed(format!("its output {} would overwrite the output of {first}", input.output_relative())),
-        records_in: 0,
-        records_out: 0,
-        dropped: 0,
-        rejected: 0,
-        record_errors: Vec::new(),
-        matches: vec![0; rules.len()],
-        memory: Vec::new(),
-    };
+    let mut report = FileReport::new(input.display(), rules.len());
+    report.status = Status::Failed(format!("its output {} would overwrite the output of {first}", input.output_relative()));
     report_problems(&report, false);
     report
 }

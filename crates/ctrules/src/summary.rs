@@ -80,7 +80,7 @@ impl Summary {
 
     pub fn passed_over(&mut self, file: String) {
         self.files_skipped += 1;
-        self.skipped.push(FileProblem { file, cause: "not a log file name (.json, .json.gz, .ndjson, .jsonl)".into() });
+        self.skipped.push(FileProblem { file, cause: "not a log file name (.json, .ndjson or .jsonl, gzipped or not)".into() });
     }
 
     pub fn finish(&mut self, elapsed: Duration) {

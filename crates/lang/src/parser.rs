@@ -152,7 +152,7 @@ impl Builder<'_> {
                     let action = self.action(part);
                     rule.actions.push(action);
                 }
-                Rule::kw_rule | Rule::kw_when => {}
+                Rule::kw_rule | Rule::kw_when | Rule::block_close => {}
                 other => unreachable!("unexpected rule part {other:?}"),
             }
         }
@@ -528,9 +528,11 @@ fn describe_found(rest: &str) -> String {
 fn describe_rule(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
-        Rule::item | Rule::list_def | Rule::macro_def | Rule::rule_block | Rule::rule_inline => {
-            "`rule`, `when`, `list` or `macro`"
-        }
+        Rule::list_def => "`list`",
+        Rule::macro_def => "`macro`",
+        Rule::rule_block => "`rule`",
+        Rule::rule_inline => "`when`",
+        Rule::block_close => "`}`",
         Rule::kw_list => "`list`",
         Rule::kw_macro => "`macro`",
         Rule::kw_rule => "`rule`",
