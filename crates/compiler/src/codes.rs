@@ -32,6 +32,8 @@ pub const E_PRIORITY_MIX: &str = "E404";
 
 /// A bare word read as a field that CloudTrail does not write (likely meant as text).
 pub const W_UNKNOWN_VALUE_FIELD: &str = "W302";
+/// A path that CloudTrail does not write (a misspelt field).
+pub const W_UNKNOWN_FIELD: &str = "W303";
 /// A list or macro that no rule uses.
 pub const W_UNUSED: &str = "W201";
 /// An enrichment field whose name does not start with `x`.

@@ -109,6 +109,9 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     }
 
     fn test(&mut self, source: &'a Source, test: &'a ast::Test) -> Cond {
+        if let Some(warning) = unknown_field_warning(source, &test.path.node, test.path.span) {
+            self.diagnostics.push(warning);
+        }
         let path = field_path(&test.path.node);
         let all = match &test.quantifier {
             Some(q) if !test.path.node.fans_out() => {
@@ -352,7 +355,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
 pub fn value_field_warning(source: &Source, path: &ast::Path, span: Span) -> Option<Diagnostic> {
     let root = path.root();
     if ctrules_core::schema::is_aws_field(root) || root.starts_with('x') {
-        return None;
+        return unknown_field_warning(source, path, span);
     }
     let help = match ast::Priority::parse(&root.to_uppercase()) {
         Some(p) if path.is_single_field() => format!("priorities are written in capitals: {}", p.as_str()),
@@ -362,6 +365,44 @@ pub fn value_field_warning(source: &Source, path: &ast::Path, span: Span) -> Opt
     Some(
         Diagnostic::warning(W_UNKNOWN_VALUE_FIELD, source, span, format!("`{path}` is read as a field of the event"))
             .with_label("a field, not text")
+            .with_help(help),
+    )
+}
+
+/// A path CloudTrail does not write: a misspelt field (`eventSorce`,
+/// `userIdentity.userNme`) would make a test silently never match.
+/// Enrichment fields (`x...`) and open parts (`requestParameters...`) pass.
+pub fn unknown_field_warning(source: &Source, path: &ast::Path, span: Span) -> Option<Diagnostic> {
+    use ctrules_core::schema::{check_path, Step};
+    if path.root().starts_with('x') {
+        return None;
+    }
+    let steps: Vec<Step<'_>> = path
+        .segments
+        .iter()
+        .map(|s| match s {
+            ast::Segment::Field(f) => Step::Key(f.as_str()),
+            ast::Segment::Each | ast::Segment::Index(_) => Step::Element,
+        })
+        .collect();
+    let unknown = check_path(&steps).err()?;
+    let Step::Key(name) = steps[unknown.step] else { return None };
+    let above = ast::Path { segments: path.segments[..unknown.step].to_vec() };
+    let message = if unknown.step == 0 {
+        format!("`{name}` is not a field CloudTrail writes")
+    } else if unknown.below_scalar {
+        format!("`{above}` is a single value; it has no field `{name}`")
+    } else {
+        format!("`{above}` has no field `{name}` in CloudTrail records")
+    };
+    let help = match crate::suggest::closest(name, unknown.known.iter().copied()) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None if unknown.step == 0 => "enrichment fields start with `x`; docs/language.md lists the fields of a record".to_string(),
+        None => "check the spelling against a sample event; the test never matches a field that is never there".to_string(),
+    };
+    Some(
+        Diagnostic::warning(W_UNKNOWN_FIELD, source, span, message)
+            .with_label("unknown field")
             .with_help(help),
     )
 }
