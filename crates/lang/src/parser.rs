@@ -497,6 +497,11 @@ fn syntax_error(source: &Source, err: &pest::error::Error<Rule>) -> Diagnostic {
     };
     expected.sort_unstable();
     expected.dedup();
+    // After a field name, pest also lists what could follow a complete
+    // condition (a macro name is one): the operator is what the author missed.
+    if expected.iter().any(|e| e.starts_with("an operator")) {
+        expected.retain(|e| e.starts_with("an operator") || e.starts_with("`exists`"));
+    }
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
