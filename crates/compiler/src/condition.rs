@@ -221,11 +221,18 @@ impl Matcher {
     }
 }
 
-fn str_any(value: &Value, texts: &[Text], test: impl Fn(&str, &str) -> bool + Copy) -> bool {
-    match value {
-        Value::String(s) => texts.iter().any(|t| t.with(s, test)),
-        _ => false,
-    }
+/// True when `test` holds for the value and any of `texts`; the value is
+/// folded at most once, however many texts ignore case.
+fn str_any(value: &Value, texts: &[Text], test: impl Fn(&str, &str) -> bool) -> bool {
+    let Value::String(s) = value else { return false };
+    let mut folded: Option<String> = None;
+    texts.iter().any(|t| {
+        if t.fold {
+            test(folded.get_or_insert_with(|| fold(s)), &t.text)
+        } else {
+            test(s, &t.text)
+        }
+    })
 }
 
 /// An IP address as CloudTrail writes it; IPv4-mapped IPv6 becomes IPv4.

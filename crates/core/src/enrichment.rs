@@ -63,17 +63,47 @@ impl Enrichment {
         }
     }
 
-    /// Every top-level field this enrichment writes, with its value, in output order.
-    pub fn output_fields(&self) -> impl Iterator<Item = (&str, Value)> + '_ {
-        let tags = (!self.tags.is_empty())
-            .then(|| (TAGS_FIELD, Value::Array(self.tags.iter().map(|t| Value::String(t.to_string())).collect())));
-        let rules = (!self.rules.is_empty())
-            .then(|| (RULES_FIELD, Value::Array(self.rules.iter().map(|t| Value::String(t.to_string())).collect())));
+    /// Every top-level field this enrichment writes, borrowed, in output
+    /// order: what the writer serializes for each enriched record.
+    pub fn output_field_refs(&self) -> impl Iterator<Item = (&str, OutputValue<'_>)> + '_ {
+        let tags = (!self.tags.is_empty()).then_some((TAGS_FIELD, OutputValue::Strings(&self.tags)));
+        let rules = (!self.rules.is_empty()).then_some((RULES_FIELD, OutputValue::Strings(&self.rules)));
         self.fields
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(n, v)| (&**n, v.clone()))
+            .map(|(n, v)| (&**n, OutputValue::Json(v)))
             .chain(tags)
             .chain(rules)
+    }
+
+    /// Every top-level field this enrichment writes, with an owned value, in output order.
+    pub fn output_fields(&self) -> impl Iterator<Item = (&str, Value)> + '_ {
+        self.output_field_refs().map(|(n, v)| (n, v.to_value()))
+    }
+}
+
+/// The value of an output field, borrowed from the [`Enrichment`].
+#[derive(Debug, Clone, Copy)]
+pub enum OutputValue<'a> {
+    Json(&'a Value),
+    /// `xtags`, `xrules`: an array of strings.
+    Strings(&'a [Arc<str>]),
+}
+
+impl OutputValue<'_> {
+    pub fn to_value(self) -> Value {
+        match self {
+            OutputValue::Json(v) => v.clone(),
+            OutputValue::Strings(items) => Value::Array(items.iter().map(|t| Value::String(t.to_string())).collect()),
+        }
+    }
+}
+
+impl serde::Serialize for OutputValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OutputValue::Json(v) => v.serialize(serializer),
+            OutputValue::Strings(items) => serializer.collect_seq(items.iter().map(|t| &**t)),
+        }
     }
 }

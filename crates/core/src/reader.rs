@@ -249,6 +249,21 @@ impl Ctx<'_, '_> {
         (self.sink)(Record { raw, value, position })
     }
 
+    /// A record known only as a parsed value (inside a document read whole):
+    /// its bytes are the value serialized.
+    fn value_record(&mut self, value: &Value, position: RecordPosition) -> io::Result<()> {
+        self.record(&serde_json::to_vec(value).expect("a Value serializes"), value, position)
+    }
+
+    /// Each element of an array of records, numbered on from `index`.
+    fn value_records(&mut self, records: &[Value], index: &mut usize) -> io::Result<()> {
+        for r in records {
+            self.value_record(r, RecordPosition::Index(*index))?;
+            *index += 1;
+        }
+        Ok(())
+    }
+
     fn reject(&mut self, position: RecordPosition, message: String) {
         self.outcome.rejected += 1;
         if self.outcome.record_errors.len() < MAX_KEPT_ERRORS {
@@ -268,7 +283,7 @@ impl Ctx<'_, '_> {
 
     fn json_error(&mut self, e: serde_json::Error) -> ReadError {
         if let Some(sink) = self.sink_error.take() {
-            return ReadError::new(ReadErrorKind::Output, format!("cannot write output: {sink}"));
+            return output_error(sink);
         }
         use serde_json::error::Category;
         let kind = match e.classify() {
@@ -343,7 +358,7 @@ impl Ctx<'_, '_> {
         let position = RecordPosition::Line(line_no);
         let result = match value.get("Records") {
             Some(Value::Array(records)) if !is_record_like(value) => {
-                records.iter().try_for_each(|r| self.record(&serde_json::to_vec(r).expect("a Value serializes"), r, position))
+                records.iter().try_for_each(|r| self.value_record(r, position))
             }
             _ if lookup_events(value) => self.lookup_events(value, &mut 0),
             _ if value.is_object() && !is_record_like(value) => {
@@ -352,7 +367,7 @@ impl Ctx<'_, '_> {
             }
             _ => self.record(raw, value, position),
         };
-        result.map_err(|e| ReadError::new(ReadErrorKind::Output, format!("cannot write output: {e}")))
+        result.map_err(output_error)
     }
 
     /// `aws cloudtrail lookup-events` output: each record is a JSON string
@@ -366,7 +381,7 @@ impl Ctx<'_, '_> {
                     Ok(record) => self.record(text.as_bytes(), &record, position)?,
                     Err(e) => self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}")),
                 },
-                None => self.record(&serde_json::to_vec(event).expect("a Value serializes"), event, position)?,
+                None => self.value_record(event, position)?,
             }
         }
         Ok(())
@@ -381,19 +396,14 @@ impl Ctx<'_, '_> {
             let raw = next.map_err(|e| self.json_error(e))?;
             any = true;
             let value: Value = serde_json::from_str(raw.get()).map_err(|e| self.json_error(e))?;
-            let output = |e: io::Error| ReadError::new(ReadErrorKind::Output, format!("cannot write output: {e}"));
             match &value {
                 Value::Object(map) if map.contains_key("Records") && !is_record_like(&value) => {
                     let Some(Value::Array(records)) = map.get("Records") else {
                         return Err(ReadError::new(ReadErrorKind::Shape, "not a CloudTrail log file: \"Records\" is not an array"));
                     };
-                    for r in records {
-                        self.record(&serde_json::to_vec(r).expect("a Value serializes"), r, RecordPosition::Index(index))
-                            .map_err(output)?;
-                        index += 1;
-                    }
+                    self.value_records(records, &mut index).map_err(output_error)?;
                 }
-                Value::Object(_) if lookup_events(&value) => self.lookup_events(&value, &mut index).map_err(output)?,
+                Value::Object(_) if lookup_events(&value) => self.lookup_events(&value, &mut index).map_err(output_error)?,
                 Value::Object(_) => {
                     if let Some(reason) = digest_reason(&value) {
                         self.outcome.skipped = Some(reason);
@@ -402,16 +412,10 @@ impl Ctx<'_, '_> {
                     if !is_record_like(&value) {
                         return Err(ReadError::new(ReadErrorKind::Shape, format!("not a CloudTrail log file: {}", not_a_record(&value))));
                     }
-                    self.record(raw.get().as_bytes(), &value, RecordPosition::Index(index)).map_err(output)?;
+                    self.record(raw.get().as_bytes(), &value, RecordPosition::Index(index)).map_err(output_error)?;
                     index += 1;
                 }
-                Value::Array(records) => {
-                    for r in records {
-                        self.record(&serde_json::to_vec(r).expect("a Value serializes"), r, RecordPosition::Index(index))
-                            .map_err(output)?;
-                        index += 1;
-                    }
-                }
+                Value::Array(records) => self.value_records(records, &mut index).map_err(output_error)?,
                 other => {
                     return Err(ReadError::new(
                         ReadErrorKind::Shape,
@@ -425,6 +429,11 @@ impl Ctx<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The sink (the output) failed.
+fn output_error(e: io::Error) -> ReadError {
+    ReadError::new(ReadErrorKind::Output, format!("cannot write output: {e}"))
 }
 
 fn kind_of(v: &Value) -> &'static str {

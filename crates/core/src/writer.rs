@@ -25,7 +25,7 @@ pub fn write_enriched(raw: &[u8], record: &Value, enrichment: &Enrichment, out: 
         out.push(b'\n');
         return;
     };
-    let splice = enrichment.overwrites.is_empty() && enrichment.output_fields().all(|(name, _)| !object.contains_key(name));
+    let splice = enrichment.overwrites.is_empty() && enrichment.output_field_refs().all(|(name, _)| !object.contains_key(name));
     if splice {
         let start = out.len();
         compact_into(raw, out);
@@ -35,7 +35,7 @@ pub fn write_enriched(raw: &[u8], record: &Value, enrichment: &Enrichment, out: 
             return;
         }
         out.pop();
-        for (name, value) in enrichment.output_fields() {
+        for (name, value) in enrichment.output_field_refs() {
             if !first {
                 out.push(b',');
             }

@@ -157,11 +157,10 @@ fn evaluate_into(
         records_out += 1;
         write(record.raw, record.value, &eval.enrichment)
     })?;
-    report.records_in = outcome.records;
+    report.records_in = outcome.records + outcome.rejected;
     report.records_out = records_out;
     report.dropped = dropped;
     report.rejected = outcome.rejected;
     report.record_errors = outcome.record_errors;
-    report.records_in += outcome.rejected;
     Ok(outcome.skipped)
 }

@@ -133,12 +133,12 @@ fn report_problems(report: &FileReport, quiet: bool) {
 
 /// Inputs whose output path another input already takes (`a.json` and `a.json.gz`).
 fn output_collisions(inputs: &[Input]) -> Vec<(&Input, String)> {
-    let mut seen = std::collections::HashMap::new();
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut dups = Vec::new();
     for input in inputs {
         let out = input.output_relative();
         if let Some(first) = seen.get(&out) {
-            dups.push((input, format!("{first}")));
+            dups.push((input, first.clone()));
         } else {
             seen.insert(out, input.display());
         }
