@@ -16,11 +16,18 @@ fn ctrules() -> Command {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn text(out: &Output) -> String {
-    format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Runs `ctrules run` and returns its output and the JSON summary.
@@ -38,7 +45,9 @@ fn run(rules: &Path, input: &Path, output: &Path, extra: &[&str]) -> (Output, Va
         .args(extra)
         .output()
         .unwrap();
-    let summary = std::fs::read_to_string(&summary).map(|s| serde_json::from_str(&s).unwrap()).unwrap_or(Value::Null);
+    let summary = std::fs::read_to_string(&summary)
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap_or(Value::Null);
     (out, summary)
 }
 
@@ -50,7 +59,9 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 fn gunzip(bytes: &[u8]) -> String {
     let mut s = String::new();
-    flate2::read::MultiGzDecoder::new(bytes).read_to_string(&mut s).unwrap();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_string(&mut s)
+        .unwrap();
     s
 }
 
@@ -60,7 +71,9 @@ fn expected_records(path: &Path) -> Option<Vec<Value>> {
     let bytes = std::fs::read(path).ok()?;
     let text = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut s = String::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut s).ok()?;
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .ok()?;
         s
     } else {
         String::from_utf8(bytes).ok()?
@@ -69,23 +82,42 @@ fn expected_records(path: &Path) -> Option<Vec<Value>> {
         return match v {
             Value::Object(ref m) if m.contains_key("Records") => m["Records"].as_array().cloned(),
             // `aws cloudtrail lookup-events` output
-            Value::Object(ref m) if m.contains_key("Events") => m["Events"]
-                .as_array()
-                .map(|events| events.iter().map(|e| match e.get("CloudTrailEvent").and_then(Value::as_str) {
-                    Some(text) => serde_json::from_str(text).unwrap(),
-                    None => e.clone(),
-                }).collect()),
+            Value::Object(ref m) if m.contains_key("Events") => {
+                m["Events"].as_array().map(|events| {
+                    events
+                        .iter()
+                        .map(|e| match e.get("CloudTrailEvent").and_then(Value::as_str) {
+                            Some(text) => serde_json::from_str(text).unwrap(),
+                            None => e.clone(),
+                        })
+                        .collect()
+                })
+            }
             Value::Array(items) => Some(items),
-            Value::Object(ref m) if m.contains_key("eventVersion") || m.contains_key("eventName") => Some(vec![v]),
+            Value::Object(ref m)
+                if m.contains_key("eventVersion") || m.contains_key("eventName") =>
+            {
+                Some(vec![v])
+            }
             _ => None,
         };
     }
-    let lines: Result<Vec<Value>, _> = text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect();
-    lines.ok().filter(|l| l.iter().all(|v| v.get("eventVersion").is_some() || v.get("eventName").is_some()))
+    let lines: Result<Vec<Value>, _> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect();
+    lines.ok().filter(|l| {
+        l.iter()
+            .all(|v| v.get("eventVersion").is_some() || v.get("eventName").is_some())
+    })
 }
 
 fn output_lines(path: &Path) -> Vec<Value> {
-    gunzip(&std::fs::read(path).unwrap()).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    gunzip(&std::fs::read(path).unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn files_under(root: &Path) -> Vec<PathBuf> {
@@ -110,7 +142,12 @@ fn is_iam(record: &Value) -> bool {
 }
 
 fn failed_files(summary: &Value) -> Vec<String> {
-    summary["failed"].as_array().unwrap().iter().map(|f| f["file"].as_str().unwrap().to_string()).collect()
+    summary["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn cause_of(summary: &Value, file_suffix: &str) -> String {
@@ -141,25 +178,44 @@ fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &
         match expected_records(&input) {
             Some(records) if !failed.contains(&name) => {
                 let lines = output_lines(&out_path);
-                assert_eq!(lines.len(), records.len(), "{name}: one output line per input record");
+                assert_eq!(
+                    lines.len(),
+                    records.len(),
+                    "{name}: one output line per input record"
+                );
                 for (inp, out) in records.iter().zip(&lines) {
                     let mut stripped = out.as_object().unwrap().clone();
                     let priority = stripped.remove("xpriority");
                     stripped.remove("xrules");
-                    assert_eq!(&Value::Object(stripped), inp, "{name}: record changed beyond the enrichment");
+                    assert_eq!(
+                        &Value::Object(stripped),
+                        inp,
+                        "{name}: record changed beyond the enrichment"
+                    );
                     if is_iam(inp) {
-                        assert_eq!(priority, Some(json!("HIGH")), "{name}: IAM event without xpriority");
+                        assert_eq!(
+                            priority,
+                            Some(json!("HIGH")),
+                            "{name}: IAM event without xpriority"
+                        );
                     } else {
                         assert_eq!(priority, None, "{name}: non-IAM event with xpriority");
                     }
                 }
                 total += records.len();
             }
-            _ => assert!(!out_path.exists(), "{name}: a file that is not a log must have no output"),
+            _ => assert!(
+                !out_path.exists(),
+                "{name}: a file that is not a log must have no output"
+            ),
         }
     }
     assert!(
-        files_under(output_root).iter().all(|p| !p.file_name().unwrap().to_string_lossy().ends_with(".tmp")),
+        files_under(output_root).iter().all(|p| !p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with(".tmp")),
         "temporary files left behind"
     );
     total
@@ -167,9 +223,17 @@ fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &
 
 #[test]
 fn shipped_rules_check_clean() {
-    let out = ctrules().arg("check").arg(repo().join("rules.d")).output().unwrap();
+    let out = ctrules()
+        .arg("check")
+        .arg(repo().join("rules.d"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("0 errors, 0 warnings"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0 errors, 0 warnings"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -178,12 +242,23 @@ fn run_over_the_corpus_enriches_every_record_and_names_bad_files() {
     let input = repo().join("tests/fixtures/corpus/cloudtrail");
     let output = tmp.path().join("out");
     let (out, summary) = run(&repo().join("rules.d"), &input, &output, &[]);
-    assert_eq!(out.status.code(), Some(3), "partial: one corpus file is malformed\n{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "partial: one corpus file is malformed\n{}",
+        text(&out)
+    );
 
     let malformed = "cloudtrail2sightings/aws.execution.ec2-user-data.json";
     let cause = cause_of(&summary, malformed);
-    assert!(cause.contains("invalid JSON") && cause.contains("line 112"), "{cause}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains(malformed), "named on stderr too");
+    assert!(
+        cause.contains("invalid JSON") && cause.contains("line 112"),
+        "{cause}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(malformed),
+        "named on stderr too"
+    );
     assert!(cause_of(&summary, "digest-file-structure__01.json").contains("digest"));
 
     let records = assert_outputs_match_inputs(&input, &output, &summary);
@@ -236,11 +311,20 @@ fn generate_awslogs_tree(root: &Path) -> usize {
                         })
                         .collect();
                     total += records.len();
-                    let dir = root.join(format!("AWSLogs/{account}/CloudTrail/{region}/2024/03/{day:02}"));
+                    let dir = root.join(format!(
+                        "AWSLogs/{account}/CloudTrail/{region}/2024/03/{day:02}"
+                    ));
                     std::fs::create_dir_all(&dir).unwrap();
-                    let name = format!("{account}_CloudTrail_{region}_202403{day:02}T{:02}00Z_{n:016X}.json.gz", file * 5);
+                    let name = format!(
+                        "{account}_CloudTrail_{region}_202403{day:02}T{:02}00Z_{n:016X}.json.gz",
+                        file * 5
+                    );
                     // Pretty-printed half the time: output must still be one line per record.
-                    let body = if n % 2 == 0 { serde_json::to_vec(&json!({"Records": records})) } else { serde_json::to_vec_pretty(&json!({"Records": records})) };
+                    let body = if n % 2 == 0 {
+                        serde_json::to_vec(&json!({"Records": records}))
+                    } else {
+                        serde_json::to_vec_pretty(&json!({"Records": records}))
+                    };
                     std::fs::write(dir.join(name), gzip(&body.unwrap())).unwrap();
                     n += 1;
                 }
@@ -253,10 +337,22 @@ fn generate_awslogs_tree(root: &Path) -> usize {
     std::fs::write(bad.join("truncated.json.gz"), &good[..good.len() - 12]).unwrap();
     std::fs::write(bad.join("empty.json.gz"), b"").unwrap();
     std::fs::write(bad.join("empty-gzip.json.gz"), gzip(b"")).unwrap();
-    std::fs::write(bad.join("not-json.json.gz"), gzip(b"<html>Access Denied</html>")).unwrap();
-    std::fs::write(bad.join("wrong-shape.json.gz"), gzip(br#"{"Records":{"eventName":"CreateUser"}}"#)).unwrap();
+    std::fs::write(
+        bad.join("not-json.json.gz"),
+        gzip(b"<html>Access Denied</html>"),
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("wrong-shape.json.gz"),
+        gzip(br#"{"Records":{"eventName":"CreateUser"}}"#),
+    )
+    .unwrap();
     std::fs::write(bad.join("wrong-shape-object.json"), br#"{"hello":"world"}"#).unwrap();
-    std::fs::write(bad.join("invalid-json.json.gz"), gzip(b"{\"Records\":[{\"eventName\":\"A\"},\n{\"eventName\" \"B\"}]}")).unwrap();
+    std::fs::write(
+        bad.join("invalid-json.json.gz"),
+        gzip(b"{\"Records\":[{\"eventName\":\"A\"},\n{\"eventName\" \"B\"}]}"),
+    )
+    .unwrap();
     let digest = root.join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/04");
     std::fs::create_dir_all(&digest).unwrap();
     std::fs::write(
@@ -281,7 +377,10 @@ fn run_over_an_awslogs_tree_keeps_every_record_and_reports_each_bad_file() {
         ("/empty.json.gz", "empty file"),
         ("empty-gzip.json.gz", "empty file"),
         ("not-json.json.gz", "invalid JSON"),
-        ("wrong-shape.json.gz", "expected an array of CloudTrail records"),
+        (
+            "wrong-shape.json.gz",
+            "expected an array of CloudTrail records",
+        ),
         ("wrong-shape-object.json", "without CloudTrail fields"),
         ("invalid-json.json.gz", "line 2, column"),
         ("20240304T000000Z.json.gz", "digest"),
@@ -313,7 +412,12 @@ fn output_is_byte_identical_whatever_the_parallelism() {
     assert!(files_a.len() >= 24);
     for fa in files_a {
         let fb = b.join(fa.strip_prefix(&a).unwrap());
-        assert_eq!(std::fs::read(&fa).unwrap(), std::fs::read(&fb).unwrap(), "{}", fa.display());
+        assert_eq!(
+            std::fs::read(&fa).unwrap(),
+            std::fs::read(&fb).unwrap(),
+            "{}",
+            fa.display()
+        );
     }
 }
 
@@ -321,7 +425,12 @@ fn output_is_byte_identical_whatever_the_parallelism() {
 fn the_bundled_sample_logs_run_clean() {
     let tmp = tempfile::tempdir().unwrap();
     let input = repo().join("tests/fixtures/sample-logs");
-    let (out, summary) = run(&repo().join("rules.d"), &input, &tmp.path().join("out"), &[]);
+    let (out, summary) = run(
+        &repo().join("rules.d"),
+        &input,
+        &tmp.path().join("out"),
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let records = assert_outputs_match_inputs(&input, &tmp.path().join("out"), &summary);
     assert!(records > 300);
@@ -362,7 +471,12 @@ fn stdin_to_stdout_streams_plain_ndjson_in_order() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -380,7 +494,11 @@ fn stdin_to_stdout_streams_plain_ndjson_in_order() {
 #[test]
 fn dropped_events_are_counted_not_silent() {
     let tmp = tempfile::tempdir().unwrap();
-    let rules = write_rules(tmp.path(), "drop.rules", "rule quiet { when eventSource == \"kms.amazonaws.com\" drop }\n");
+    let rules = write_rules(
+        tmp.path(),
+        "drop.rules",
+        "rule quiet { when eventSource == \"kms.amazonaws.com\" drop }\n",
+    );
     let input = tmp.path().join("in");
     generate_awslogs_tree(&input);
     let (out, summary) = run(&rules, &input, &tmp.path().join("out"), &[]);
@@ -388,11 +506,16 @@ fn dropped_events_are_counted_not_silent() {
     let dropped = summary["events_dropped"].as_u64().unwrap();
     assert!(dropped > 0);
     assert_eq!(summary["matches"][0]["events"].as_u64().unwrap(), dropped);
-    assert_eq!(summary["events_in"].as_u64().unwrap() - dropped, summary["events_out"].as_u64().unwrap());
+    assert_eq!(
+        summary["events_in"].as_u64().unwrap() - dropped,
+        summary["events_out"].as_u64().unwrap()
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("{dropped} dropped by rules")));
     for f in files_under(&tmp.path().join("out")) {
         if f.extension().is_some_and(|e| e == "gz") {
-            assert!(output_lines(&f).iter().all(|r| r["eventSource"] != "kms.amazonaws.com"));
+            assert!(output_lines(&f)
+                .iter()
+                .all(|r| r["eventSource"] != "kms.amazonaws.com"));
         }
     }
 }
@@ -400,19 +523,36 @@ fn dropped_events_are_counted_not_silent() {
 #[test]
 fn rules_with_errors_stop_the_run_before_any_output() {
     let tmp = tempfile::tempdir().unwrap();
-    let rules = write_rules(tmp.path(), "bad.rules", "when eventName = \"CreateUser\" set xpriority = HIGH\n");
+    let rules = write_rules(
+        tmp.path(),
+        "bad.rules",
+        "when eventName = \"CreateUser\" set xpriority = HIGH\n",
+    );
     let output = tmp.path().join("out");
-    let (out, _) = run(&rules, &repo().join("tests/fixtures/sample-logs"), &output, &[]);
+    let (out, _) = run(
+        &rules,
+        &repo().join("tests/fixtures/sample-logs"),
+        &output,
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("E101") && stderr.contains("bad.rules:1:16"), "{stderr}");
+    assert!(
+        stderr.contains("E101") && stderr.contains("bad.rules:1:16"),
+        "{stderr}"
+    );
     assert!(!output.exists() || files_under(&output).is_empty());
 }
 
 #[test]
 fn missing_rules_directory_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let (out, _) = run(&tmp.path().join("no-rules"), &repo().join("tests/fixtures/sample-logs"), &tmp.path().join("out"), &[]);
+    let (out, _) = run(
+        &tmp.path().join("no-rules"),
+        &repo().join("tests/fixtures/sample-logs"),
+        &tmp.path().join("out"),
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-rules"));
 }
@@ -424,13 +564,32 @@ fn lookup_events_output_is_read_pretty_or_compact() {
     std::fs::create_dir_all(&input).unwrap();
     let event = |name: &str| json!({"CloudTrailEvent": json!({"eventVersion": "1.08", "eventSource": "iam.amazonaws.com", "eventName": name}).to_string()});
     let doc = json!({"Events": [event("CreateUser"), event("DeleteUser")], "NextToken": "x"});
-    std::fs::write(input.join("pretty.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-    std::fs::write(input.join("compact.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
-    let (out, summary) = run(&repo().join("rules.d"), &input, &tmp.path().join("out"), &[]);
+    std::fs::write(
+        input.join("pretty.json"),
+        serde_json::to_vec_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        input.join("compact.json"),
+        serde_json::to_vec(&doc).unwrap(),
+    )
+    .unwrap();
+    let (out, summary) = run(
+        &repo().join("rules.d"),
+        &input,
+        &tmp.path().join("out"),
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for name in ["pretty.json.gz", "compact.json.gz"] {
         let lines = output_lines(&tmp.path().join("out").join(name));
-        assert_eq!(lines.iter().map(|l| l["eventName"].as_str().unwrap()).collect::<Vec<_>>(), ["CreateUser", "DeleteUser"]);
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l["eventName"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["CreateUser", "DeleteUser"]
+        );
         assert!(lines.iter().all(|l| l["xpriority"] == "HIGH"));
     }
     assert_eq!(summary["events_in"], 4);
@@ -439,7 +598,12 @@ fn lookup_events_output_is_read_pretty_or_compact() {
 #[test]
 fn missing_input_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let (out, _) = run(&repo().join("rules.d"), &tmp.path().join("nope"), &tmp.path().join("out"), &[]);
+    let (out, _) = run(
+        &repo().join("rules.d"),
+        &tmp.path().join("nope"),
+        &tmp.path().join("out"),
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
@@ -455,15 +619,42 @@ fn check_reports_place_and_help_in_every_format() {
     let human = ctrules().arg("check").arg(&rules).output().unwrap();
     assert_eq!(human.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&human.stdout);
-    assert!(stdout.contains("E203") && stdout.contains("did you mean `is_iam`?") && stdout.contains("typo.rules:3:6"), "{stdout}");
+    assert!(
+        stdout.contains("E203")
+            && stdout.contains("did you mean `is_iam`?")
+            && stdout.contains("typo.rules:3:6"),
+        "{stdout}"
+    );
 
-    let json_out = ctrules().arg("check").arg(&rules).args(["--format", "json"]).output().unwrap();
+    let json_out = ctrules()
+        .arg("check")
+        .arg(&rules)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let doc: Value = serde_json::from_slice(&json_out.stdout).unwrap();
     assert_eq!(doc["errors"], 1);
     let d = &doc["diagnostics"][0];
-    assert_eq!((d["code"].as_str(), d["line"].as_u64(), d["column"].as_u64()), (Some("E203"), Some(3), Some(6)));
+    assert_eq!(
+        (d["code"].as_str(), d["line"].as_u64(), d["column"].as_u64()),
+        (Some("E203"), Some(3), Some(6))
+    );
 
-    let gh = ctrules().arg("check").arg(&rules).args(["--format", "github"]).output().unwrap();
-    let line = String::from_utf8_lossy(&gh.stdout).lines().next().unwrap().to_string();
-    assert!(line.starts_with("::error file=") && line.contains(",line=3,col=6,") && line.contains("::E203: unknown macro"), "{line}");
+    let gh = ctrules()
+        .arg("check")
+        .arg(&rules)
+        .args(["--format", "github"])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&gh.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        line.starts_with("::error file=")
+            && line.contains(",line=3,col=6,")
+            && line.contains("::E203: unknown macro"),
+        "{line}"
+    );
 }

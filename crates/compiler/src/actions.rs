@@ -13,10 +13,19 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub enum CompiledAction {
     /// A priority: the field keeps the highest priority any matching rule gives.
-    SetPriority { field: Arc<str>, priority: Priority },
+    SetPriority {
+        field: Arc<str>,
+        priority: Priority,
+    },
     /// Any other value: the last matching rule (in load order) wins.
-    Set { field: Arc<str>, value: ValueSource },
-    Overwrite { path: FieldPath, value: ValueSource },
+    Set {
+        field: Arc<str>,
+        value: ValueSource,
+    },
+    Overwrite {
+        path: FieldPath,
+        value: ValueSource,
+    },
     Tag(Arc<str>),
     Drop,
 }
@@ -59,7 +68,10 @@ impl CompiledAction {
         match self {
             CompiledAction::SetPriority { field, priority } => {
                 // A record enriched before keeps its priority if that is higher.
-                let before = record.get(&**field).and_then(Value::as_str).and_then(Priority::parse);
+                let before = record
+                    .get(&**field)
+                    .and_then(Value::as_str)
+                    .and_then(Priority::parse);
                 if before.is_some_and(|b| b >= *priority) {
                     return;
                 }
@@ -114,13 +126,24 @@ pub fn lower_action<'a>(
             let name = target.node.root();
             if !target.node.is_single_field() {
                 diagnostics.push(
-                    Diagnostic::error(E_NESTED_SET, source, target.span, "`set` writes a top-level field")
-                        .with_label("a nested path")
-                        .with_help(if is_aws_field(name) {
-                            format!("to change a field AWS wrote, say so: `overwrite {} = ...`", target.node)
-                        } else {
-                            format!("name the field with underscores instead: `set {} = ...`", target.node.to_string().replace(['.', '[', ']'], "_"))
-                        }),
+                    Diagnostic::error(
+                        E_NESTED_SET,
+                        source,
+                        target.span,
+                        "`set` writes a top-level field",
+                    )
+                    .with_label("a nested path")
+                    .with_help(if is_aws_field(name) {
+                        format!(
+                            "to change a field AWS wrote, say so: `overwrite {} = ...`",
+                            target.node
+                        )
+                    } else {
+                        format!(
+                            "name the field with underscores instead: `set {} = ...`",
+                            target.node.to_string().replace(['.', '[', ']'], "_")
+                        )
+                    }),
                 );
                 return Vec::new();
             }
@@ -137,29 +160,58 @@ pub fn lower_action<'a>(
             }
             if name == TAGS_FIELD || name == RULES_FIELD {
                 diagnostics.push(
-                    Diagnostic::error(E_RESERVED_FIELD, source, target.span, format!("`{name}` is written by ctrules itself"))
-                        .with_label("reserved field")
-                        .with_help(if name == TAGS_FIELD { "add tags with `tag \"name\"`" } else { "ctrules lists the matching rules' ids there" }),
+                    Diagnostic::error(
+                        E_RESERVED_FIELD,
+                        source,
+                        target.span,
+                        format!("`{name}` is written by ctrules itself"),
+                    )
+                    .with_label("reserved field")
+                    .with_help(if name == TAGS_FIELD {
+                        "add tags with `tag \"name\"`"
+                    } else {
+                        "ctrules lists the matching rules' ids there"
+                    }),
                 );
                 return Vec::new();
             }
             if !name.starts_with('x') {
                 diagnostics.push(
-                    Diagnostic::warning(W_FIELD_NAME, source, target.span, format!("enrichment field `{name}` does not start with `x`"))
-                        .with_label("field name")
-                        .with_help(format!("name it `{}` so it never collides with a field AWS adds later", x_name(name))),
+                    Diagnostic::warning(
+                        W_FIELD_NAME,
+                        source,
+                        target.span,
+                        format!("enrichment field `{name}` does not start with `x`"),
+                    )
+                    .with_label("field name")
+                    .with_help(format!(
+                        "name it `{}` so it never collides with a field AWS adds later",
+                        x_name(name)
+                    )),
                 );
             }
             let field: Arc<str> = Arc::from(name);
             let is_priority = matches!(value.node, AstValue::Literal(Literal::Priority(_)));
-            assignments.push(Assignment { field: name.to_string(), is_priority, source, span: value.span });
+            assignments.push(Assignment {
+                field: name.to_string(),
+                is_priority,
+                source,
+                span: value.span,
+            });
             match &value.node {
-                AstValue::Literal(Literal::Priority(p)) => vec![CompiledAction::SetPriority { field, priority: *p }],
+                AstValue::Literal(Literal::Priority(p)) => vec![CompiledAction::SetPriority {
+                    field,
+                    priority: *p,
+                }],
                 other => {
                     if let AstValue::Path(p) = other {
-                        diagnostics.extend(crate::lower::value_field_warning(source, p, value.span));
+                        diagnostics
+                            .extend(crate::lower::value_field_warning(source, p, value.span));
                     }
-                    vec![CompiledAction::Set { field, value: value_source(other) }]
+                    vec![CompiledAction::Set {
+                        field,
+                        value: value_source(other),
+                    }]
                 }
             }
         }
@@ -172,9 +224,15 @@ pub fn lower_action<'a>(
                         .with_help(format!("`overwrite` is for replacing what AWS wrote; add a field with `set {name} = ...`")),
                 );
             }
-            vec![CompiledAction::Overwrite { path: field_path(&target.node), value: value_source(&value.node) }]
+            vec![CompiledAction::Overwrite {
+                path: field_path(&target.node),
+                value: value_source(&value.node),
+            }]
         }
-        Action::Tag(tags) => tags.iter().map(|t| CompiledAction::Tag(Arc::from(t.node.as_str()))).collect(),
+        Action::Tag(tags) => tags
+            .iter()
+            .map(|t| CompiledAction::Tag(Arc::from(t.node.as_str())))
+            .collect(),
         Action::Drop => vec![CompiledAction::Drop],
     }
 }
@@ -183,7 +241,10 @@ pub fn lower_action<'a>(
 /// merge order-dependent.
 pub fn check_priority_fields(assignments: &[Assignment<'_>], diagnostics: &mut Vec<Diagnostic>) {
     for a in assignments.iter().filter(|a| !a.is_priority) {
-        if let Some(p) = assignments.iter().find(|p| p.is_priority && p.field == a.field) {
+        if let Some(p) = assignments
+            .iter()
+            .find(|p| p.is_priority && p.field == a.field)
+        {
             diagnostics.push(
                 Diagnostic::error(E_PRIORITY_MIX, a.source, a.span, format!("`{}` holds a priority elsewhere", a.field))
                     .with_label("not a priority")

@@ -28,9 +28,17 @@ pub enum Cond {
     /// The path reaches at least one value.
     Exists(FieldPath),
     /// Values reached by `path` pass `matcher`.
-    Test { path: FieldPath, all: bool, matcher: Matcher },
+    Test {
+        path: FieldPath,
+        all: bool,
+        matcher: Matcher,
+    },
     /// Two fields compared: some value of `left` and some value of `right` are `op`-related.
-    Fields { left: FieldPath, right: FieldPath, op: Ordering },
+    Fields {
+        left: FieldPath,
+        right: FieldPath,
+        op: Ordering,
+    },
 }
 
 /// `==`, `<`, `<=`, `>`, `>=` (`!=` is `not ==`).
@@ -100,7 +108,11 @@ impl Cond {
             Cond::Or(parts) => parts.iter().any(|c| c.eval(record)),
             Cond::Not(c) => !c.eval(record),
             Cond::Exists(path) => path.first(record).is_some(),
-            Cond::Test { path, all: false, matcher } => {
+            Cond::Test {
+                path,
+                all: false,
+                matcher,
+            } => {
                 let mut hit = false;
                 path.visit(record, &mut |v| {
                     hit = matcher.matches(v);
@@ -108,7 +120,11 @@ impl Cond {
                 });
                 hit
             }
-            Cond::Test { path, all: true, matcher } => {
+            Cond::Test {
+                path,
+                all: true,
+                matcher,
+            } => {
                 let mut seen = false;
                 let mut every = true;
                 path.visit(record, &mut |v| {
@@ -135,8 +151,15 @@ impl Cond {
 
 impl Text {
     pub fn new(text: &str, ignore_case: bool) -> Text {
-        let text = if ignore_case { fold(text) } else { text.to_string() };
-        Text { text: text.into(), fold: ignore_case }
+        let text = if ignore_case {
+            fold(text)
+        } else {
+            text.to_string()
+        };
+        Text {
+            text: text.into(),
+            fold: ignore_case,
+        }
     }
 
     /// Applies `test` to the value (folded if this text ignores case) and this text.
@@ -178,16 +201,20 @@ impl Matcher {
         match self {
             Matcher::Compare(op, scalar) => match (scalar, value) {
                 (Scalar::Str(t), Value::String(s)) => t.with(s, |v, t| order(v.cmp(t), *op)),
-                (Scalar::Priority(p), Value::String(s)) => Priority::parse(s).is_some_and(|v| order(v.cmp(p), *op)),
-                (Scalar::Num(n), Value::Number(v)) => {
-                    v.as_f64().and_then(|v| v.partial_cmp(n)).is_some_and(|o| order(o, *op))
+                (Scalar::Priority(p), Value::String(s)) => {
+                    Priority::parse(s).is_some_and(|v| order(v.cmp(p), *op))
                 }
+                (Scalar::Num(n), Value::Number(v)) => v
+                    .as_f64()
+                    .and_then(|v| v.partial_cmp(n))
+                    .is_some_and(|o| order(o, *op)),
                 (Scalar::Bool(b), Value::Bool(v)) => *op == Ordering::Eq && b == v,
                 _ => false,
             },
             Matcher::In(set) => match value {
                 Value::String(s) => {
-                    set.exact.contains(s.as_str()) || (!set.folded.is_empty() && set.folded.contains(fold(s).as_str()))
+                    set.exact.contains(s.as_str())
+                        || (!set.folded.is_empty() && set.folded.contains(fold(s).as_str()))
                 }
                 Value::Number(n) => n.as_f64().is_some_and(|n| set.numbers.contains(&n)),
                 Value::Bool(b) => set.bools.contains(b),
@@ -214,7 +241,9 @@ impl Matcher {
                 _ => false,
             },
             Matcher::Within(nets) => match value {
-                Value::String(s) => parse_ip(s).is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
+                Value::String(s) => {
+                    parse_ip(s).is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
+                }
                 _ => false,
             },
         }
@@ -224,7 +253,9 @@ impl Matcher {
 /// True when `test` holds for the value and any of `texts`; the value is
 /// folded at most once, however many texts ignore case.
 fn str_any(value: &Value, texts: &[Text], test: impl Fn(&str, &str) -> bool) -> bool {
-    let Value::String(s) = value else { return false };
+    let Value::String(s) = value else {
+        return false;
+    };
     let mut folded: Option<String> = None;
     texts.iter().any(|t| {
         if t.fold {
@@ -240,7 +271,10 @@ fn str_any(value: &Value, texts: &[Text], test: impl Fn(&str, &str) -> bool) -> 
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     let ip: IpAddr = s.trim().parse().ok()?;
     Some(match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     })
 }

@@ -56,7 +56,10 @@ pub fn compile(sources: &[Source]) -> Compilation {
         }
     }
     if !diagnostics.is_empty() {
-        return Compilation { rules: None, diagnostics };
+        return Compilation {
+            rules: None,
+            diagnostics,
+        };
     }
 
     // Phase 2: collect definitions.
@@ -68,14 +71,24 @@ pub fn compile(sources: &[Source]) -> Compilation {
             match item {
                 Item::List(def) => {
                     if let Some(prev) = defined(&symbols, &def.name.node) {
-                        diagnostics.push(duplicate_name(source, def.name.span, &def.name.node, prev));
+                        diagnostics.push(duplicate_name(
+                            source,
+                            def.name.span,
+                            &def.name.node,
+                            prev,
+                        ));
                     } else {
                         symbols.lists.insert(&def.name.node, (def, source));
                     }
                 }
                 Item::Macro(def) => {
                     if let Some(prev) = defined(&symbols, &def.name.node) {
-                        diagnostics.push(duplicate_name(source, def.name.span, &def.name.node, prev));
+                        diagnostics.push(duplicate_name(
+                            source,
+                            def.name.span,
+                            &def.name.node,
+                            prev,
+                        ));
                     } else {
                         symbols.macros.insert(&def.name.node, (def, source));
                     }
@@ -83,14 +96,24 @@ pub fn compile(sources: &[Source]) -> Compilation {
                 Item::Rule(rule) => {
                     let (id, span) = match &rule.id {
                         Some(id) => (id.node.clone(), id.span),
-                        None => (inline_rule_id(source, rule), Span::new(rule.span.start, rule.span.start + 4)),
+                        None => (
+                            inline_rule_id(source, rule),
+                            Span::new(rule.span.start, rule.span.start + 4),
+                        ),
                     };
                     if let Some((prev_source, prev_span)) = rule_ids.get(&id) {
                         diagnostics.push(
-                            Diagnostic::error(E_DUPLICATE_RULE, source, span, format!("rule id `{id}` is already used"))
-                                .with_label("second rule with this id")
-                                .with_secondary(prev_source, *prev_span, "first used here")
-                                .with_help("rule ids name rules in reports and alerts: make each one unique"),
+                            Diagnostic::error(
+                                E_DUPLICATE_RULE,
+                                source,
+                                span,
+                                format!("rule id `{id}` is already used"),
+                            )
+                            .with_label("second rule with this id")
+                            .with_secondary(prev_source, *prev_span, "first used here")
+                            .with_help(
+                                "rule ids name rules in reports and alerts: make each one unique",
+                            ),
                         );
                     } else {
                         rule_ids.insert(id.clone(), (source, span));
@@ -110,7 +133,12 @@ pub fn compile(sources: &[Source]) -> Compilation {
         let condition = lowerer.condition(source, &rule.condition);
         let mut actions = Vec::new();
         for action in &rule.actions {
-            actions.extend(lower_action(source, action, &mut action_diags, &mut assignments));
+            actions.extend(lower_action(
+                source,
+                action,
+                &mut action_diags,
+                &mut assignments,
+            ));
         }
         let info = ruleset::RuleInfo {
             id: Arc::from(id.as_str()),
@@ -124,13 +152,21 @@ pub fn compile(sources: &[Source]) -> Compilation {
             file: source.name().to_string(),
             line: source.line_col(rule.span.start).0,
         };
-        compiled.push(CompiledRule { info, condition, actions });
+        compiled.push(CompiledRule {
+            info,
+            condition,
+            actions,
+        });
     }
     let used_lists = std::mem::take(&mut lowerer.used_lists);
     let used_macros = std::mem::take(&mut lowerer.used_macros);
     let suggested = std::mem::take(&mut lowerer.suggested);
     // Macros no rule reached are still checked, so their errors show.
-    let mut unused_macros: Vec<_> = symbols.macros.iter().filter(|(n, _)| !used_macros.contains(*n)).collect();
+    let mut unused_macros: Vec<_> = symbols
+        .macros
+        .iter()
+        .filter(|(n, _)| !used_macros.contains(*n))
+        .collect();
     unused_macros.sort_by_key(|(_, (def, source))| (source.name().to_string(), def.span.start));
     for (_, (def, source)) in &unused_macros {
         lowerer.condition(source, &def.condition);
@@ -143,8 +179,11 @@ pub fn compile(sources: &[Source]) -> Compilation {
     for (name, (def, source)) in &unused_macros {
         diagnostics.push(unused(source, def.name.span, "macro", name));
     }
-    let mut unused_lists: Vec<_> =
-        symbols.lists.iter().filter(|(n, _)| !used_lists.contains(*n) && !suggested.contains(*n)).collect();
+    let mut unused_lists: Vec<_> = symbols
+        .lists
+        .iter()
+        .filter(|(n, _)| !used_lists.contains(*n) && !suggested.contains(*n))
+        .collect();
     unused_lists.sort_by_key(|(_, (def, source))| (source.name().to_string(), def.span.start));
     for (name, (def, source)) in unused_lists {
         diagnostics.push(unused(source, def.name.span, "list", name));
@@ -166,17 +205,32 @@ fn defined<'a>(symbols: &Symbols<'a>, name: &str) -> Option<(&'a Source, Span)> 
         .or_else(|| symbols.macros.get(name).map(|(d, s)| (*s, d.name.span)))
 }
 
-fn duplicate_name(source: &Source, span: Span, name: &str, (prev_source, prev_span): (&Source, Span)) -> Diagnostic {
-    Diagnostic::error(E_DUPLICATE_NAME, source, span, format!("`{name}` is already defined"))
-        .with_label("defined again here")
-        .with_secondary(prev_source, prev_span, "first defined here")
-        .with_help("lists and macros share one namespace across all rules files: rename one of them")
+fn duplicate_name(
+    source: &Source,
+    span: Span,
+    name: &str,
+    (prev_source, prev_span): (&Source, Span),
+) -> Diagnostic {
+    Diagnostic::error(
+        E_DUPLICATE_NAME,
+        source,
+        span,
+        format!("`{name}` is already defined"),
+    )
+    .with_label("defined again here")
+    .with_secondary(prev_source, prev_span, "first defined here")
+    .with_help("lists and macros share one namespace across all rules files: rename one of them")
 }
 
 fn unused(source: &Source, span: Span, kind: &str, name: &str) -> Diagnostic {
-    Diagnostic::warning(W_UNUSED, source, span, format!("{kind} `{name}` is never used"))
-        .with_label(format!("unused {kind}"))
-        .with_help("use it in a rule or remove it")
+    Diagnostic::warning(
+        W_UNUSED,
+        source,
+        span,
+        format!("{kind} `{name}` is never used"),
+    )
+    .with_label(format!("unused {kind}"))
+    .with_help("use it in a rule or remove it")
 }
 
 /// The id of a one-line rule: its file's name without extension, and its line.
@@ -200,13 +254,25 @@ fn literal_text(lit: &ctrules_lang::ast::Literal) -> String {
 
 /// Orders diagnostics by file (in load order), then position.
 fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &[Source]) {
-    let order: HashMap<&str, usize> = sources.iter().enumerate().map(|(i, s)| (s.name(), i)).collect();
-    diagnostics.sort_by_key(|d| (order.get(d.source.name()).copied().unwrap_or(usize::MAX), d.span.start, d.code));
+    let order: HashMap<&str, usize> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name(), i))
+        .collect();
+    diagnostics.sort_by_key(|d| {
+        (
+            order.get(d.source.name()).copied().unwrap_or(usize::MAX),
+            d.span.start,
+            d.code,
+        )
+    });
 }
 
 /// Drops repeats: a bad item in a named list is found once per use of the list.
 fn dedup_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
-    diagnostics.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.source == b.source && a.message == b.message);
+    diagnostics.dedup_by(|a, b| {
+        a.code == b.code && a.span == b.span && a.source == b.source && a.message == b.message
+    });
 }
 
 /// FNV-1a over the files' names (without directories, which depend on how

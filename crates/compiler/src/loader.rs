@@ -32,8 +32,10 @@ pub fn read_rules(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     let mut sources = Vec::new();
     for path in paths {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| LoadError { path: file.clone(), message: format!("cannot read: {e}") })?;
+            let text = std::fs::read_to_string(&file).map_err(|e| LoadError {
+                path: file.clone(),
+                message: format!("cannot read: {e}"),
+            })?;
             sources.push(Source::new(file.display().to_string(), text));
         }
     }
@@ -42,33 +44,56 @@ pub fn read_rules(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
 
 /// The `.rules` files a path names, in load order.
 pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let meta = std::fs::metadata(path).map_err(|e| LoadError { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
+    let meta = std::fs::metadata(path).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files = Vec::new();
     collect(path, &mut files, &mut Vec::new())?;
-    files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    files.sort_by(|a, b| {
+        a.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.as_os_str().as_encoded_bytes())
+    });
     Ok(files)
 }
 
 /// `visiting` holds the canonical directories on the way down: a symlink
 /// back to one of them is a loop, not more rules.
-fn collect(dir: &Path, files: &mut Vec<PathBuf>, visiting: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let canonical = std::fs::canonicalize(dir).map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
+fn collect(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    visiting: &mut Vec<PathBuf>,
+) -> Result<(), LoadError> {
+    let canonical = std::fs::canonicalize(dir).map_err(|e| LoadError {
+        path: dir.to_path_buf(),
+        message: format!("cannot read directory: {e}"),
+    })?;
     if visiting.contains(&canonical) {
         return Ok(());
     }
     visiting.push(canonical);
-    let entries = std::fs::read_dir(dir).map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError {
+        path: dir.to_path_buf(),
+        message: format!("cannot read directory: {e}"),
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|e| LoadError { path: dir.to_path_buf(), message: format!("cannot read directory: {e}") })?;
+        let entry = entry.map_err(|e| LoadError {
+            path: dir.to_path_buf(),
+            message: format!("cannot read directory: {e}"),
+        })?;
         let path = entry.path();
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
             continue;
         }
-        let file_type = entry.file_type().map_err(|e| LoadError { path: path.clone(), message: e.to_string() })?;
+        let file_type = entry.file_type().map_err(|e| LoadError {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
             collect(&path, files, visiting)?;
         } else if path.extension().is_some_and(|e| e == RULES_EXTENSION) {

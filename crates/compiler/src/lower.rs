@@ -7,7 +7,9 @@
 use crate::codes::*;
 use crate::condition::{glob_to_regex, Cond, Matcher, Ordering, Scalar, Set, Text};
 use ctrules_core::{FieldPath, PathSegment};
-use ctrules_lang::ast::{self, Expr, ListDef, ListLit, Literal, MacroDef, Op, Operand, Quantifier, Spanned, TestKind};
+use ctrules_lang::ast::{
+    self, Expr, ListDef, ListLit, Literal, MacroDef, Op, Operand, Quantifier, Spanned, TestKind,
+};
 use ctrules_lang::{Diagnostic, Source, Span};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
@@ -40,7 +42,11 @@ struct ListRef<'a> {
 
 impl<'a> ListRef<'a> {
     fn of(list: &'a ListLit, source: &'a Source) -> Self {
-        ListRef { ignore_case: list.ignore_case, items: std::borrow::Cow::Borrowed(&list.items), source }
+        ListRef {
+            ignore_case: list.ignore_case,
+            items: std::borrow::Cow::Borrowed(&list.items),
+            source,
+        }
     }
 }
 
@@ -64,7 +70,9 @@ impl<'a, 'd> Lowerer<'a, 'd> {
 
     pub fn condition(&mut self, source: &'a Source, expr: &'a Spanned<Expr>) -> Cond {
         match &expr.node {
-            Expr::And(parts) => Cond::And(parts.iter().map(|p| self.condition(source, p)).collect()),
+            Expr::And(parts) => {
+                Cond::And(parts.iter().map(|p| self.condition(source, p)).collect())
+            }
             Expr::Or(parts) => Cond::Or(parts.iter().map(|p| self.condition(source, p)).collect()),
             Expr::Not(inner) => Cond::Not(Box::new(self.condition(source, inner))),
             Expr::MacroRef(name) => self.macro_ref(source, name, expr.span),
@@ -75,13 +83,20 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     fn macro_ref(&mut self, source: &'a Source, name: &'a str, span: Span) -> Cond {
         let symbols = self.symbols;
         let Some(&(def, def_source)) = symbols.macros.get(name) else {
-            let mut diag = Diagnostic::error(E_UNKNOWN_MACRO, source, span, format!("unknown macro `{name}`"))
-                .with_label("no macro has this name");
+            let mut diag = Diagnostic::error(
+                E_UNKNOWN_MACRO,
+                source,
+                span,
+                format!("unknown macro `{name}`"),
+            )
+            .with_label("no macro has this name");
             if let Some(near) = crate::suggest::closest(name, symbols.macros.keys().copied()) {
                 self.suggested.insert(near);
                 diag = diag.with_help(format!("did you mean `{near}`?"));
             } else if symbols.lists.contains_key(name) {
-                diag = diag.with_help(format!("`{name}` is a list: test membership with `FIELD in {name}`"));
+                diag = diag.with_help(format!(
+                    "`{name}` is a list: test membership with `FIELD in {name}`"
+                ));
             } else {
                 diag = diag.with_help(format!(
                     "a condition compares a field (`{name} == true`, `{name} exists`) or names a macro defined with `macro {name} = ...`"
@@ -94,17 +109,27 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             return cond.clone();
         }
         if let Some(start) = self.expanding.iter().position(|m| *m == name) {
-            let chain: Vec<&str> = self.expanding[start..].iter().copied().chain([name]).collect();
-            let diag = Diagnostic::error(E_MACRO_CYCLE, source, span, format!("macro `{name}` refers to itself"))
-                .with_label("this use closes the cycle")
-                .with_note(format!("the cycle: {}", chain.join(" -> ")))
-                .with_help("a macro cannot use itself, directly or through other macros");
+            let chain: Vec<&str> = self.expanding[start..]
+                .iter()
+                .copied()
+                .chain([name])
+                .collect();
+            let diag = Diagnostic::error(
+                E_MACRO_CYCLE,
+                source,
+                span,
+                format!("macro `{name}` refers to itself"),
+            )
+            .with_label("this use closes the cycle")
+            .with_note(format!("the cycle: {}", chain.join(" -> ")))
+            .with_help("a macro cannot use itself, directly or through other macros");
             return self.error(diag);
         }
         self.expanding.push(def.name.node.as_str());
         let cond = self.condition(def_source, &def.condition);
         self.expanding.pop();
-        self.macro_cache.insert(def.name.node.as_str(), cond.clone());
+        self.macro_cache
+            .insert(def.name.node.as_str(), cond.clone());
         cond
     }
 
@@ -115,12 +140,23 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         let path = field_path(&test.path.node);
         let all = match &test.quantifier {
             Some(q) if !test.path.node.fans_out() => {
-                let word = if q.node == Quantifier::All { "all" } else { "any" };
+                let word = if q.node == Quantifier::All {
+                    "all"
+                } else {
+                    "any"
+                };
                 return self.error(
-                    Diagnostic::error(E_QUANTIFIER, source, q.span, format!("`{word}` needs a path with `[]`"))
-                        .with_label("quantifier")
-                        .with_secondary(source, test.path.span, "this path reaches one value")
-                        .with_help(format!("mark the array to iterate: `{word} resources[].type == ...`")),
+                    Diagnostic::error(
+                        E_QUANTIFIER,
+                        source,
+                        q.span,
+                        format!("`{word}` needs a path with `[]`"),
+                    )
+                    .with_label("quantifier")
+                    .with_secondary(source, test.path.span, "this path reaches one value")
+                    .with_help(format!(
+                        "mark the array to iterate: `{word} resources[].type == ...`"
+                    )),
                 );
             }
             Some(q) => q.node == Quantifier::All,
@@ -128,9 +164,14 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         };
         match &test.kind {
             TestKind::Exists | TestKind::Missing if all => self.error(
-                Diagnostic::error(E_QUANTIFIER, source, test.quantifier.as_ref().map_or(test.path.span, |q| q.span), "`all` needs a comparison")
-                    .with_label("quantifier")
-                    .with_help("`exists` and `missing` ask about any value; drop `all`"),
+                Diagnostic::error(
+                    E_QUANTIFIER,
+                    source,
+                    test.quantifier.as_ref().map_or(test.path.span, |q| q.span),
+                    "`all` needs a comparison",
+                )
+                .with_label("quantifier")
+                .with_help("`exists` and `missing` ask about any value; drop `all`"),
             ),
             TestKind::Exists => Cond::Exists(path),
             TestKind::Missing => Cond::Not(Box::new(Cond::Exists(path))),
@@ -145,7 +186,14 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         }
     }
 
-    fn compare(&mut self, source: &'a Source, path: FieldPath, all: bool, op: &Spanned<Op>, rhs: &'a Spanned<Operand>) -> Cond {
+    fn compare(
+        &mut self,
+        source: &'a Source,
+        path: FieldPath,
+        all: bool,
+        op: &Spanned<Op>,
+        rhs: &'a Spanned<Operand>,
+    ) -> Cond {
         let ordering = match op.node {
             Op::Eq | Op::Ne => Some(Ordering::Eq),
             Op::Lt => Some(Ordering::Lt),
@@ -154,7 +202,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             Op::Ge => Some(Ordering::Ge),
             _ => None,
         };
-        let test = |matcher| Cond::Test { path: path.clone(), all, matcher };
+        let test = |matcher| Cond::Test {
+            path: path.clone(),
+            all,
+            matcher,
+        };
         if let Some(ordering) = ordering {
             return match &rhs.node {
                 Operand::Path(_) if all => self.error(
@@ -202,24 +254,44 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             }
             return test(Matcher::In(Box::new(self.set(&list))));
         }
-        let Some(strings) = self.strings(op, &list) else { return Cond::Const(false) };
+        let Some(strings) = self.strings(op, &list) else {
+            return Cond::Const(false);
+        };
         let matcher = match op.node {
-            Op::StartsWith => Matcher::StartsWith(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect()),
-            Op::EndsWith => Matcher::EndsWith(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect()),
-            Op::Contains => Matcher::Contains(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect()),
+            Op::StartsWith => {
+                Matcher::StartsWith(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect())
+            }
+            Op::EndsWith => {
+                Matcher::EndsWith(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect())
+            }
+            Op::Contains => {
+                Matcher::Contains(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect())
+            }
             Op::Like => Matcher::Like(
                 strings
                     .iter()
                     .map(|(s, i, _)| {
-                        let pattern = if *i { crate::condition::fold(s) } else { s.clone() };
-                        (Regex::new(&glob_to_regex(&pattern)).expect("an escaped glob is a valid regex"), *i)
+                        let pattern = if *i {
+                            crate::condition::fold(s)
+                        } else {
+                            s.clone()
+                        };
+                        (
+                            Regex::new(&glob_to_regex(&pattern))
+                                .expect("an escaped glob is a valid regex"),
+                            *i,
+                        )
                     })
                     .collect(),
             ),
             Op::Matches => {
                 let mut regexes = Vec::new();
                 for (s, i, span) in &strings {
-                    let pattern = if *i { format!("(?i){s}") } else { s.to_string() };
+                    let pattern = if *i {
+                        format!("(?i){s}")
+                    } else {
+                        s.to_string()
+                    };
                     match Regex::new(&pattern) {
                         Ok(r) => regexes.push(r),
                         Err(e) => {
@@ -255,7 +327,12 @@ impl<'a, 'd> Lowerer<'a, 'd> {
 
     /// The list an operator takes: a literal list, a named list, or one string
     /// (for every operator but `in`).
-    fn list_operand(&mut self, source: &'a Source, op: &Spanned<Op>, rhs: &'a Spanned<Operand>) -> Result<ListRef<'a>, Cond> {
+    fn list_operand(
+        &mut self,
+        source: &'a Source,
+        op: &Spanned<Op>,
+        rhs: &'a Spanned<Operand>,
+    ) -> Result<ListRef<'a>, Cond> {
         match &rhs.node {
             Operand::List(list) => Ok(ListRef::of(list, source)),
             Operand::Path(p) if p.is_single_field() => {
@@ -267,8 +344,13 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                         Ok(ListRef::of(&def.list.node, def_source))
                     }
                     None => {
-                        let mut diag = Diagnostic::error(E_UNKNOWN_LIST, source, rhs.span, format!("unknown list `{name}`"))
-                            .with_label("no list has this name");
+                        let mut diag = Diagnostic::error(
+                            E_UNKNOWN_LIST,
+                            source,
+                            rhs.span,
+                            format!("unknown list `{name}`"),
+                        )
+                        .with_label("no list has this name");
                         diag = match crate::suggest::closest(name, symbols.lists.keys().copied()) {
                             Some(near) => {
                                 self.suggested.insert(near);
@@ -288,21 +370,35 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                     if op.node == Op::In {
                         "`in` takes a list, not a field".to_string()
                     } else {
-                        format!("`{}` takes a string or a list of strings, not a field", op.node.as_str())
+                        format!(
+                            "`{}` takes a string or a list of strings, not a field",
+                            op.node.as_str()
+                        )
                     },
                 )
-                    .with_label("a field path")
-                    .with_help("compare two fields with `==`, `!=`, `<`, `<=`, `>`, `>=`"),
+                .with_label("a field path")
+                .with_help("compare two fields with `==`, `!=`, `<`, `<=`, `>`, `>=`"),
             )),
             Operand::Literal(lit) if op.node == Op::In => Err(self.error(
-                Diagnostic::error(E_TYPE, source, rhs.span, format!("`in` takes a list, found a {}", lit.kind()))
-                    .with_label("not a list")
-                    .with_help("write the members in brackets: `in [\"a\", \"b\"]`, or compare with `==`"),
+                Diagnostic::error(
+                    E_TYPE,
+                    source,
+                    rhs.span,
+                    format!("`in` takes a list, found a {}", lit.kind()),
+                )
+                .with_label("not a list")
+                .with_help(
+                    "write the members in brackets: `in [\"a\", \"b\"]`, or compare with `==`",
+                ),
             )),
             Operand::Literal(lit) => {
                 // One value: a list of one.
                 let items = vec![Spanned::new(lit.clone(), rhs.span)];
-                Ok(ListRef { ignore_case: false, items: std::borrow::Cow::Owned(items), source })
+                Ok(ListRef {
+                    ignore_case: false,
+                    items: std::borrow::Cow::Owned(items),
+                    source,
+                })
             }
         }
     }
@@ -329,18 +425,35 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     }
 
     /// The strings of a list for a string operator; a non-string is an error.
-    fn strings(&mut self, op: &Spanned<Op>, list: &ListRef<'a>) -> Option<Vec<(String, bool, Span)>> {
+    fn strings(
+        &mut self,
+        op: &Spanned<Op>,
+        list: &ListRef<'a>,
+    ) -> Option<Vec<(String, bool, Span)>> {
         let mut out = Vec::new();
         let mut ok = true;
         for item in list.items.iter() {
             match &item.node {
-                Literal::Str(s) => out.push((s.value.clone(), s.ignore_case || list.ignore_case, item.span)),
+                Literal::Str(s) => out.push((
+                    s.value.clone(),
+                    s.ignore_case || list.ignore_case,
+                    item.span,
+                )),
                 other => {
                     ok = false;
                     self.diagnostics.push(
-                        Diagnostic::error(E_TYPE, list.source, item.span, format!("`{}` takes strings, found a {}", op.node.as_str(), other.kind()))
-                            .with_label(format!("a {}", other.kind()))
-                            .with_help("write the value in double quotes"),
+                        Diagnostic::error(
+                            E_TYPE,
+                            list.source,
+                            item.span,
+                            format!(
+                                "`{}` takes strings, found a {}",
+                                op.node.as_str(),
+                                other.kind()
+                            ),
+                        )
+                        .with_label(format!("a {}", other.kind()))
+                        .with_help("write the value in double quotes"),
                     );
                 }
             }
@@ -358,14 +471,21 @@ pub fn value_field_warning(source: &Source, path: &ast::Path, span: Span) -> Opt
         return unknown_field_warning(source, path, span);
     }
     let help = match ast::Priority::parse(&root.to_uppercase()) {
-        Some(p) if path.is_single_field() => format!("priorities are written in capitals: {}", p.as_str()),
+        Some(p) if path.is_single_field() => {
+            format!("priorities are written in capitals: {}", p.as_str())
+        }
         _ if path.is_single_field() => format!("to use the text, quote it: \"{root}\""),
         _ => format!("`{root}` is not a field CloudTrail writes; check the spelling"),
     };
     Some(
-        Diagnostic::warning(W_UNKNOWN_VALUE_FIELD, source, span, format!("`{path}` is read as a field of the event"))
-            .with_label("a field, not text")
-            .with_help(help),
+        Diagnostic::warning(
+            W_UNKNOWN_VALUE_FIELD,
+            source,
+            span,
+            format!("`{path}` is read as a field of the event"),
+        )
+        .with_label("a field, not text")
+        .with_help(help),
     )
 }
 
@@ -386,8 +506,12 @@ pub fn unknown_field_warning(source: &Source, path: &ast::Path, span: Span) -> O
         })
         .collect();
     let unknown = check_path(&steps).err()?;
-    let Step::Key(name) = steps[unknown.step] else { return None };
-    let above = ast::Path { segments: path.segments[..unknown.step].to_vec() };
+    let Step::Key(name) = steps[unknown.step] else {
+        return None;
+    };
+    let above = ast::Path {
+        segments: path.segments[..unknown.step].to_vec(),
+    };
     let message = if unknown.step == 0 {
         format!("`{name}` is not a field CloudTrail writes")
     } else if unknown.below_scalar {
@@ -430,7 +554,9 @@ fn parse_net(s: &str) -> Option<ipnet::IpNet> {
     };
     if let ipnet::IpNet::V6(v6) = net {
         if let (Some(v4), true) = (v6.addr().to_ipv4_mapped(), v6.prefix_len() >= 96) {
-            return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok().map(ipnet::IpNet::V4);
+            return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .ok()
+                .map(ipnet::IpNet::V4);
         }
     }
     Some(net)
@@ -438,7 +564,12 @@ fn parse_net(s: &str) -> Option<ipnet::IpNet> {
 
 fn regex_error_text(e: &regex::Error) -> String {
     match e {
-        regex::Error::Syntax(text) => text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("syntax error").trim().to_string(),
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("syntax error")
+            .trim()
+            .to_string(),
         regex::Error::CompiledTooBig(_) => "the pattern is too large once compiled".to_string(),
         other => other.to_string(),
     }

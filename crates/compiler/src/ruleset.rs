@@ -68,14 +68,21 @@ impl RuleSet {
     pub(crate) fn new(rules: Vec<CompiledRule>, version: String) -> RuleSet {
         let event_name = FieldPath::keys("eventName");
         let event_source = FieldPath::keys("eventSource");
-        let mut set = RuleSet { rules, always: Vec::new(), by_name: HashMap::new(), by_source: HashMap::new(), version };
+        let mut set = RuleSet {
+            rules,
+            always: Vec::new(),
+            by_name: HashMap::new(),
+            by_source: HashMap::new(),
+            version,
+        };
         for (i, rule) in set.rules.iter().enumerate() {
             let i = i as u32;
             if let Requirement::OneOf(names) = requirement(&rule.condition, &event_name) {
                 for n in names {
                     set.by_name.entry(n).or_default().push(i);
                 }
-            } else if let Requirement::OneOf(sources) = requirement(&rule.condition, &event_source) {
+            } else if let Requirement::OneOf(sources) = requirement(&rule.condition, &event_source)
+            {
                 for s in sources {
                     set.by_source.entry(s).or_default().push(i);
                 }
@@ -146,8 +153,12 @@ impl RuleSet {
 fn requirement(cond: &Cond, field: &FieldPath) -> Requirement {
     match cond {
         Cond::Test { path, matcher, .. } if path == field => match matcher {
-            Matcher::Compare(Ordering::Eq, Scalar::Str(t)) if !t.fold => Requirement::OneOf(vec![t.text.clone()]),
-            Matcher::In(set) if set.folded.is_empty() && set.numbers.is_empty() && set.bools.is_empty() => {
+            Matcher::Compare(Ordering::Eq, Scalar::Str(t)) if !t.fold => {
+                Requirement::OneOf(vec![t.text.clone()])
+            }
+            Matcher::In(set)
+                if set.folded.is_empty() && set.numbers.is_empty() && set.bools.is_empty() =>
+            {
                 let mut values: Vec<Box<str>> = set.exact.iter().cloned().collect();
                 values.sort();
                 Requirement::OneOf(values)
@@ -182,4 +193,3 @@ fn requirement(cond: &Cond, field: &FieldPath) -> Requirement {
         _ => Requirement::None,
     }
 }
-

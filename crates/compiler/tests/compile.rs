@@ -10,20 +10,35 @@ use std::path::PathBuf;
 // ---- Helpers ------------------------------------------------------------------
 
 fn compile_files(files: &[(&str, &str)]) -> Compilation {
-    let sources: Vec<Source> = files.iter().map(|(name, text)| Source::new(*name, *text)).collect();
+    let sources: Vec<Source> = files
+        .iter()
+        .map(|(name, text)| Source::new(*name, *text))
+        .collect();
     compile(&sources)
 }
 
 fn show(diags: &[Diagnostic]) -> String {
-    diags.iter().map(|d| format!("  {d} [{}] (help: {:?})\n", span_text(d), d.help)).collect()
+    diags
+        .iter()
+        .map(|d| format!("  {d} [{}] (help: {:?})\n", span_text(d), d.help))
+        .collect()
 }
 
 /// Compiles files that must give no diagnostic at all, but W302: these tests
 /// use short field names (`a`, `b`) that CloudTrail does not write.
 fn rules_of(files: &[(&str, &str)]) -> RuleSet {
     let c = compile_files(files);
-    let diagnostics: Vec<Diagnostic> = c.diagnostics.iter().filter(|d| !SCHEMA_WARNINGS.contains(&d.code)).cloned().collect();
-    assert!(diagnostics.is_empty(), "unexpected diagnostics:\n{}", show(&diagnostics));
+    let diagnostics: Vec<Diagnostic> = c
+        .diagnostics
+        .iter()
+        .filter(|d| !SCHEMA_WARNINGS.contains(&d.code))
+        .cloned()
+        .collect();
+    assert!(
+        diagnostics.is_empty(),
+        "unexpected diagnostics:\n{}",
+        show(&diagnostics)
+    );
     c.rules.expect("no errors, so rules")
 }
 
@@ -42,7 +57,11 @@ fn holds(cond: &str, event: &Value) -> bool {
     let set = rules(&format!("when {cond} drop"));
     let e = eval(&set, event);
     // The index must agree with a direct evaluation of the condition.
-    assert_eq!(e.enrichment.drop, set.rules()[0].matches(event), "index disagrees for {cond} on {event}");
+    assert_eq!(
+        e.enrichment.drop,
+        set.rules()[0].matches(event),
+        "index disagrees for {cond} on {event}"
+    );
     e.enrichment.drop
 }
 
@@ -59,7 +78,10 @@ const SCHEMA_WARNINGS: &[&str] = &["W302", "W303"];
 
 /// Every diagnostic of a compilation of one file, but the schema warnings.
 fn diags(text: &str) -> Vec<Diagnostic> {
-    all_diags(text).into_iter().filter(|d| !SCHEMA_WARNINGS.contains(&d.code)).collect()
+    all_diags(text)
+        .into_iter()
+        .filter(|d| !SCHEMA_WARNINGS.contains(&d.code))
+        .collect()
 }
 
 /// Every diagnostic of a compilation of one file.
@@ -83,7 +105,10 @@ fn field<'e>(e: &'e Evaluation, name: &str) -> Option<&'e Value> {
 }
 
 fn ids(set: &RuleSet, e: &Evaluation) -> Vec<String> {
-    e.matched.iter().map(|&i| set.rules()[i].info.id.to_string()).collect()
+    e.matched
+        .iter()
+        .map(|&i| set.rules()[i].info.id.to_string())
+        .collect()
 }
 
 fn tags(e: &Evaluation) -> Vec<&str> {
@@ -124,20 +149,49 @@ fn ne_is_true_on_missing_null_and_other_types() {
 
 #[test]
 fn numbers_compare_as_numbers() {
-    check("n == 1", &[(json!({"n": 1}), true), (json!({"n": 1.0}), true), (json!({"n": "1"}), false), (json!({"n": 2}), false)]);
-    check("n == 1.5", &[(json!({"n": 1.5}), true), (json!({"n": 1}), false)]);
-    check("n == -3", &[(json!({"n": -3}), true), (json!({"n": 3}), false)]);
+    check(
+        "n == 1",
+        &[
+            (json!({"n": 1}), true),
+            (json!({"n": 1.0}), true),
+            (json!({"n": "1"}), false),
+            (json!({"n": 2}), false),
+        ],
+    );
+    check(
+        "n == 1.5",
+        &[(json!({"n": 1.5}), true), (json!({"n": 1}), false)],
+    );
+    check(
+        "n == -3",
+        &[(json!({"n": -3}), true), (json!({"n": 3}), false)],
+    );
     check("n == 1e3", &[(json!({"n": 1000}), true)]);
 }
 
 #[test]
 fn ordering_operators_on_numbers() {
     let v = |n: f64| json!({"n": n});
-    check("n < 10", &[(v(9.5), true), (v(10.0), false), (v(11.0), false)]);
-    check("n <= 10", &[(v(9.0), true), (v(10.0), true), (v(10.5), false)]);
-    check("n > 10", &[(v(11.0), true), (v(10.0), false), (v(-1.0), false)]);
-    check("n >= 10", &[(v(10.0), true), (v(100.0), true), (v(9.99), false)]);
-    check("n > -1", &[(json!({"n": 0}), true), (json!({"n": -2}), false)]);
+    check(
+        "n < 10",
+        &[(v(9.5), true), (v(10.0), false), (v(11.0), false)],
+    );
+    check(
+        "n <= 10",
+        &[(v(9.0), true), (v(10.0), true), (v(10.5), false)],
+    );
+    check(
+        "n > 10",
+        &[(v(11.0), true), (v(10.0), false), (v(-1.0), false)],
+    );
+    check(
+        "n >= 10",
+        &[(v(10.0), true), (v(100.0), true), (v(9.99), false)],
+    );
+    check(
+        "n > -1",
+        &[(json!({"n": 0}), true), (json!({"n": -2}), false)],
+    );
 }
 
 #[test]
@@ -150,19 +204,42 @@ fn ordering_operators_on_strings_are_bytewise() {
             (json!({"eventTime": "2023-12-31T23:59:59Z"}), false),
         ],
     );
-    check(r#"s < "a""#, &[(json!({"s": "B"}), true), (json!({"s": "b"}), false)]);
-    check(r#"s > "a""#, &[(json!({"s": "é"}), true), (json!({"s": "Z"}), false)]);
-    check(r#"s <= "b""#, &[(json!({"s": "b"}), true), (json!({"s": "ba"}), false)]);
-    check(r#"s < i"B""#, &[(json!({"s": "a"}), true), (json!({"s": "C"}), false)]);
+    check(
+        r#"s < "a""#,
+        &[(json!({"s": "B"}), true), (json!({"s": "b"}), false)],
+    );
+    check(
+        r#"s > "a""#,
+        &[(json!({"s": "é"}), true), (json!({"s": "Z"}), false)],
+    );
+    check(
+        r#"s <= "b""#,
+        &[(json!({"s": "b"}), true), (json!({"s": "ba"}), false)],
+    );
+    check(
+        r#"s < i"B""#,
+        &[(json!({"s": "a"}), true), (json!({"s": "C"}), false)],
+    );
 }
 
 #[test]
 fn ordering_with_type_mismatch_is_false_both_ways() {
     for cond in [r#"n < "5""#, r#"n >= "5""#, "n < 5", "n >= 5"] {
-        let event = if cond.contains('"') { json!({"n": 4}) } else { json!({"n": "4"}) };
+        let event = if cond.contains('"') {
+            json!({"n": 4})
+        } else {
+            json!({"n": "4"})
+        };
         assert!(!holds(cond, &event), "{cond} on {event}");
     }
-    check("n < 5", &[(json!({"n": true}), false), (json!({"n": [1]}), false), (json!({"n": {"a": 1}}), false)]);
+    check(
+        "n < 5",
+        &[
+            (json!({"n": true}), false),
+            (json!({"n": [1]}), false),
+            (json!({"n": {"a": 1}}), false),
+        ],
+    );
 }
 
 #[test]
@@ -176,24 +253,46 @@ fn booleans() {
             (json!({"readOnly": 1}), false),
         ],
     );
-    check("readOnly != false", &[(json!({"readOnly": true}), true), (json!({"readOnly": false}), false), (json!({}), true)]);
+    check(
+        "readOnly != false",
+        &[
+            (json!({"readOnly": true}), true),
+            (json!({"readOnly": false}), false),
+            (json!({}), true),
+        ],
+    );
 }
 
 #[test]
 fn eq_null_means_no_value() {
     check(
         "errorCode == null",
-        &[(json!({}), true), (json!({"errorCode": null}), true), (json!({"errorCode": ""}), false), (json!({"errorCode": 0}), false)],
+        &[
+            (json!({}), true),
+            (json!({"errorCode": null}), true),
+            (json!({"errorCode": ""}), false),
+            (json!({"errorCode": 0}), false),
+        ],
     );
     check(
         "errorCode != null",
-        &[(json!({}), false), (json!({"errorCode": null}), false), (json!({"errorCode": "AccessDenied"}), true)],
+        &[
+            (json!({}), false),
+            (json!({"errorCode": null}), false),
+            (json!({"errorCode": "AccessDenied"}), true),
+        ],
     );
 }
 
 #[test]
 fn priority_literal_compares_as_its_name() {
-    check("xlevel == HIGH", &[(json!({"xlevel": "HIGH"}), true), (json!({"xlevel": "high"}), false)]);
+    check(
+        "xlevel == HIGH",
+        &[
+            (json!({"xlevel": "HIGH"}), true),
+            (json!({"xlevel": "high"}), false),
+        ],
+    );
 }
 
 #[test]
@@ -202,12 +301,18 @@ fn ordering_by_priority_compares_ranks() {
     assert!(!holds("xpriority >= HIGH", &json!({"xpriority": "LOW"})));
     assert!(!holds("xpriority >= HIGH", &json!({"xpriority": "MEDIUM"})));
     assert!(holds("xpriority >= HIGH", &json!({"xpriority": "HIGH"})));
-    assert!(holds("xpriority >= HIGH", &json!({"xpriority": "CRITICAL"})));
+    assert!(holds(
+        "xpriority >= HIGH",
+        &json!({"xpriority": "CRITICAL"})
+    ));
     assert!(holds("xpriority < MEDIUM", &json!({"xpriority": "LOW"})));
     // A value that names no priority never compares.
     assert!(!holds("xpriority >= LOW", &json!({"xpriority": "high"})));
     assert!(!holds("xpriority < CRITICAL", &json!({"xpriority": 3})));
-    assert!(holds("xpriority in [HIGH, CRITICAL]", &json!({"xpriority": "CRITICAL"})));
+    assert!(holds(
+        "xpriority in [HIGH, CRITICAL]",
+        &json!({"xpriority": "CRITICAL"})
+    ));
 }
 
 // ---- `in` ------------------------------------------------------------------
@@ -251,7 +356,13 @@ fn in_list_of_mixed_literals() {
 fn not_in_is_true_on_missing_and_null() {
     check(
         r#"v not in ["a", "b"]"#,
-        &[(json!({"v": "a"}), false), (json!({"v": "c"}), true), (json!({}), true), (json!({"v": null}), true), (json!({"v": 1}), true)],
+        &[
+            (json!({"v": "a"}), false),
+            (json!({"v": "c"}), true),
+            (json!({}), true),
+            (json!({"v": null}), true),
+            (json!({"v": 1}), true),
+        ],
     );
 }
 
@@ -259,16 +370,33 @@ fn not_in_is_true_on_missing_and_null() {
 fn in_ignore_case_list_and_items() {
     check(
         r#"u in i["Admin", "STRASSE"]"#,
-        &[(json!({"u": "admin"}), true), (json!({"u": "ADMIN"}), true), (json!({"u": "straße"}), true), (json!({"u": "adm"}), false)],
+        &[
+            (json!({"u": "admin"}), true),
+            (json!({"u": "ADMIN"}), true),
+            (json!({"u": "straße"}), true),
+            (json!({"u": "adm"}), false),
+        ],
     );
     // One i"" item in a plain list ignores case; the others do not.
-    check(r#"u in [i"Admin", "Root"]"#, &[(json!({"u": "aDmIn"}), true), (json!({"u": "Root"}), true), (json!({"u": "root"}), false)]);
+    check(
+        r#"u in [i"Admin", "Root"]"#,
+        &[
+            (json!({"u": "aDmIn"}), true),
+            (json!({"u": "Root"}), true),
+            (json!({"u": "root"}), false),
+        ],
+    );
 }
 
 #[test]
 fn in_named_list() {
-    let set = rules("list admins = [\"alice\", \"bob\"]\nwhen userIdentity.userName in admins tag \"admin\"");
-    assert_eq!(tags(&eval(&set, &json!({"userIdentity": {"userName": "bob"}}))), vec!["admin"]);
+    let set = rules(
+        "list admins = [\"alice\", \"bob\"]\nwhen userIdentity.userName in admins tag \"admin\"",
+    );
+    assert_eq!(
+        tags(&eval(&set, &json!({"userIdentity": {"userName": "bob"}}))),
+        vec!["admin"]
+    );
     assert!(tags(&eval(&set, &json!({"userIdentity": {"userName": "eve"}}))).is_empty());
 }
 
@@ -276,14 +404,42 @@ fn in_named_list() {
 
 #[test]
 fn startswith_endswith_contains() {
-    check(r#"a startswith "arn:aws:iam::""#, &[(json!({"a": "arn:aws:iam::1:user/x"}), true), (json!({"a": "xarn:aws:iam::"}), false)]);
-    check(r#"a endswith ".amazonaws.com""#, &[(json!({"a": "iam.amazonaws.com"}), true), (json!({"a": "amazonaws.com.evil"}), false)]);
-    check(r#"a contains "assumed-role""#, &[(json!({"a": "arn:aws:sts::1:assumed-role/r/s"}), true), (json!({"a": "role"}), false)]);
+    check(
+        r#"a startswith "arn:aws:iam::""#,
+        &[
+            (json!({"a": "arn:aws:iam::1:user/x"}), true),
+            (json!({"a": "xarn:aws:iam::"}), false),
+        ],
+    );
+    check(
+        r#"a endswith ".amazonaws.com""#,
+        &[
+            (json!({"a": "iam.amazonaws.com"}), true),
+            (json!({"a": "amazonaws.com.evil"}), false),
+        ],
+    );
+    check(
+        r#"a contains "assumed-role""#,
+        &[
+            (json!({"a": "arn:aws:sts::1:assumed-role/r/s"}), true),
+            (json!({"a": "role"}), false),
+        ],
+    );
     // Lists: any one matching is enough.
-    check(r#"a startswith ["x", "y"]"#, &[(json!({"a": "yes"}), true), (json!({"a": "no"}), false)]);
+    check(
+        r#"a startswith ["x", "y"]"#,
+        &[(json!({"a": "yes"}), true), (json!({"a": "no"}), false)],
+    );
     // Non-strings never match.
     for op in ["startswith", "endswith", "contains"] {
-        check(&format!(r#"a {op} "1""#), &[(json!({"a": 1}), false), (json!({"a": ["1"]}), false), (json!({}), false)]);
+        check(
+            &format!(r#"a {op} "1""#),
+            &[
+                (json!({"a": 1}), false),
+                (json!({"a": ["1"]}), false),
+                (json!({}), false),
+            ],
+        );
     }
 }
 
@@ -292,30 +448,80 @@ fn negated_string_operators_are_true_on_missing() {
     for op in ["startswith", "endswith", "contains", "like", "matches"] {
         check(
             &format!(r#"a not {op} "x""#),
-            &[(json!({}), true), (json!({"a": null}), true), (json!({"a": "x"}), false), (json!({"a": 7}), true)],
+            &[
+                (json!({}), true),
+                (json!({"a": null}), true),
+                (json!({"a": "x"}), false),
+                (json!({"a": 7}), true),
+            ],
         );
     }
-    check(r#"a not within "10.0.0.0/8""#, &[(json!({}), true), (json!({"a": "10.0.0.1"}), false), (json!({"a": "AWS Internal"}), true)]);
+    check(
+        r#"a not within "10.0.0.0/8""#,
+        &[
+            (json!({}), true),
+            (json!({"a": "10.0.0.1"}), false),
+            (json!({"a": "AWS Internal"}), true),
+        ],
+    );
 }
 
 #[test]
 fn ignore_case_string_operators() {
-    check(r#"a startswith i"ARN:""#, &[(json!({"a": "arn:aws"}), true), (json!({"a": "ar"}), false)]);
+    check(
+        r#"a startswith i"ARN:""#,
+        &[(json!({"a": "arn:aws"}), true), (json!({"a": "ar"}), false)],
+    );
     check(r#"a endswith i".COM""#, &[(json!({"a": "x.com"}), true)]);
-    check(r#"a contains i"ROLE""#, &[(json!({"a": "assumed-role/x"}), true), (json!({"a": "rol"}), false)]);
-    check(r#"a contains "ROLE""#, &[(json!({"a": "assumed-role/x"}), false)]);
-    check(r#"a startswith i["X", "STRASSE"]"#, &[(json!({"a": "Straße 1"}), true)]);
+    check(
+        r#"a contains i"ROLE""#,
+        &[
+            (json!({"a": "assumed-role/x"}), true),
+            (json!({"a": "rol"}), false),
+        ],
+    );
+    check(
+        r#"a contains "ROLE""#,
+        &[(json!({"a": "assumed-role/x"}), false)],
+    );
+    check(
+        r#"a startswith i["X", "STRASSE"]"#,
+        &[(json!({"a": "Straße 1"}), true)],
+    );
 }
 
 #[test]
 fn ignore_case_uses_unicode_case_folding() {
-    check(r#"a == i"STRASSE""#, &[(json!({"a": "straße"}), true), (json!({"a": "Strasse"}), true), (json!({"a": "strase"}), false)]);
+    check(
+        r#"a == i"STRASSE""#,
+        &[
+            (json!({"a": "straße"}), true),
+            (json!({"a": "Strasse"}), true),
+            (json!({"a": "strase"}), false),
+        ],
+    );
     check(r#"a == i"straße""#, &[(json!({"a": "STRASSE"}), true)]);
-    check(r#"a == i"ΣΊΣΥΦΟΣ""#, &[(json!({"a": "σίσυφος"}), true), (json!({"a": "Σίσυφος"}), true), (json!({"a": "σισυφος"}), false)]);
+    check(
+        r#"a == i"ΣΊΣΥΦΟΣ""#,
+        &[
+            (json!({"a": "σίσυφος"}), true),
+            (json!({"a": "Σίσυφος"}), true),
+            (json!({"a": "σισυφος"}), false),
+        ],
+    );
     check(r#"a == i"ÉTÉ""#, &[(json!({"a": "été"}), true)]);
     // Without i, case matters.
-    check(r#"a == "STRASSE""#, &[(json!({"a": "straße"}), false), (json!({"a": "strasse"}), false)]);
-    check(r#"a != i"STRASSE""#, &[(json!({"a": "straße"}), false), (json!({"a": "weg"}), true)]);
+    check(
+        r#"a == "STRASSE""#,
+        &[
+            (json!({"a": "straße"}), false),
+            (json!({"a": "strasse"}), false),
+        ],
+    );
+    check(
+        r#"a != i"STRASSE""#,
+        &[(json!({"a": "straße"}), false), (json!({"a": "weg"}), true)],
+    );
 }
 
 #[test]
@@ -329,39 +535,119 @@ fn like_globs() {
             (json!({"eventName": "deleteBucket"}), false),
         ],
     );
-    check(r#"a like "a?c""#, &[(json!({"a": "abc"}), true), (json!({"a": "ac"}), false), (json!({"a": "abbc"}), false), (json!({"a": "aéc"}), true)]);
-    check(r#"a like "*.amazonaws.com""#, &[(json!({"a": "s3.amazonaws.com"}), true), (json!({"a": "s3xamazonaws.com"}), false)]);
-    check(r#"a like "a+b(c)[d]^$|\\""#, &[(json!({"a": "a+b(c)[d]^$|\\"}), true), (json!({"a": "aab(c)d"}), false)]);
-    check(r#"a like "*x*""#, &[(json!({"a": "line1\nx\nline3"}), true)]);
-    check(r#"a like ["Get*", "List*"]"#, &[(json!({"a": "ListUsers"}), true), (json!({"a": "PutUser"}), false)]);
-    check(r#"a like "*""#, &[(json!({"a": ""}), true), (json!({"a": 1}), false), (json!({}), false)]);
+    check(
+        r#"a like "a?c""#,
+        &[
+            (json!({"a": "abc"}), true),
+            (json!({"a": "ac"}), false),
+            (json!({"a": "abbc"}), false),
+            (json!({"a": "aéc"}), true),
+        ],
+    );
+    check(
+        r#"a like "*.amazonaws.com""#,
+        &[
+            (json!({"a": "s3.amazonaws.com"}), true),
+            (json!({"a": "s3xamazonaws.com"}), false),
+        ],
+    );
+    check(
+        r#"a like "a+b(c)[d]^$|\\""#,
+        &[
+            (json!({"a": "a+b(c)[d]^$|\\"}), true),
+            (json!({"a": "aab(c)d"}), false),
+        ],
+    );
+    check(
+        r#"a like "*x*""#,
+        &[(json!({"a": "line1\nx\nline3"}), true)],
+    );
+    check(
+        r#"a like ["Get*", "List*"]"#,
+        &[
+            (json!({"a": "ListUsers"}), true),
+            (json!({"a": "PutUser"}), false),
+        ],
+    );
+    check(
+        r#"a like "*""#,
+        &[
+            (json!({"a": ""}), true),
+            (json!({"a": 1}), false),
+            (json!({}), false),
+        ],
+    );
 }
 
 #[test]
 fn like_ignore_case() {
-    check(r#"a like i"delete*""#, &[(json!({"a": "DeleteBucket"}), true), (json!({"a": "DELETE"}), true), (json!({"a": "Put"}), false)]);
-    check(r#"a like i"*STRASSE*""#, &[(json!({"a": "Hauptstraße 5"}), true)]);
-    check(r#"a like i["X*", "*Σ"]"#, &[(json!({"a": "σίσυφος"}), true)]);
+    check(
+        r#"a like i"delete*""#,
+        &[
+            (json!({"a": "DeleteBucket"}), true),
+            (json!({"a": "DELETE"}), true),
+            (json!({"a": "Put"}), false),
+        ],
+    );
+    check(
+        r#"a like i"*STRASSE*""#,
+        &[(json!({"a": "Hauptstraße 5"}), true)],
+    );
+    check(
+        r#"a like i["X*", "*Σ"]"#,
+        &[(json!({"a": "σίσυφος"}), true)],
+    );
 }
 
 #[test]
 fn matches_regex() {
     check(
         r#"userAgent matches r"^aws-cli/\d+\.""#,
-        &[(json!({"userAgent": "aws-cli/2.15.0 Python"}), true), (json!({"userAgent": "Boto3/1.0 aws-cli/2."}), false)],
+        &[
+            (json!({"userAgent": "aws-cli/2.15.0 Python"}), true),
+            (json!({"userAgent": "Boto3/1.0 aws-cli/2."}), false),
+        ],
     );
     // Unanchored: a match anywhere.
-    check(r#"a matches "b+""#, &[(json!({"a": "abbbc"}), true), (json!({"a": "ac"}), false)]);
-    check(r#"a matches r"\d""#, &[(json!({"a": 5}), false), (json!({}), false)]);
-    check(r#"a matches [r"^x", r"y$"]"#, &[(json!({"a": "ay"}), true), (json!({"a": "xa"}), true), (json!({"a": "ya"}), false)]);
+    check(
+        r#"a matches "b+""#,
+        &[(json!({"a": "abbbc"}), true), (json!({"a": "ac"}), false)],
+    );
+    check(
+        r#"a matches r"\d""#,
+        &[(json!({"a": 5}), false), (json!({}), false)],
+    );
+    check(
+        r#"a matches [r"^x", r"y$"]"#,
+        &[
+            (json!({"a": "ay"}), true),
+            (json!({"a": "xa"}), true),
+            (json!({"a": "ya"}), false),
+        ],
+    );
 }
 
 #[test]
 fn matches_regex_ignore_case() {
-    check(r#"a matches i"^console""#, &[(json!({"a": "ConsoleLogin"}), true), (json!({"a": "xConsole"}), false)]);
-    check(r#"a matches ir"^get\w+$""#, &[(json!({"a": "GetObject"}), true)]);
-    check(r#"a matches r"^get""#, &[(json!({"a": "GetObject"}), false)]);
-    check(r#"a matches i[r"^put", r"^get"]"#, &[(json!({"a": "GETX"}), true)]);
+    check(
+        r#"a matches i"^console""#,
+        &[
+            (json!({"a": "ConsoleLogin"}), true),
+            (json!({"a": "xConsole"}), false),
+        ],
+    );
+    check(
+        r#"a matches ir"^get\w+$""#,
+        &[(json!({"a": "GetObject"}), true)],
+    );
+    check(
+        r#"a matches r"^get""#,
+        &[(json!({"a": "GetObject"}), false)],
+    );
+    check(
+        r#"a matches i[r"^put", r"^get"]"#,
+        &[(json!({"a": "GETX"}), true)],
+    );
 }
 
 // ---- within ---------------------------------------------------------------
@@ -378,16 +664,51 @@ fn within_ipv4() {
         ],
     );
     // A single address; a CIDR with host bits set is truncated to its network.
-    check(r#"ip within "192.0.2.7""#, &[(json!({"ip": "192.0.2.7"}), true), (json!({"ip": "192.0.2.8"}), false)]);
-    check(r#"ip within "10.1.2.3/8""#, &[(json!({"ip": "10.200.0.1"}), true)]);
-    check(r#"ip within ["192.168.0.0/16", "172.16.0.0/12"]"#, &[(json!({"ip": "172.20.1.1"}), true), (json!({"ip": "172.32.0.1"}), false)]);
+    check(
+        r#"ip within "192.0.2.7""#,
+        &[
+            (json!({"ip": "192.0.2.7"}), true),
+            (json!({"ip": "192.0.2.8"}), false),
+        ],
+    );
+    check(
+        r#"ip within "10.1.2.3/8""#,
+        &[(json!({"ip": "10.200.0.1"}), true)],
+    );
+    check(
+        r#"ip within ["192.168.0.0/16", "172.16.0.0/12"]"#,
+        &[
+            (json!({"ip": "172.20.1.1"}), true),
+            (json!({"ip": "172.32.0.1"}), false),
+        ],
+    );
 }
 
 #[test]
 fn within_ipv6_and_ipv4_mapped() {
-    check(r#"ip within "2001:db8::/32""#, &[(json!({"ip": "2001:db8::1"}), true), (json!({"ip": "2001:db9::1"}), false), (json!({"ip": "10.0.0.1"}), false)]);
-    check(r#"ip within "10.0.0.0/8""#, &[(json!({"ip": "::ffff:10.1.2.3"}), true), (json!({"ip": "::ffff:11.1.2.3"}), false), (json!({"ip": "2001:db8::1"}), false)]);
-    check(r#"ip within "::1""#, &[(json!({"ip": "::1"}), true), (json!({"ip": "127.0.0.1"}), false)]);
+    check(
+        r#"ip within "2001:db8::/32""#,
+        &[
+            (json!({"ip": "2001:db8::1"}), true),
+            (json!({"ip": "2001:db9::1"}), false),
+            (json!({"ip": "10.0.0.1"}), false),
+        ],
+    );
+    check(
+        r#"ip within "10.0.0.0/8""#,
+        &[
+            (json!({"ip": "::ffff:10.1.2.3"}), true),
+            (json!({"ip": "::ffff:11.1.2.3"}), false),
+            (json!({"ip": "2001:db8::1"}), false),
+        ],
+    );
+    check(
+        r#"ip within "::1""#,
+        &[
+            (json!({"ip": "::1"}), true),
+            (json!({"ip": "127.0.0.1"}), false),
+        ],
+    );
 }
 
 #[test]
@@ -397,7 +718,10 @@ fn within_is_false_for_values_that_are_not_one_address() {
         &[
             (json!({"sourceIPAddress": "81.2.69.142"}), true),
             (json!({"sourceIPAddress": "AWS Internal"}), false),
-            (json!({"sourceIPAddress": "81.2.69.142, 192.168.10.10"}), false),
+            (
+                json!({"sourceIPAddress": "81.2.69.142, 192.168.10.10"}),
+                false,
+            ),
             (json!({"sourceIPAddress": "ec2.amazonaws.com"}), false),
             (json!({"sourceIPAddress": "10.0.0.0/8"}), false),
             (json!({"sourceIPAddress": 167772161}), false),
@@ -410,11 +734,26 @@ fn within_is_false_for_values_that_are_not_one_address() {
 fn within_ipv4_mapped_operands_become_ipv4() {
     // Values and operands alike: ::ffff:a.b.c.d is a.b.c.d.
     assert!(diags(r#"when ip within ["::ffff:0:0/96", "::ffff:10.1.2.3"] drop"#).is_empty());
-    assert!(holds(r#"ip within "::ffff:10.1.2.3""#, &json!({"ip": "::ffff:10.1.2.3"})));
-    assert!(holds(r#"ip within "::ffff:10.1.2.3""#, &json!({"ip": "10.1.2.3"})));
-    assert!(holds(r#"ip within "::ffff:10.0.0.0/104""#, &json!({"ip": "10.1.2.3"})));
-    assert!(!holds(r#"ip within "::ffff:10.0.0.0/104""#, &json!({"ip": "11.1.2.3"})));
-    assert!(holds(r#"ip within "::ffff:0:0/96""#, &json!({"ip": "::ffff:10.1.2.3"})));
+    assert!(holds(
+        r#"ip within "::ffff:10.1.2.3""#,
+        &json!({"ip": "::ffff:10.1.2.3"})
+    ));
+    assert!(holds(
+        r#"ip within "::ffff:10.1.2.3""#,
+        &json!({"ip": "10.1.2.3"})
+    ));
+    assert!(holds(
+        r#"ip within "::ffff:10.0.0.0/104""#,
+        &json!({"ip": "10.1.2.3"})
+    ));
+    assert!(!holds(
+        r#"ip within "::ffff:10.0.0.0/104""#,
+        &json!({"ip": "11.1.2.3"})
+    ));
+    assert!(holds(
+        r#"ip within "::ffff:0:0/96""#,
+        &json!({"ip": "::ffff:10.1.2.3"})
+    ));
 }
 
 #[test]
@@ -449,16 +788,34 @@ fn missing_field_and_null_behave_the_same() {
         assert_eq!(missing, null, "{cond}: missing {missing}, null {null}");
     }
     // And the negative forms are true on no value.
-    for cond in [r#"f != "x""#, r#"f not in ["x"]"#, r#"f not like "*""#, "f missing"] {
+    for cond in [
+        r#"f != "x""#,
+        r#"f not in ["x"]"#,
+        r#"f not like "*""#,
+        "f missing",
+    ] {
         assert!(holds(cond, &json!({"f": null})), "{cond}");
     }
 }
 
 #[test]
 fn null_inside_arrays_and_objects_is_no_value() {
-    check("a.b exists", &[(json!({"a": {"b": null}}), false), (json!({"a": {"b": 0}}), true), (json!({"a": null}), false)]);
-    check(r#"r[].t == "x""#, &[(json!({"r": [null, {"t": null}, {"t": "x"}]}), true)]);
-    check("r[] exists", &[(json!({"r": [null]}), false), (json!({"r": [0]}), true)]);
+    check(
+        "a.b exists",
+        &[
+            (json!({"a": {"b": null}}), false),
+            (json!({"a": {"b": 0}}), true),
+            (json!({"a": null}), false),
+        ],
+    );
+    check(
+        r#"r[].t == "x""#,
+        &[(json!({"r": [null, {"t": null}, {"t": "x"}]}), true)],
+    );
+    check(
+        "r[] exists",
+        &[(json!({"r": [null]}), false), (json!({"r": [0]}), true)],
+    );
 }
 
 #[test]
@@ -474,17 +831,47 @@ fn exists_and_missing() {
             (json!({}), false),
         ],
     );
-    check("errorCode missing", &[(json!({}), true), (json!({"errorCode": "x"}), false)]);
-    check("a.b.c exists", &[(json!({"a": {"b": {"c": 1}}}), true), (json!({"a": {"b": 1}}), false), (json!({"a": "s"}), false)]);
-    check("r[] exists", &[(json!({"r": []}), false), (json!({"r": [1]}), true), (json!({"r": "x"}), false)]);
+    check(
+        "errorCode missing",
+        &[(json!({}), true), (json!({"errorCode": "x"}), false)],
+    );
+    check(
+        "a.b.c exists",
+        &[
+            (json!({"a": {"b": {"c": 1}}}), true),
+            (json!({"a": {"b": 1}}), false),
+            (json!({"a": "s"}), false),
+        ],
+    );
+    check(
+        "r[] exists",
+        &[
+            (json!({"r": []}), false),
+            (json!({"r": [1]}), true),
+            (json!({"r": "x"}), false),
+        ],
+    );
 }
 
 // ---- Paths, quantifiers, field-to-field ---------------------------------------
 
 #[test]
 fn quoted_keys_and_indexes() {
-    check(r#"requestParameters."x-amz-acl" == "public-read""#, &[(json!({"requestParameters": {"x-amz-acl": "public-read"}}), true)]);
-    check(r#"r[1].t == "y""#, &[(json!({"r": [{"t": "x"}, {"t": "y"}]}), true), (json!({"r": [{"t": "y"}]}), false), (json!({"r": {"1": {"t": "y"}}}), false)]);
+    check(
+        r#"requestParameters."x-amz-acl" == "public-read""#,
+        &[(
+            json!({"requestParameters": {"x-amz-acl": "public-read"}}),
+            true,
+        )],
+    );
+    check(
+        r#"r[1].t == "y""#,
+        &[
+            (json!({"r": [{"t": "x"}, {"t": "y"}]}), true),
+            (json!({"r": [{"t": "y"}]}), false),
+            (json!({"r": {"1": {"t": "y"}}}), false),
+        ],
+    );
 }
 
 #[test]
@@ -493,10 +880,16 @@ fn each_means_any_element() {
     let event = json!({"resources": [{"type": "AWS::S3::Bucket"}, {"type": "AWS::IAM::Role"}]});
     assert!(holds(cond, &event));
     assert!(holds(&format!("any {cond}"), &event));
-    assert!(!holds(cond, &json!({"resources": [{"type": "AWS::S3::Bucket"}]})));
+    assert!(!holds(
+        cond,
+        &json!({"resources": [{"type": "AWS::S3::Bucket"}]})
+    ));
     assert!(!holds(cond, &json!({"resources": []})));
     // Nested fan-out.
-    assert!(holds(r#"a[].b[] == 3"#, &json!({"a": [{"b": [1, 2]}, {"b": [3]}]})));
+    assert!(holds(
+        r#"a[].b[] == 3"#,
+        &json!({"a": [{"b": [1, 2]}, {"b": [3]}]})
+    ));
 }
 
 #[test]
@@ -505,15 +898,27 @@ fn all_quantifier() {
     check(
         cond,
         &[
-            (json!({"resources": [{"accountId": "111"}, {"accountId": "111"}]}), true),
-            (json!({"resources": [{"accountId": "111"}, {"accountId": "222"}]}), false),
+            (
+                json!({"resources": [{"accountId": "111"}, {"accountId": "111"}]}),
+                true,
+            ),
+            (
+                json!({"resources": [{"accountId": "111"}, {"accountId": "222"}]}),
+                false,
+            ),
             (json!({"resources": [{"accountId": "111"}]}), true),
             (json!({"resources": []}), false),
             (json!({}), false),
             (json!({"resources": [{"accountId": "111"}, {}]}), true),
         ],
     );
-    check(r#"all tags[] in ["a", "b"]"#, &[(json!({"tags": ["a", "b", "a"]}), true), (json!({"tags": ["a", "c"]}), false)]);
+    check(
+        r#"all tags[] in ["a", "b"]"#,
+        &[
+            (json!({"tags": ["a", "b", "a"]}), true),
+            (json!({"tags": ["a", "c"]}), false),
+        ],
+    );
 }
 
 #[test]
@@ -522,7 +927,10 @@ fn negation_applies_to_the_whole_quantified_test() {
     let event = json!({"t": ["a", "b"]});
     assert!(!holds(r#"t[] != "a""#, &event), "some element is \"a\"");
     assert!(holds(r#"t[] != "c""#, &event));
-    assert!(holds(r#"all t[] != "a""#, &event), "not every element is \"a\"");
+    assert!(
+        holds(r#"all t[] != "a""#, &event),
+        "not every element is \"a\""
+    );
     assert!(!holds(r#"all t[] not in ["a", "b"]"#, &event));
 }
 
@@ -532,26 +940,71 @@ fn field_to_field_comparison() {
     check(
         cond,
         &[
-            (json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "1"}), true),
-            (json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "2"}), false),
-            (json!({"userIdentity": {"accountId": 1}, "recipientAccountId": "1"}), false),
-            (json!({"userIdentity": {}, "recipientAccountId": "1"}), false),
+            (
+                json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "1"}),
+                true,
+            ),
+            (
+                json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "2"}),
+                false,
+            ),
+            (
+                json!({"userIdentity": {"accountId": 1}, "recipientAccountId": "1"}),
+                false,
+            ),
+            (
+                json!({"userIdentity": {}, "recipientAccountId": "1"}),
+                false,
+            ),
             (json!({}), false),
         ],
     );
     check(
         "userIdentity.accountId != recipientAccountId",
         &[
-            (json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "2"}), true),
-            (json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "1"}), false),
+            (
+                json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "2"}),
+                true,
+            ),
+            (
+                json!({"userIdentity": {"accountId": "1"}, "recipientAccountId": "1"}),
+                false,
+            ),
             (json!({"recipientAccountId": "1"}), true),
         ],
     );
-    check("a < b", &[(json!({"a": 1, "b": 2}), true), (json!({"a": 2, "b": 1}), false), (json!({"a": "a", "b": "b"}), true), (json!({"a": 1, "b": "2"}), false)]);
-    check("a >= b", &[(json!({"a": 2, "b": 2.0}), true), (json!({"a": true, "b": true}), false)]);
-    check("a == b", &[(json!({"a": true, "b": true}), true), (json!({"a": {"x": [1]}, "b": {"x": [1]}}), true), (json!({"a": [1], "b": [2]}), false)]);
+    check(
+        "a < b",
+        &[
+            (json!({"a": 1, "b": 2}), true),
+            (json!({"a": 2, "b": 1}), false),
+            (json!({"a": "a", "b": "b"}), true),
+            (json!({"a": 1, "b": "2"}), false),
+        ],
+    );
+    check(
+        "a >= b",
+        &[
+            (json!({"a": 2, "b": 2.0}), true),
+            (json!({"a": true, "b": true}), false),
+        ],
+    );
+    check(
+        "a == b",
+        &[
+            (json!({"a": true, "b": true}), true),
+            (json!({"a": {"x": [1]}, "b": {"x": [1]}}), true),
+            (json!({"a": [1], "b": [2]}), false),
+        ],
+    );
     // With fan-out: some left value equals some right value.
-    check("resources[].accountId == recipientAccountId", &[(json!({"resources": [{"accountId": "2"}, {"accountId": "1"}], "recipientAccountId": "1"}), true)]);
+    check(
+        "resources[].accountId == recipientAccountId",
+        &[(
+            json!({"resources": [{"accountId": "2"}, {"accountId": "1"}], "recipientAccountId": "1"}),
+            true,
+        )],
+    );
 }
 
 // ---- and / or / not --------------------------------------------------------------
@@ -585,9 +1038,15 @@ fn macros_and_lists_from_another_file_and_defined_after_use() {
         ("01-rules.rules", "when is_admin and eventName in writes set xadmin_write = true"),
         ("02-defs.rules", "macro is_admin = userIdentity.userName in admins\nlist admins = [\"alice\"]\nlist writes = [\"PutObject\"]"),
     ]);
-    let e = eval(&set, &json!({"userIdentity": {"userName": "alice"}, "eventName": "PutObject"}));
+    let e = eval(
+        &set,
+        &json!({"userIdentity": {"userName": "alice"}, "eventName": "PutObject"}),
+    );
     assert_eq!(field(&e, "xadmin_write"), Some(&json!(true)));
-    let e = eval(&set, &json!({"userIdentity": {"userName": "bob"}, "eventName": "PutObject"}));
+    let e = eval(
+        &set,
+        &json!({"userIdentity": {"userName": "bob"}, "eventName": "PutObject"}),
+    );
     assert_eq!(field(&e, "xadmin_write"), None);
 }
 
@@ -616,10 +1075,23 @@ fn priority_keeps_the_highest() {
          when b exists set xpriority = CRITICAL\n\
          when c exists set xpriority = MEDIUM",
     );
-    assert_eq!(field(&eval(&set, &json!({"a": 1})), "xpriority"), Some(&json!("HIGH")), "a later LOW never lowers HIGH");
-    assert_eq!(field(&eval(&set, &json!({"a": 1, "b": 1})), "xpriority"), Some(&json!("CRITICAL")));
-    assert_eq!(field(&eval(&set, &json!({"c": 1})), "xpriority"), Some(&json!("MEDIUM")));
-    assert_eq!(field(&eval(&set, &json!({"c": 1, "a": 1})), "xpriority"), Some(&json!("HIGH")));
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1})), "xpriority"),
+        Some(&json!("HIGH")),
+        "a later LOW never lowers HIGH"
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1, "b": 1})), "xpriority"),
+        Some(&json!("CRITICAL"))
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"c": 1})), "xpriority"),
+        Some(&json!("MEDIUM"))
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"c": 1, "a": 1})), "xpriority"),
+        Some(&json!("HIGH"))
+    );
     assert_eq!(field(&eval(&set, &json!({})), "xpriority"), None);
 }
 
@@ -634,20 +1106,36 @@ fn plain_fields_last_matching_rule_wins() {
     assert_eq!(field(&e, "xowner"), Some(&json!("second")));
     assert_eq!(field(&e, "xcount"), Some(&json!(1)));
     let names: Vec<&str> = e.enrichment.fields.iter().map(|(n, _)| &**n).collect();
-    assert_eq!(names, vec!["xowner", "xcount"], "fields in the order first set");
-    assert_eq!(field(&eval(&set, &json!({"a": 1, "c": 1})), "xowner"), Some(&json!(3)));
-    assert_eq!(field(&eval(&set, &json!({"b": 1})), "xowner"), Some(&json!("second")));
+    assert_eq!(
+        names,
+        vec!["xowner", "xcount"],
+        "fields in the order first set"
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1, "c": 1})), "xowner"),
+        Some(&json!(3))
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"b": 1})), "xowner"),
+        Some(&json!("second"))
+    );
 }
 
 #[test]
 fn set_literal_values_of_every_kind() {
-    let set = rules(r#"when a exists set xs = "s\n" set xn = -2.5 set xb = false set xz = null set xi = i"Keep""#);
+    let set = rules(
+        r#"when a exists set xs = "s\n" set xn = -2.5 set xb = false set xz = null set xi = i"Keep""#,
+    );
     let e = eval(&set, &json!({"a": 1}));
     assert_eq!(field(&e, "xs"), Some(&json!("s\n")));
     assert_eq!(field(&e, "xn"), Some(&json!(-2.5)));
     assert_eq!(field(&e, "xb"), Some(&json!(false)));
     assert_eq!(field(&e, "xz"), Some(&Value::Null));
-    assert_eq!(field(&e, "xi"), Some(&json!("Keep")), "i\"\" keeps the string as written");
+    assert_eq!(
+        field(&e, "xi"),
+        Some(&json!("Keep")),
+        "i\"\" keeps the string as written"
+    );
     let out: Vec<&str> = e.enrichment.output_fields().map(|(n, _)| n).collect();
     assert!(!out.contains(&"xz"), "a null field is not written: {out:?}");
 }
@@ -659,7 +1147,10 @@ fn set_null_clears_an_earlier_value() {
     assert_eq!(field(&e, "xnote"), Some(&Value::Null));
     assert!(!e.enrichment.output_fields().any(|(n, _)| n == "xnote"));
     let e = eval(&set, &json!({"a": 1}));
-    assert!(e.enrichment.output_fields().any(|(n, v)| n == "xnote" && v == json!("n")));
+    assert!(e
+        .enrichment
+        .output_fields()
+        .any(|(n, v)| n == "xnote" && v == json!("n")));
 }
 
 #[test]
@@ -671,7 +1162,10 @@ fn set_value_copied_from_the_event() {
         "resources": [{"ARN": "arn:1"}, {"ARN": "arn:2"}]
     });
     let e = eval(&set, &event);
-    assert_eq!(field(&e, "xuser"), Some(&json!("arn:aws:iam::1:user/alice")));
+    assert_eq!(
+        field(&e, "xuser"),
+        Some(&json!("arn:aws:iam::1:user/alice"))
+    );
     assert_eq!(field(&e, "xsession"), Some(&json!({"mfa": true})));
     assert_eq!(field(&e, "xfirst"), Some(&json!("arn:1")));
     // A missing source leaves the field unset.
@@ -683,19 +1177,35 @@ fn set_value_copied_from_the_event() {
 #[test]
 fn set_value_copied_with_fan_out_is_an_array() {
     let set = rules("when eventName exists set xtypes = resources[].type");
-    let e = eval(&set, &json!({"eventName": "X", "resources": [{"type": "A"}, {"x": 1}, {"type": "B"}, {"type": null}]}));
+    let e = eval(
+        &set,
+        &json!({"eventName": "X", "resources": [{"type": "A"}, {"x": 1}, {"type": "B"}, {"type": null}]}),
+    );
     assert_eq!(field(&e, "xtypes"), Some(&json!(["A", "B"])));
     let e = eval(&set, &json!({"eventName": "X", "resources": []}));
     assert_eq!(field(&e, "xtypes"), None, "nothing to copy");
-    let e = eval(&set, &json!({"eventName": "X", "resources": [{"type": "A"}]}));
-    assert_eq!(field(&e, "xtypes"), Some(&json!(["A"])), "an array even for one value");
+    let e = eval(
+        &set,
+        &json!({"eventName": "X", "resources": [{"type": "A"}]}),
+    );
+    assert_eq!(
+        field(&e, "xtypes"),
+        Some(&json!(["A"])),
+        "an array even for one value"
+    );
 }
 
 #[test]
 fn copied_value_missing_keeps_an_earlier_value() {
     let set = rules("when a exists set xv = \"default\"\nwhen a exists set xv = b");
-    assert_eq!(field(&eval(&set, &json!({"a": 1})), "xv"), Some(&json!("default")));
-    assert_eq!(field(&eval(&set, &json!({"a": 1, "b": "from-b"})), "xv"), Some(&json!("from-b")));
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1})), "xv"),
+        Some(&json!("default"))
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1, "b": "from-b"})), "xv"),
+        Some(&json!("from-b"))
+    );
 }
 
 #[test]
@@ -719,19 +1229,42 @@ fn drop_marks_the_event_and_later_rules_still_run() {
 
 #[test]
 fn overwrite_records_the_path_and_value() {
-    let set = rules("when a exists overwrite userIdentity.arn = \"redacted\" overwrite sourceIPAddress = b");
+    let set = rules(
+        "when a exists overwrite userIdentity.arn = \"redacted\" overwrite sourceIPAddress = b",
+    );
     let e = eval(&set, &json!({"a": 1, "b": "0.0.0.0"}));
-    let ow: Vec<(String, Value)> = e.enrichment.overwrites.iter().map(|(p, v)| (p.to_string(), v.clone())).collect();
-    assert_eq!(ow, vec![("userIdentity.arn".to_string(), json!("redacted")), ("sourceIPAddress".to_string(), json!("0.0.0.0"))]);
+    let ow: Vec<(String, Value)> = e
+        .enrichment
+        .overwrites
+        .iter()
+        .map(|(p, v)| (p.to_string(), v.clone()))
+        .collect();
+    assert_eq!(
+        ow,
+        vec![
+            ("userIdentity.arn".to_string(), json!("redacted")),
+            ("sourceIPAddress".to_string(), json!("0.0.0.0"))
+        ]
+    );
     let e = eval(&set, &json!({"a": 1}));
-    assert_eq!(e.enrichment.overwrites.len(), 1, "a missing source overwrites nothing");
+    assert_eq!(
+        e.enrichment.overwrites.len(),
+        1,
+        "a missing source overwrites nothing"
+    );
 }
 
 #[test]
 fn xrules_lists_matching_rules_in_load_order() {
     let set = rules_of(&[
-        ("a.rules", "rule first { when x exists }\nwhen eventName == \"E\" tag \"t\"\n\nwhen y exists"),
-        ("dir/b.rules", "rule last { when eventSource == \"s\" }\nwhen x exists"),
+        (
+            "a.rules",
+            "rule first { when x exists }\nwhen eventName == \"E\" tag \"t\"\n\nwhen y exists",
+        ),
+        (
+            "dir/b.rules",
+            "rule last { when eventSource == \"s\" }\nwhen x exists",
+        ),
     ]);
     let e = eval(&set, &json!({"x": 1, "eventName": "E", "eventSource": "s"}));
     assert_eq!(ids(&set, &e), vec!["first", "a:2", "last", "b:2"]);
@@ -739,7 +1272,10 @@ fn xrules_lists_matching_rules_in_load_order() {
     let xrules: Vec<&str> = e.enrichment.rules.iter().map(|r| &**r).collect();
     assert_eq!(xrules, vec!["first", "a:2", "last", "b:2"]);
     let out: Vec<(&str, Value)> = e.enrichment.output_fields().collect();
-    assert_eq!(out.last().unwrap(), &("xrules", json!(["first", "a:2", "last", "b:2"])));
+    assert_eq!(
+        out.last().unwrap(),
+        &("xrules", json!(["first", "a:2", "last", "b:2"]))
+    );
 }
 
 #[test]
@@ -788,8 +1324,14 @@ fn index_files_rules_by_event_name_then_source() {
     // by name: CreateUser, A, B, X, Y; by source: iam; the rest are always tested.
     assert_eq!(set.index_stats(), (5, 1, 6));
 
-    let e = eval(&set, &json!({"eventName": "CreateUser", "eventSource": "iam.amazonaws.com"}));
-    assert_eq!(tags(&e), vec!["by-name", "by-source", "folded", "like", "prefix"]);
+    let e = eval(
+        &set,
+        &json!({"eventName": "CreateUser", "eventSource": "iam.amazonaws.com"}),
+    );
+    assert_eq!(
+        tags(&e),
+        vec!["by-name", "by-source", "folded", "like", "prefix"]
+    );
     let e = eval(&set, &json!({"eventName": "B", "eventSource": "s"}));
     assert_eq!(tags(&e), vec!["in-list"]);
     let e = eval(&set, &json!({"eventName": "Y", "errorCode": "E"}));
@@ -822,7 +1364,9 @@ fn index_never_changes_what_matches() {
     ];
     for event in &events {
         let e = eval(&set, event);
-        let direct: Vec<usize> = (0..set.len()).filter(|&i| set.rules()[i].matches(event)).collect();
+        let direct: Vec<usize> = (0..set.len())
+            .filter(|&i| set.rules()[i].matches(event))
+            .collect();
         assert_eq!(e.matched, direct, "on {event}");
     }
     assert_eq!(tags(&eval(&set, &events[0])), vec!["1", "2", "6"]);
@@ -833,16 +1377,27 @@ fn index_never_changes_what_matches() {
 
 #[test]
 fn syntax_errors_stop_compilation() {
-    let c = compile_files(&[("a.rules", "when a exists drop"), ("b.rules", "when b = 1"), ("c.rules", "when c == \"\\q\"")]);
+    let c = compile_files(&[
+        ("a.rules", "when a exists drop"),
+        ("b.rules", "when b = 1"),
+        ("c.rules", "when c == \"\\q\""),
+    ]);
     assert!(c.rules.is_none());
     assert!(c.has_errors());
-    let codes: Vec<(&str, &str)> = c.diagnostics.iter().map(|d| (d.source.name(), d.code)).collect();
+    let codes: Vec<(&str, &str)> = c
+        .diagnostics
+        .iter()
+        .map(|d| (d.source.name(), d.code))
+        .collect();
     assert_eq!(codes, vec![("b.rules", "E101"), ("c.rules", "E102")]);
 }
 
 #[test]
 fn e201_duplicate_rule_id() {
-    let c = compile_files(&[("a.rules", "rule dup { when a exists }"), ("b.rules", "\nrule dup { when b exists }")]);
+    let c = compile_files(&[
+        ("a.rules", "rule dup { when a exists }"),
+        ("b.rules", "\nrule dup { when b exists }"),
+    ]);
     assert!(c.rules.is_none());
     let d = one(&c.diagnostics, "E201");
     assert_eq!(d.severity, Severity::Error);
@@ -853,7 +1408,10 @@ fn e201_duplicate_rule_id() {
     assert_eq!(d.labels.len(), 1);
     assert_eq!(d.labels[0].source.name(), "a.rules");
     assert_eq!(d.labels[0].message, "first used here");
-    assert_eq!(d.help.as_deref(), Some("rule ids name rules in reports and alerts: make each one unique"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("rule ids name rules in reports and alerts: make each one unique")
+    );
 }
 
 #[test]
@@ -867,10 +1425,16 @@ fn e201_inline_rule_id_clashes_with_a_block_id() {
 #[test]
 fn e201_inline_ids_clash_across_directories_as_documented() {
     // docs/language.md (Rule ids): only the file name goes into the id.
-    let c = compile_files(&[("aws/iam.rules", "when a exists drop"), ("custom/iam.rules", "when b exists drop")]);
+    let c = compile_files(&[
+        ("aws/iam.rules", "when a exists drop"),
+        ("custom/iam.rules", "when b exists drop"),
+    ]);
     let d = one(&c.diagnostics, "E201");
     assert_eq!(d.message, "rule id `iam:1` is already used");
-    assert_eq!((d.source.name(), span_text(&d)), ("custom/iam.rules", "when"));
+    assert_eq!(
+        (d.source.name(), span_text(&d)),
+        ("custom/iam.rules", "when")
+    );
     assert_eq!(d.labels[0].source.name(), "aws/iam.rules");
 }
 
@@ -887,16 +1451,25 @@ fn e201_two_inline_rules_on_one_line_share_an_id() {
 fn e202_duplicate_list_or_macro_name() {
     let c = compile_files(&[
         ("a.rules", "list shared = [\"x\"]\nwhen v in shared drop"),
-        ("b.rules", "macro shared = a exists\nlist twice = [1]\nlist twice = [2]\nwhen w in twice drop"),
+        (
+            "b.rules",
+            "macro shared = a exists\nlist twice = [1]\nlist twice = [2]\nwhen w in twice drop",
+        ),
     ]);
     let e202: Vec<&Diagnostic> = c.diagnostics.iter().filter(|d| d.code == "E202").collect();
     assert_eq!(e202.len(), 2, "{}", show(&c.diagnostics));
     let d = e202[0];
     assert_eq!(d.message, "`shared` is already defined");
-    assert_eq!((d.source.name(), span_text(d), d.line_col()), ("b.rules", "shared", (1, 7)));
+    assert_eq!(
+        (d.source.name(), span_text(d), d.line_col()),
+        ("b.rules", "shared", (1, 7))
+    );
     assert_eq!(d.labels[0].source.name(), "a.rules");
     assert_eq!(d.labels[0].message, "first defined here");
-    assert_eq!(d.help.as_deref(), Some("lists and macros share one namespace across all rules files: rename one of them"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("lists and macros share one namespace across all rules files: rename one of them")
+    );
     let d = e202[1];
     assert_eq!((span_text(d), d.line_col()), ("twice", (3, 6)));
     assert_eq!(d.label, "defined again here");
@@ -913,7 +1486,12 @@ fn e203_unknown_macro_did_you_mean() {
     assert_eq!(d.line_col(), (2, 6));
     assert_eq!(d.help.as_deref(), Some("did you mean `is_admin`?"));
     // The suggested macro is not reported as unused as well.
-    assert_eq!(ds.iter().map(|d| d.code).collect::<Vec<_>>(), vec!["E203"], "{}", show(&ds));
+    assert_eq!(
+        ds.iter().map(|d| d.code).collect::<Vec<_>>(),
+        vec!["E203"],
+        "{}",
+        show(&ds)
+    );
 }
 
 #[test]
@@ -921,13 +1499,20 @@ fn e203_unknown_macro_did_you_mean() {
 fn e203_suggested_macro_is_still_checked() {
     let ds = diags("macro is_admin = u in nolist\nwhen is_admni drop");
     let codes: Vec<&str> = ds.iter().map(|d| d.code).collect();
-    assert!(codes.contains(&"E204"), "the unknown list inside is_admin is not reported:\n{}", show(&ds));
+    assert!(
+        codes.contains(&"E204"),
+        "the unknown list inside is_admin is not reported:\n{}",
+        show(&ds)
+    );
 }
 
 #[test]
 fn e203_unknown_macro_that_is_a_list() {
     let d = one(&diags("list admins = [\"a\"]\nwhen admins drop"), "E203");
-    assert_eq!(d.help.as_deref(), Some("`admins` is a list: test membership with `FIELD in admins`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("`admins` is a list: test membership with `FIELD in admins`")
+    );
 }
 
 #[test]
@@ -935,7 +1520,10 @@ fn e203_unknown_macro_without_suggestion() {
     let d = one(&diags("when readOnly drop"), "E203");
     assert_eq!(span_text(&d), "readOnly");
     let help = d.help.unwrap();
-    assert!(help.contains("`readOnly == true`") && help.contains("macro readOnly = ..."), "{help}");
+    assert!(
+        help.contains("`readOnly == true`") && help.contains("macro readOnly = ..."),
+        "{help}"
+    );
 }
 
 #[test]
@@ -946,14 +1534,24 @@ fn e204_unknown_list_did_you_mean() {
     assert_eq!(span_text(&d), "admnis");
     assert_eq!(d.line_col(), (2, 11));
     assert_eq!(d.help.as_deref(), Some("did you mean `admins`?"));
-    assert!(!diags("list admins = [\"a\"]\nwhen u in admnis drop").iter().any(|d| d.code == "W201"), "a suggested list is not also unused");
+    assert!(
+        !diags("list admins = [\"a\"]\nwhen u in admnis drop")
+            .iter()
+            .any(|d| d.code == "W201"),
+        "a suggested list is not also unused"
+    );
 }
 
 #[test]
 fn e204_unknown_list_without_suggestion() {
     let d = one(&diags("when a like patterns drop"), "E204");
     assert_eq!(span_text(&d), "patterns");
-    assert_eq!(d.help.as_deref(), Some("define it with `list patterns = [\"...\"]`, or write the list here: `like [\"...\"]`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some(
+            "define it with `list patterns = [\"...\"]`, or write the list here: `like [\"...\"]`"
+        )
+    );
 }
 
 #[test]
@@ -965,7 +1563,10 @@ fn e205_macro_cycle() {
     assert_eq!(span_text(&d), "a");
     assert_eq!(d.line_col(), (2, 24));
     assert_eq!(d.notes, vec!["the cycle: a -> b -> a"]);
-    assert_eq!(d.help.as_deref(), Some("a macro cannot use itself, directly or through other macros"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("a macro cannot use itself, directly or through other macros")
+    );
     assert!(compile_files(&[("t.rules", text)]).rules.is_none());
 }
 
@@ -999,7 +1600,10 @@ fn e301_equality_with_a_list() {
     let d = one(&diags(text), "E301");
     assert_eq!(d.message, "`==` compares with one value, not a list");
     assert_eq!(span_text(&d), "[\"x\"]");
-    assert_eq!(d.help.as_deref(), Some("to test membership, write `FIELD in [...]`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("to test membership, write `FIELD in [...]`")
+    );
 }
 
 #[test]
@@ -1013,7 +1617,10 @@ fn e301_in_with_a_single_value() {
 #[test]
 fn e301_string_operator_with_a_field_path() {
     let d = one(&diags("when a startswith b.c drop"), "E301");
-    assert_eq!(d.message, "`startswith` takes a string or a list of strings, not a field");
+    assert_eq!(
+        d.message,
+        "`startswith` takes a string or a list of strings, not a field"
+    );
     assert_eq!(span_text(&d), "b.c");
 }
 
@@ -1031,7 +1638,10 @@ fn e301_string_operator_with_a_non_string() {
     assert_eq!(span_text(&d), "5");
     assert_eq!(d.help.as_deref(), Some("write the value in double quotes"));
     // In a named list, the error points into the list's file.
-    let c = compile_files(&[("a.rules", "when a contains things drop"), ("lists.rules", "list things = [\"x\", true]")]);
+    let c = compile_files(&[
+        ("a.rules", "when a contains things drop"),
+        ("lists.rules", "list things = [\"x\", true]"),
+    ]);
     let d = one(&c.diagnostics, "E301");
     assert_eq!((d.source.name(), span_text(&d)), ("lists.rules", "true"));
     assert_eq!(d.message, "`contains` takes strings, found a boolean");
@@ -1059,12 +1669,16 @@ fn e302_in_a_named_list_is_reported_once() {
 
 #[test]
 fn e303_invalid_cidr() {
-    let text = "when sourceIPAddress within [\"10.0.0.0/8\", \"10.0.0.0/33\", \"AWS Internal\"] drop";
+    let text =
+        "when sourceIPAddress within [\"10.0.0.0/8\", \"10.0.0.0/33\", \"AWS Internal\"] drop";
     let ds = diags(text);
     let e303: Vec<&Diagnostic> = ds.iter().filter(|d| d.code == "E303").collect();
     assert_eq!(e303.len(), 2, "{}", show(&ds));
     assert_eq!(span_text(e303[0]), "\"10.0.0.0/33\"");
-    assert_eq!(e303[0].message, "`10.0.0.0/33` is not a CIDR block or IP address");
+    assert_eq!(
+        e303[0].message,
+        "`10.0.0.0/33` is not a CIDR block or IP address"
+    );
     assert_eq!(span_text(e303[1]), "\"AWS Internal\"");
     assert!(e303[0].help.as_deref().unwrap().contains("10.0.0.0/8"));
 }
@@ -1076,8 +1690,14 @@ fn e304_quantifier_without_each() {
     assert_eq!(d.message, "`all` needs a path with `[]`");
     assert_eq!(span_text(&d), "all");
     assert_eq!(d.labels[0].message, "this path reaches one value");
-    assert_eq!(&text[d.labels[0].span.start..d.labels[0].span.end], "resources.type");
-    assert_eq!(d.help.as_deref(), Some("mark the array to iterate: `all resources[].type == ...`"));
+    assert_eq!(
+        &text[d.labels[0].span.start..d.labels[0].span.end],
+        "resources.type"
+    );
+    assert_eq!(
+        d.help.as_deref(),
+        Some("mark the array to iterate: `all resources[].type == ...`")
+    );
     let d = one(&diags("when any eventName exists drop"), "E304");
     assert_eq!(d.message, "`any` needs a path with `[]`");
 }
@@ -1111,9 +1731,15 @@ fn e402_set_on_a_nested_path() {
     let d = one(&diags("when a exists set userIdentity.arn = \"x\""), "E402");
     assert_eq!(d.message, "`set` writes a top-level field");
     assert_eq!(span_text(&d), "userIdentity.arn");
-    assert_eq!(d.help.as_deref(), Some("to change a field AWS wrote, say so: `overwrite userIdentity.arn = ...`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("to change a field AWS wrote, say so: `overwrite userIdentity.arn = ...`")
+    );
     let d = one(&diags("when a exists set xinfo.owner = \"x\""), "E402");
-    assert_eq!(d.help.as_deref(), Some("name the field with underscores instead: `set xinfo_owner = ...`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("name the field with underscores instead: `set xinfo_owner = ...`")
+    );
 }
 
 #[test]
@@ -1123,7 +1749,10 @@ fn e403_set_on_a_reserved_field() {
     assert_eq!(span_text(&d), "xtags");
     assert_eq!(d.help.as_deref(), Some("add tags with `tag \"name\"`"));
     let d = one(&diags("when a exists set xrules = 1"), "E403");
-    assert_eq!(d.help.as_deref(), Some("ctrules lists the matching rules' ids there"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("ctrules lists the matching rules' ids there")
+    );
 }
 
 #[test]
@@ -1136,21 +1765,34 @@ fn e404_priority_field_given_another_value() {
     assert_eq!((d.source.name(), span_text(d)), ("b.rules", "\"HIGH\""));
     assert_eq!(d.labels[0].source.name(), "a.rules");
     assert_eq!(d.labels[0].message, "given a priority here");
-    assert!(d.help.as_deref().unwrap().starts_with("use LOW, MEDIUM, HIGH or CRITICAL"));
+    assert!(d
+        .help
+        .as_deref()
+        .unwrap()
+        .starts_with("use LOW, MEDIUM, HIGH or CRITICAL"));
     assert_eq!(span_text(e404[1]), "userIdentity.type");
     assert!(c.rules.is_none());
 }
 
 #[test]
 fn w201_unused_list_and_macro() {
-    let c = compile_files(&[("t.rules", "list spare = [\"x\"]\nmacro idle = a exists\nwhen b exists drop")]);
+    let c = compile_files(&[(
+        "t.rules",
+        "list spare = [\"x\"]\nmacro idle = a exists\nwhen b exists drop",
+    )]);
     assert!(!c.has_errors());
     assert!(c.rules.is_some(), "warnings do not stop compilation");
     let ws: Vec<&Diagnostic> = c.diagnostics.iter().filter(|d| d.code == "W201").collect();
     assert_eq!(ws.len(), 2, "{}", show(&c.diagnostics));
     assert!(ws.iter().all(|d| d.severity == Severity::Warning));
-    assert_eq!((ws[0].message.as_str(), span_text(ws[0])), ("list `spare` is never used", "spare"));
-    assert_eq!((ws[1].message.as_str(), span_text(ws[1])), ("macro `idle` is never used", "idle"));
+    assert_eq!(
+        (ws[0].message.as_str(), span_text(ws[0])),
+        ("list `spare` is never used", "spare")
+    );
+    assert_eq!(
+        (ws[1].message.as_str(), span_text(ws[1])),
+        ("macro `idle` is never used", "idle")
+    );
     assert_eq!(ws[0].label, "unused list");
     assert_eq!(ws[0].help.as_deref(), Some("use it in a rule or remove it"));
 }
@@ -1158,7 +1800,10 @@ fn w201_unused_list_and_macro() {
 #[test]
 fn w201_unused_macro_is_still_checked() {
     let ds = diags("macro idle = a in nowhere");
-    assert_eq!(ds.iter().map(|d| d.code).collect::<Vec<_>>(), vec!["W201", "E204"]);
+    assert_eq!(
+        ds.iter().map(|d| d.code).collect::<Vec<_>>(),
+        vec!["W201", "E204"]
+    );
 }
 
 #[test]
@@ -1171,11 +1816,20 @@ fn w401_enrichment_field_without_x() {
     let c = compile_files(&[("t.rules", "when a exists set priority = HIGH")]);
     let d = one(&c.diagnostics, "W401");
     assert_eq!(d.severity, Severity::Warning);
-    assert_eq!(d.message, "enrichment field `priority` does not start with `x`");
+    assert_eq!(
+        d.message,
+        "enrichment field `priority` does not start with `x`"
+    );
     assert_eq!(span_text(&d), "priority");
-    assert_eq!(d.help.as_deref(), Some("name it `xpriority` so it never collides with a field AWS adds later"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("name it `xpriority` so it never collides with a field AWS adds later")
+    );
     let set = c.rules.expect("only a warning");
-    assert_eq!(field(&eval(&set, &json!({"a": 1})), "priority"), Some(&json!("HIGH")));
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1})), "priority"),
+        Some(&json!("HIGH"))
+    );
     let d = one(&diags("when a exists set Owner = 1"), "W401");
     assert!(d.help.unwrap().contains("`xowner`"));
 }
@@ -1184,7 +1838,11 @@ fn w401_enrichment_field_without_x() {
 
 fn w401_help_for_capital_x() {
     let d = one(&diags("when a exists set Xfoo = 1"), "W401");
-    assert!(d.help.as_deref().unwrap().contains("`xfoo`"), "{:?}", d.help);
+    assert!(
+        d.help.as_deref().unwrap().contains("`xfoo`"),
+        "{:?}",
+        d.help
+    );
 }
 
 #[test]
@@ -1193,7 +1851,10 @@ fn w402_overwrite_a_field_aws_does_not_write() {
     assert_eq!(d.severity, Severity::Warning);
     assert_eq!(d.message, "`xmine` is not a field AWS writes");
     assert_eq!(span_text(&d), "xmine.sub");
-    assert_eq!(d.help.as_deref(), Some("`overwrite` is for replacing what AWS wrote; add a field with `set xmine = ...`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("`overwrite` is for replacing what AWS wrote; add a field with `set xmine = ...`")
+    );
     assert!(diags("when a exists overwrite userIdentity.arn = 1").is_empty());
 }
 
@@ -1209,7 +1870,15 @@ fn diagnostics_are_sorted_by_file_then_position() {
         .filter(|d| !SCHEMA_WARNINGS.contains(&d.code))
         .map(|d| (d.source.name(), d.line_col().0, d.code))
         .collect();
-    assert_eq!(order, vec![("z.rules", 1, "E204"), ("z.rules", 2, "E204"), ("a.rules", 1, "E204"), ("a.rules", 2, "W201")]);
+    assert_eq!(
+        order,
+        vec![
+            ("z.rules", 1, "E204"),
+            ("z.rules", 2, "E204"),
+            ("a.rules", 1, "E204"),
+            ("a.rules", 2, "W201")
+        ]
+    );
 }
 
 // ---- Loader -------------------------------------------------------------------
@@ -1223,22 +1892,61 @@ fn write(path: &std::path::Path, text: &str) {
 fn read_rules_loads_a_directory_recursively_in_bytewise_order() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    for name in ["9-y.rules", "10-x.rules", "B.rules", "a.rules", "a-c.rules", "a/b.rules", "a/z/deep.rules", "b/a.rules"] {
+    for name in [
+        "9-y.rules",
+        "10-x.rules",
+        "B.rules",
+        "a.rules",
+        "a-c.rules",
+        "a/b.rules",
+        "a/z/deep.rules",
+        "b/a.rules",
+    ] {
         write(&root.join(name), &format!("# {name}\n"));
     }
     // Ignored: other extensions, hidden files and hidden directories.
-    for name in ["notes.txt", "rules", "x.rules.bak", ".hidden.rules", ".git/c.rules", "a/.swp.rules"] {
+    for name in [
+        "notes.txt",
+        "rules",
+        "x.rules.bak",
+        ".hidden.rules",
+        ".git/c.rules",
+        "a/.swp.rules",
+    ] {
         write(&root.join(name), "when a == = broken");
     }
     let sources = read_rules(&[root.to_path_buf()]).unwrap();
     let names: Vec<String> = sources
         .iter()
-        .map(|s| s.name().strip_prefix(&*root.display().to_string()).unwrap().trim_start_matches('/').to_string())
+        .map(|s| {
+            s.name()
+                .strip_prefix(&*root.display().to_string())
+                .unwrap()
+                .trim_start_matches('/')
+                .to_string()
+        })
         .collect();
-    assert_eq!(names, vec!["10-x.rules", "9-y.rules", "B.rules", "a-c.rules", "a.rules", "a/b.rules", "a/z/deep.rules", "b/a.rules"]);
+    assert_eq!(
+        names,
+        vec![
+            "10-x.rules",
+            "9-y.rules",
+            "B.rules",
+            "a-c.rules",
+            "a.rules",
+            "a/b.rules",
+            "a/z/deep.rules",
+            "b/a.rules"
+        ]
+    );
     for s in &sources {
         assert!(s.text().starts_with("# "), "{}", s.name());
-        assert!(s.name().ends_with(s.text().trim_start_matches("# ").trim_end()), "text belongs to {}", s.name());
+        assert!(
+            s.name()
+                .ends_with(s.text().trim_start_matches("# ").trim_end()),
+            "text belongs to {}",
+            s.name()
+        );
     }
     // And they compile as a set.
     assert!(!compile(&sources).has_errors());
@@ -1251,8 +1959,12 @@ fn read_rules_keeps_the_order_of_the_paths_given() {
     write(&root.join("z.rules"), "when z exists drop");
     write(&root.join("d/a.rules"), "when a exists drop");
     write(&root.join("plain.txt"), "when t exists drop");
-    let sources = read_rules(&[root.join("z.rules"), root.join("d"), root.join("plain.txt")]).unwrap();
-    let names: Vec<&str> = sources.iter().map(|s| s.name().rsplit('/').next().unwrap()).collect();
+    let sources =
+        read_rules(&[root.join("z.rules"), root.join("d"), root.join("plain.txt")]).unwrap();
+    let names: Vec<&str> = sources
+        .iter()
+        .map(|s| s.name().rsplit('/').next().unwrap())
+        .collect();
     // A file named directly is read whatever its extension.
     assert_eq!(names, vec!["z.rules", "a.rules", "plain.txt"]);
 }
@@ -1276,7 +1988,6 @@ fn read_rules_empty_directory_is_no_sources() {
     assert!(c.rules.unwrap().is_empty());
 }
 
-
 #[cfg(unix)]
 #[test]
 
@@ -1286,8 +1997,19 @@ fn read_rules_survives_a_symlink_loop() {
     write(&root.join("a.rules"), "rule r { when a exists }");
     std::os::unix::fs::symlink(root, root.join("loop")).unwrap();
     match read_rules(&[root.to_path_buf()]) {
-        Ok(sources) => assert_eq!(sources.len(), 1, "{:?}", sources.iter().map(|s| s.name().to_string()).collect::<Vec<_>>()),
-        Err(e) => assert!(e.message.contains("loop") || e.message.contains("cycle"), "{e}"),
+        Ok(sources) => assert_eq!(
+            sources.len(),
+            1,
+            "{:?}",
+            sources
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect::<Vec<_>>()
+        ),
+        Err(e) => assert!(
+            e.message.contains("loop") || e.message.contains("cycle"),
+            "{e}"
+        ),
     }
 }
 
@@ -1298,12 +2020,27 @@ fn read_rules_follows_symlinked_directories_and_files() {
     let rules = dir.path().join("rules");
     let shared = dir.path().join("shared");
     write(&shared.join("s.rules"), "when s exists drop");
-    write(&dir.path().join("elsewhere/one.rules"), "when o exists drop");
+    write(
+        &dir.path().join("elsewhere/one.rules"),
+        "when o exists drop",
+    );
     std::fs::create_dir_all(&rules).unwrap();
     std::os::unix::fs::symlink(&shared, rules.join("linked")).unwrap();
-    std::os::unix::fs::symlink(dir.path().join("elsewhere/one.rules"), rules.join("one.rules")).unwrap();
+    std::os::unix::fs::symlink(
+        dir.path().join("elsewhere/one.rules"),
+        rules.join("one.rules"),
+    )
+    .unwrap();
     let sources = read_rules(&[rules.clone()]).unwrap();
-    let names: Vec<String> = sources.iter().map(|s| s.name().strip_prefix(&*rules.display().to_string()).unwrap().to_string()).collect();
+    let names: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            s.name()
+                .strip_prefix(&*rules.display().to_string())
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert_eq!(names, vec!["/linked/s.rules", "/one.rules"]);
 }
 
@@ -1320,11 +2057,25 @@ fn e301_null_in_an_in_list() {
 fn w302_bare_word_read_as_a_field() {
     let text = "when eventName == CreateUser set xpriority = high";
     let ds = all_diags(text);
-    assert_eq!(ds.iter().map(|d| (d.code, span_text(d))).collect::<Vec<_>>(), vec![("W302", "CreateUser"), ("W302", "high")]);
-    assert_eq!(ds[0].help.as_deref(), Some("to use the text, quote it: \"CreateUser\""));
-    assert_eq!(ds[1].help.as_deref(), Some("priorities are written in capitals: HIGH"));
+    assert_eq!(
+        ds.iter()
+            .map(|d| (d.code, span_text(d)))
+            .collect::<Vec<_>>(),
+        vec![("W302", "CreateUser"), ("W302", "high")]
+    );
+    assert_eq!(
+        ds[0].help.as_deref(),
+        Some("to use the text, quote it: \"CreateUser\"")
+    );
+    assert_eq!(
+        ds[1].help.as_deref(),
+        Some("priorities are written in capitals: HIGH")
+    );
     // Fields CloudTrail writes, and x-fields, are fine.
-    assert!(all_diags("when userIdentity.accountId != recipientAccountId set xwho = userIdentity.arn").is_empty());
+    assert!(all_diags(
+        "when userIdentity.accountId != recipientAccountId set xwho = userIdentity.arn"
+    )
+    .is_empty());
 }
 
 #[test]
@@ -1332,7 +2083,11 @@ fn priority_never_lowers_the_records_own() {
     let rs = rules("when a exists set xpriority = HIGH");
     let mut ev = Evaluation::default();
     rs.evaluate(&json!({"a": 1, "xpriority": "CRITICAL"}), &mut ev);
-    assert_eq!(ev.enrichment.field("xpriority"), None, "CRITICAL stays as the record has it");
+    assert_eq!(
+        ev.enrichment.field("xpriority"),
+        None,
+        "CRITICAL stays as the record has it"
+    );
     rs.evaluate(&json!({"a": 1, "xpriority": "LOW"}), &mut ev);
     assert_eq!(ev.enrichment.field("xpriority"), Some(&json!("HIGH")));
 }
@@ -1350,9 +2105,17 @@ fn w303_unknown_cloudtrail_fields_with_suggestions() {
     for (text, span, message, help) in cases {
         let ds = all_diags(text);
         assert_eq!(ds.len(), 1, "{text}:\n{}", show(&ds));
-        assert_eq!((ds[0].code, ds[0].severity, span_text(&ds[0])), ("W303", Severity::Warning, span), "{text}");
+        assert_eq!(
+            (ds[0].code, ds[0].severity, span_text(&ds[0])),
+            ("W303", Severity::Warning, span),
+            "{text}"
+        );
         assert_eq!(ds[0].message, message, "{text}");
-        assert!(ds[0].help.as_deref().unwrap().contains(help), "{text}: {:?}", ds[0].help);
+        assert!(
+            ds[0].help.as_deref().unwrap().contains(help),
+            "{text}: {:?}",
+            ds[0].help
+        );
     }
     // Known, open and enrichment paths pass.
     let clean = "when requestParameters.policyDocument.x exists and resources[0].ARN exists and xteam == \"a\" \

@@ -16,10 +16,17 @@ fn golden_dir() -> PathBuf {
 
 fn render(path: &Path) -> (Vec<&'static str>, String) {
     let text = std::fs::read_to_string(path).unwrap();
-    let name = format!("tests/golden/diagnostics/{}", path.file_name().unwrap().to_string_lossy());
+    let name = format!(
+        "tests/golden/diagnostics/{}",
+        path.file_name().unwrap().to_string_lossy()
+    );
     let compilation = compile(&[Source::new(name, text)]);
     let codes = compilation.diagnostics.iter().map(|d| d.code).collect();
-    let rendered = compilation.diagnostics.iter().map(|d| format!("{}\n", d.render(false))).collect();
+    let rendered = compilation
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}\n", d.render(false)))
+        .collect();
     (codes, rendered)
 }
 
@@ -37,7 +44,11 @@ fn every_code_renders_as_recorded() {
     for case in &cases {
         let code = case.file_stem().unwrap().to_string_lossy().to_string();
         let (codes, rendered) = render(case);
-        assert!(codes.contains(&code.as_str()), "{}: raises {codes:?}, not {code}", case.display());
+        assert!(
+            codes.contains(&code.as_str()),
+            "{}: raises {codes:?}, not {code}",
+            case.display()
+        );
         let expected_path = case.with_extension("expected");
         if update {
             std::fs::write(&expected_path, &rendered).unwrap();
@@ -45,10 +56,16 @@ fn every_code_renders_as_recorded() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if expected != rendered {
-            failures.push(format!("{code}:\n--- expected\n{expected}\n--- rendered\n{rendered}"));
+            failures.push(format!(
+                "{code}:\n--- expected\n{expected}\n--- rendered\n{rendered}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "rendered diagnostics changed (UPDATE_GOLDEN=1 to accept):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "rendered diagnostics changed (UPDATE_GOLDEN=1 to accept):\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Every code the compiler and parser define has a golden case.
@@ -59,9 +76,15 @@ fn every_code_has_a_case() {
         include_str!("../../lang/src/parser.rs"),
     ];
     for source in sources {
-        for line in source.lines().filter(|l| l.trim_start().starts_with("pub const ")) {
+        for line in source
+            .lines()
+            .filter(|l| l.trim_start().starts_with("pub const "))
+        {
             let code = line.split('"').nth(1).unwrap();
-            assert!(golden_dir().join(format!("{code}.rules")).exists(), "no golden case for {code}");
+            assert!(
+                golden_dir().join(format!("{code}.rules")).exists(),
+                "no golden case for {code}"
+            );
         }
     }
 }

@@ -52,6 +52,10 @@ proptest! {
 #[test]
 fn the_valid_sample_compiles_clean() {
     let c = compile(&[Source::new("p.rules", VALID)]);
-    assert!(c.diagnostics.iter().all(|d| !d.is_error()), "{:?}", c.diagnostics);
+    assert!(
+        c.diagnostics.iter().all(|d| !d.is_error()),
+        "{:?}",
+        c.diagnostics
+    );
     assert_eq!(c.rules.unwrap().len(), 3);
 }

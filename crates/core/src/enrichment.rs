@@ -38,7 +38,10 @@ impl Enrichment {
 
     /// True when nothing is added or changed.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.overwrites.is_empty() && self.tags.is_empty() && self.rules.is_empty()
+        self.fields.is_empty()
+            && self.overwrites.is_empty()
+            && self.tags.is_empty()
+            && self.rules.is_empty()
     }
 
     /// The slot for a field, created empty (null) on first use.
@@ -54,7 +57,10 @@ impl Enrichment {
     }
 
     pub fn field(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| &**n == name).map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v)
     }
 
     pub fn add_tag(&mut self, tag: &Arc<str>) {
@@ -66,8 +72,10 @@ impl Enrichment {
     /// Every top-level field this enrichment writes, borrowed, in output
     /// order: what the writer serializes for each enriched record.
     pub fn output_field_refs(&self) -> impl Iterator<Item = (&str, OutputValue<'_>)> + '_ {
-        let tags = (!self.tags.is_empty()).then_some((TAGS_FIELD, OutputValue::Strings(&self.tags)));
-        let rules = (!self.rules.is_empty()).then_some((RULES_FIELD, OutputValue::Strings(&self.rules)));
+        let tags =
+            (!self.tags.is_empty()).then_some((TAGS_FIELD, OutputValue::Strings(&self.tags)));
+        let rules =
+            (!self.rules.is_empty()).then_some((RULES_FIELD, OutputValue::Strings(&self.rules)));
         self.fields
             .iter()
             .filter(|(_, v)| !v.is_null())
@@ -94,7 +102,9 @@ impl OutputValue<'_> {
     pub fn to_value(self) -> Value {
         match self {
             OutputValue::Json(v) => v.clone(),
-            OutputValue::Strings(items) => Value::Array(items.iter().map(|t| Value::String(t.to_string())).collect()),
+            OutputValue::Strings(items) => {
+                Value::Array(items.iter().map(|t| Value::String(t.to_string())).collect())
+            }
         }
     }
 }

@@ -34,7 +34,13 @@ mod tests {
     #[test]
     fn strips_whitespace_outside_strings_only() {
         let mut out = Vec::new();
-        compact_into(b"{ \"a b\" : [ 1 ,\n 2 ], \"c\\\" d\": \" x \" }\n", &mut out);
-        assert_eq!(std::str::from_utf8(&out).unwrap(), "{\"a b\":[1,2],\"c\\\" d\":\" x \"}");
+        compact_into(
+            b"{ \"a b\" : [ 1 ,\n 2 ], \"c\\\" d\": \" x \" }\n",
+            &mut out,
+        );
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "{\"a b\":[1,2],\"c\\\" d\":\" x \"}"
+        );
     }
 }

@@ -21,12 +21,19 @@ pub struct FieldPath {
 
 impl FieldPath {
     pub fn new(segments: Vec<PathSegment>) -> FieldPath {
-        FieldPath { segments: segments.into_boxed_slice() }
+        FieldPath {
+            segments: segments.into_boxed_slice(),
+        }
     }
 
     /// A path of dot-separated keys, `a.b.c` (no array segments).
     pub fn keys(dotted: &str) -> FieldPath {
-        FieldPath::new(dotted.split('.').map(|k| PathSegment::Key(k.into())).collect())
+        FieldPath::new(
+            dotted
+                .split('.')
+                .map(|k| PathSegment::Key(k.into()))
+                .collect(),
+        )
     }
 
     pub fn segments(&self) -> &[PathSegment] {
@@ -56,7 +63,11 @@ impl FieldPath {
     }
 }
 
-fn visit_from<'v>(segments: &[PathSegment], value: &'v Value, found: &mut dyn FnMut(&'v Value) -> bool) -> bool {
+fn visit_from<'v>(
+    segments: &[PathSegment],
+    value: &'v Value,
+    found: &mut dyn FnMut(&'v Value) -> bool,
+) -> bool {
     let Some((head, rest)) = segments.split_first() else {
         return if value.is_null() { true } else { found(value) };
     };
@@ -148,24 +159,49 @@ mod tests {
     fn resolves_keys_arrays_and_indexes() {
         let rec = json!({"a": {"b": 1}, "r": [{"t": "x"}, {"t": "y"}, {"u": 1}], "n": null});
         assert_eq!(all(&FieldPath::keys("a.b"), &rec), vec![json!(1)]);
-        let each = FieldPath::new(vec![PathSegment::Key("r".into()), PathSegment::Each, PathSegment::Key("t".into())]);
+        let each = FieldPath::new(vec![
+            PathSegment::Key("r".into()),
+            PathSegment::Each,
+            PathSegment::Key("t".into()),
+        ]);
         assert_eq!(all(&each, &rec), vec![json!("x"), json!("y")]);
-        let idx = FieldPath::new(vec![PathSegment::Key("r".into()), PathSegment::Index(1), PathSegment::Key("t".into())]);
+        let idx = FieldPath::new(vec![
+            PathSegment::Key("r".into()),
+            PathSegment::Index(1),
+            PathSegment::Key("t".into()),
+        ]);
         assert_eq!(all(&idx, &rec), vec![json!("y")]);
         assert!(all(&FieldPath::keys("a.c"), &rec).is_empty());
-        assert!(all(&FieldPath::keys("n"), &rec).is_empty(), "null is absent");
-        assert!(all(&FieldPath::keys("a.b.c"), &rec).is_empty(), "through a scalar");
+        assert!(
+            all(&FieldPath::keys("n"), &rec).is_empty(),
+            "null is absent"
+        );
+        assert!(
+            all(&FieldPath::keys("a.b.c"), &rec).is_empty(),
+            "through a scalar"
+        );
         assert_eq!(each.to_string(), "r[].t");
     }
 
     #[test]
     fn sets_nested_paths() {
         let mut rec = json!({"userIdentity": {"arn": "a"}, "r": [{"k": 1}, {"j": 2}], "s": "text"});
-        set_path(&mut rec, &FieldPath::keys("userIdentity.arn"), &json!("redacted"));
+        set_path(
+            &mut rec,
+            &FieldPath::keys("userIdentity.arn"),
+            &json!("redacted"),
+        );
         set_path(&mut rec, &FieldPath::keys("x.y"), &json!(true));
         set_path(&mut rec, &FieldPath::keys("s.t"), &json!(true));
-        let each = FieldPath::new(vec![PathSegment::Key("r".into()), PathSegment::Each, PathSegment::Key("k".into())]);
+        let each = FieldPath::new(vec![
+            PathSegment::Key("r".into()),
+            PathSegment::Each,
+            PathSegment::Key("k".into()),
+        ]);
         set_path(&mut rec, &each, &json!(0));
-        assert_eq!(rec, json!({"userIdentity": {"arn": "redacted"}, "r": [{"k": 0}, {"j": 2}], "s": "text"}));
+        assert_eq!(
+            rec,
+            json!({"userIdentity": {"arn": "redacted"}, "r": [{"k": 0}, {"j": 2}], "s": "text"})
+        );
     }
 }

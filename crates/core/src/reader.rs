@@ -14,7 +14,9 @@
 //! the record's index) and its cause.
 
 use crate::schema::{DIGEST_FIELDS, RECORD_MARKERS};
-use serde::de::{self, Deserializer as _, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::fmt;
@@ -88,7 +90,13 @@ pub struct ReadOutcome {
 
 impl ReadOutcome {
     fn new(layout: Layout) -> Self {
-        ReadOutcome { layout, records: 0, rejected: 0, record_errors: Vec::new(), skipped: None }
+        ReadOutcome {
+            layout,
+            records: 0,
+            rejected: 0,
+            record_errors: Vec::new(),
+            skipped: None,
+        }
     }
 }
 
@@ -120,7 +128,12 @@ pub struct ReadError {
 
 impl ReadError {
     fn new(kind: ReadErrorKind, message: impl Into<String>) -> Self {
-        ReadError { kind, message: message.into(), line: None, column: None }
+        ReadError {
+            kind,
+            message: message.into(),
+            line: None,
+            column: None,
+        }
     }
 
     fn at(mut self, line: usize, column: usize) -> Self {
@@ -155,9 +168,14 @@ const BUFFER: usize = 256 * 1024;
 /// Reads one log file, calling `sink` for every record in file order.
 pub fn read_log(input: impl Read, sink: &mut RecordSink<'_>) -> Result<ReadOutcome, ReadError> {
     let mut raw = BufReader::with_capacity(BUFFER, input);
-    let head = raw.fill_buf().map_err(|e| ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}")))?;
+    let head = raw
+        .fill_buf()
+        .map_err(|e| ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}")))?;
     if head.is_empty() {
-        return Err(ReadError::new(ReadErrorKind::Empty, "empty file: no CloudTrail records"));
+        return Err(ReadError::new(
+            ReadErrorKind::Empty,
+            "empty file: no CloudTrail records",
+        ));
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         let text = BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(raw));
@@ -167,14 +185,21 @@ pub fn read_log(input: impl Read, sink: &mut RecordSink<'_>) -> Result<ReadOutco
     }
 }
 
-fn read_text(mut text: impl BufRead, gzipped: bool, sink: &mut RecordSink<'_>) -> Result<ReadOutcome, ReadError> {
+fn read_text(
+    mut text: impl BufRead,
+    gzipped: bool,
+    sink: &mut RecordSink<'_>,
+) -> Result<ReadOutcome, ReadError> {
     let io_err = |e: io::Error| io_error(e, gzipped);
     // Skip a byte-order mark and leading whitespace, counting lines for positions.
     let mut skipped_lines = 0usize;
     let first = loop {
         let buf = text.fill_buf().map_err(io_err)?;
         let Some(&b) = buf.first() else {
-            return Err(ReadError::new(ReadErrorKind::Empty, "empty file: no CloudTrail records"));
+            return Err(ReadError::new(
+                ReadErrorKind::Empty,
+                "empty file: no CloudTrail records",
+            ));
         };
         if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
             text.consume(3);
@@ -187,7 +212,13 @@ fn read_text(mut text: impl BufRead, gzipped: bool, sink: &mut RecordSink<'_>) -
             break b;
         }
     };
-    let mut ctx = Ctx { sink, outcome: ReadOutcome::new(Layout::Document), sink_error: None, gzipped, line_offset: skipped_lines };
+    let mut ctx = Ctx {
+        sink,
+        outcome: ReadOutcome::new(Layout::Document),
+        sink_error: None,
+        gzipped,
+        line_offset: skipped_lines,
+    };
     let result = match first {
         b'[' => {
             ctx.outcome.layout = Layout::JsonArray;
@@ -203,7 +234,10 @@ fn read_text(mut text: impl BufRead, gzipped: bool, sink: &mut RecordSink<'_>) -
     let outcome = ctx.outcome;
     if outcome.skipped.is_none() && outcome.records == 0 {
         if let Some(first) = outcome.record_errors.first() {
-            return Err(ReadError::new(ReadErrorKind::Shape, format!("no usable record; {first}")));
+            return Err(ReadError::new(
+                ReadErrorKind::Shape,
+                format!("no usable record; {first}"),
+            ));
         }
     }
     Ok(outcome)
@@ -214,15 +248,24 @@ fn starts_records_object(buf: &[u8]) -> bool {
     let mut rest = buf.strip_prefix(b"{").unwrap_or(buf);
     let skip_ws = |s: &[u8]| -> usize { s.iter().take_while(|b| b.is_ascii_whitespace()).count() };
     rest = &rest[skip_ws(rest)..];
-    let Some(after) = rest.strip_prefix(b"\"Records\"") else { return false };
+    let Some(after) = rest.strip_prefix(b"\"Records\"") else {
+        return false;
+    };
     let after = &after[skip_ws(after)..];
     after.starts_with(b":")
 }
 
 fn io_error(e: io::Error, gzipped: bool) -> ReadError {
     if gzipped {
-        let cause = if e.kind() == io::ErrorKind::UnexpectedEof { "unexpected end of data".to_string() } else { e.to_string() };
-        ReadError::new(ReadErrorKind::Gzip, format!("truncated or corrupt gzip data: {cause}"))
+        let cause = if e.kind() == io::ErrorKind::UnexpectedEof {
+            "unexpected end of data".to_string()
+        } else {
+            e.to_string()
+        };
+        ReadError::new(
+            ReadErrorKind::Gzip,
+            format!("truncated or corrupt gzip data: {cause}"),
+        )
     } else {
         ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}"))
     }
@@ -242,17 +285,28 @@ impl Ctx<'_, '_> {
     /// Hands one record to the sink, or records why it cannot be used.
     fn record(&mut self, raw: &[u8], value: &Value, position: RecordPosition) -> io::Result<()> {
         if !value.is_object() {
-            self.reject(position, format!("expected a JSON object, found {}", kind_of(value)));
+            self.reject(
+                position,
+                format!("expected a JSON object, found {}", kind_of(value)),
+            );
             return Ok(());
         }
         self.outcome.records += 1;
-        (self.sink)(Record { raw, value, position })
+        (self.sink)(Record {
+            raw,
+            value,
+            position,
+        })
     }
 
     /// A record known only as a parsed value (inside a document read whole):
     /// its bytes are the value serialized.
     fn value_record(&mut self, value: &Value, position: RecordPosition) -> io::Result<()> {
-        self.record(&serde_json::to_vec(value).expect("a Value serializes"), value, position)
+        self.record(
+            &serde_json::to_vec(value).expect("a Value serializes"),
+            value,
+            position,
+        )
     }
 
     /// Each element of an array of records, numbered on from `index`.
@@ -267,7 +321,9 @@ impl Ctx<'_, '_> {
     fn reject(&mut self, position: RecordPosition, message: String) {
         self.outcome.rejected += 1;
         if self.outcome.record_errors.len() < MAX_KEPT_ERRORS {
-            self.outcome.record_errors.push(RecordError { position, message });
+            self.outcome
+                .record_errors
+                .push(RecordError { position, message });
         }
     }
 
@@ -275,10 +331,15 @@ impl Ctx<'_, '_> {
     fn stream<R: BufRead>(
         &mut self,
         text: R,
-        drive: impl FnOnce(&mut serde_json::Deserializer<serde_json::de::IoRead<R>>, &mut Self) -> Result<(), serde_json::Error>,
+        drive: impl FnOnce(
+            &mut serde_json::Deserializer<serde_json::de::IoRead<R>>,
+            &mut Self,
+        ) -> Result<(), serde_json::Error>,
     ) -> Result<(), ReadError> {
         let mut de = serde_json::Deserializer::from_reader(text);
-        drive(&mut de, self).and_then(|()| de.end()).map_err(|e| self.json_error(e))
+        drive(&mut de, self)
+            .and_then(|()| de.end())
+            .map_err(|e| self.json_error(e))
     }
 
     fn json_error(&mut self, e: serde_json::Error) -> ReadError {
@@ -311,7 +372,8 @@ impl Ctx<'_, '_> {
     fn lines_or_document(&mut self, mut text: impl BufRead) -> Result<(), ReadError> {
         let gzipped = self.gzipped;
         let mut line = Vec::new();
-        text.read_until(b'\n', &mut line).map_err(|e| io_error(e, gzipped))?;
+        text.read_until(b'\n', &mut line)
+            .map_err(|e| io_error(e, gzipped))?;
         let first_line_no = self.line_offset as u64 + 1;
         match serde_json::from_slice::<Value>(&line) {
             Ok(value) => {
@@ -324,7 +386,9 @@ impl Ctx<'_, '_> {
                 let mut line_no = first_line_no;
                 loop {
                     line.clear();
-                    let n = text.read_until(b'\n', &mut line).map_err(|e| io_error(e, gzipped))?;
+                    let n = text
+                        .read_until(b'\n', &mut line)
+                        .map_err(|e| io_error(e, gzipped))?;
                     if n == 0 {
                         return Ok(());
                     }
@@ -339,15 +403,23 @@ impl Ctx<'_, '_> {
                             if let Some(i) = message.rfind(" at line ") {
                                 message.truncate(i);
                             }
-                            let place = if e.column() == 0 { "at the end of the line".to_string() } else { format!("at column {}", e.column()) };
-                            self.reject(RecordPosition::Line(line_no), format!("invalid JSON {place}: {message}"));
+                            let place = if e.column() == 0 {
+                                "at the end of the line".to_string()
+                            } else {
+                                format!("at column {}", e.column())
+                            };
+                            self.reject(
+                                RecordPosition::Line(line_no),
+                                format!("invalid JSON {place}: {message}"),
+                            );
                         }
                     }
                 }
             }
             Err(_) => {
                 let mut all = line;
-                text.read_to_end(&mut all).map_err(|e| io_error(e, gzipped))?;
+                text.read_to_end(&mut all)
+                    .map_err(|e| io_error(e, gzipped))?;
                 self.document(&all)
             }
         }
@@ -357,9 +429,9 @@ impl Ctx<'_, '_> {
     fn line(&mut self, raw: &[u8], value: &Value, line_no: u64) -> Result<(), ReadError> {
         let position = RecordPosition::Line(line_no);
         let result = match value.get("Records") {
-            Some(Value::Array(records)) if !is_record_like(value) => {
-                records.iter().try_for_each(|r| self.value_record(r, position))
-            }
+            Some(Value::Array(records)) if !is_record_like(value) => records
+                .iter()
+                .try_for_each(|r| self.value_record(r, position)),
             _ if lookup_events(value) => self.lookup_events(value, &mut 0),
             _ if value.is_object() && !is_record_like(value) => {
                 self.reject(position, not_a_record(value));
@@ -379,7 +451,9 @@ impl Ctx<'_, '_> {
             match event.get("CloudTrailEvent").and_then(Value::as_str) {
                 Some(text) => match serde_json::from_str::<Value>(text) {
                     Ok(record) => self.record(text.as_bytes(), &record, position)?,
-                    Err(e) => self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}")),
+                    Err(e) => {
+                        self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}"))
+                    }
                 },
                 None => self.value_record(event, position)?,
             }
@@ -399,23 +473,35 @@ impl Ctx<'_, '_> {
             match &value {
                 Value::Object(map) if map.contains_key("Records") && !is_record_like(&value) => {
                     let Some(Value::Array(records)) = map.get("Records") else {
-                        return Err(ReadError::new(ReadErrorKind::Shape, "not a CloudTrail log file: \"Records\" is not an array"));
+                        return Err(ReadError::new(
+                            ReadErrorKind::Shape,
+                            "not a CloudTrail log file: \"Records\" is not an array",
+                        ));
                     };
-                    self.value_records(records, &mut index).map_err(output_error)?;
+                    self.value_records(records, &mut index)
+                        .map_err(output_error)?;
                 }
-                Value::Object(_) if lookup_events(&value) => self.lookup_events(&value, &mut index).map_err(output_error)?,
+                Value::Object(_) if lookup_events(&value) => self
+                    .lookup_events(&value, &mut index)
+                    .map_err(output_error)?,
                 Value::Object(_) => {
                     if let Some(reason) = digest_reason(&value) {
                         self.outcome.skipped = Some(reason);
                         return Ok(());
                     }
                     if !is_record_like(&value) {
-                        return Err(ReadError::new(ReadErrorKind::Shape, format!("not a CloudTrail log file: {}", not_a_record(&value))));
+                        return Err(ReadError::new(
+                            ReadErrorKind::Shape,
+                            format!("not a CloudTrail log file: {}", not_a_record(&value)),
+                        ));
                     }
-                    self.record(raw.get().as_bytes(), &value, RecordPosition::Index(index)).map_err(output_error)?;
+                    self.record(raw.get().as_bytes(), &value, RecordPosition::Index(index))
+                        .map_err(output_error)?;
                     index += 1;
                 }
-                Value::Array(records) => self.value_records(records, &mut index).map_err(output_error)?,
+                Value::Array(records) => self
+                    .value_records(records, &mut index)
+                    .map_err(output_error)?,
                 other => {
                     return Err(ReadError::new(
                         ReadErrorKind::Shape,
@@ -425,7 +511,10 @@ impl Ctx<'_, '_> {
             }
         }
         if !any {
-            return Err(ReadError::new(ReadErrorKind::Empty, "empty file: no CloudTrail records"));
+            return Err(ReadError::new(
+                ReadErrorKind::Empty,
+                "empty file: no CloudTrail records",
+            ));
         }
         Ok(())
     }
@@ -450,10 +539,14 @@ fn kind_of(v: &Value) -> &'static str {
 /// The output of `aws cloudtrail lookup-events`: `{"Events":[{"CloudTrailEvent":"{...}"}]}`,
 /// or, for Insights events, `{"Events":[{...record...}]}`.
 fn lookup_events(v: &Value) -> bool {
-    v.get("Events").and_then(Value::as_array).is_some_and(|events| {
-        !events.is_empty()
-            && events.iter().all(|e| e.get("CloudTrailEvent").is_some_and(Value::is_string) || is_record_like(e))
-    })
+    v.get("Events")
+        .and_then(Value::as_array)
+        .is_some_and(|events| {
+            !events.is_empty()
+                && events.iter().all(|e| {
+                    e.get("CloudTrailEvent").is_some_and(Value::is_string) || is_record_like(e)
+                })
+        })
 }
 
 fn is_record_like(v: &Value) -> bool {
@@ -461,8 +554,14 @@ fn is_record_like(v: &Value) -> bool {
 }
 
 fn not_a_record(v: &Value) -> String {
-    let keys: Vec<&str> = v.as_object().map(|m| m.keys().take(5).map(String::as_str).collect()).unwrap_or_default();
-    format!("an object without CloudTrail fields (keys: {})", keys.join(", "))
+    let keys: Vec<&str> = v
+        .as_object()
+        .map(|m| m.keys().take(5).map(String::as_str).collect())
+        .unwrap_or_default();
+    format!(
+        "an object without CloudTrail fields (keys: {})",
+        keys.join(", ")
+    )
 }
 
 fn digest_reason(v: &Value) -> Option<String> {
@@ -487,7 +586,9 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
             if key == "Records" {
-                map.next_value_seed(RecordsSeed { ctx: &mut *self.ctx })?;
+                map.next_value_seed(RecordsSeed {
+                    ctx: &mut *self.ctx,
+                })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -588,24 +689,52 @@ mod tests {
         let cases: &[(&[u8], ReadErrorKind, &str)] = &[
             (b"", ReadErrorKind::Empty, "empty file"),
             (b"  \n ", ReadErrorKind::Empty, "empty file"),
-            (b"{\"Records\":[{\"eventName\":\"A\"},", ReadErrorKind::Json, "truncated JSON"),
-            (b"{\"Records\":[{\"eventName\":\"A\"} {}]}", ReadErrorKind::Json, "invalid JSON"),
-            (b"{\"Records\":5}", ReadErrorKind::Shape, "expected an array of CloudTrail records"),
-            (b"{\"foo\":1}", ReadErrorKind::Shape, "without CloudTrail fields"),
+            (
+                b"{\"Records\":[{\"eventName\":\"A\"},",
+                ReadErrorKind::Json,
+                "truncated JSON",
+            ),
+            (
+                b"{\"Records\":[{\"eventName\":\"A\"} {}]}",
+                ReadErrorKind::Json,
+                "invalid JSON",
+            ),
+            (
+                b"{\"Records\":5}",
+                ReadErrorKind::Shape,
+                "expected an array of CloudTrail records",
+            ),
+            (
+                b"{\"foo\":1}",
+                ReadErrorKind::Shape,
+                "without CloudTrail fields",
+            ),
             (b"\"text\"", ReadErrorKind::Shape, "found a string"),
             (b"[1,2]", ReadErrorKind::Shape, "no usable record"),
             (b"hello world", ReadErrorKind::Json, "invalid JSON"),
         ];
         for (bytes, kind, needle) in cases {
-            let err = read(bytes).err().unwrap_or_else(|| panic!("{:?} should fail", String::from_utf8_lossy(bytes)));
-            assert_eq!(err.kind, *kind, "{:?}: {err}", String::from_utf8_lossy(bytes));
-            assert!(err.to_string().contains(needle), "{:?}: {err}", String::from_utf8_lossy(bytes));
+            let err = read(bytes)
+                .err()
+                .unwrap_or_else(|| panic!("{:?} should fail", String::from_utf8_lossy(bytes)));
+            assert_eq!(
+                err.kind,
+                *kind,
+                "{:?}: {err}",
+                String::from_utf8_lossy(bytes)
+            );
+            assert!(
+                err.to_string().contains(needle),
+                "{:?}: {err}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 
     #[test]
     fn reports_line_and_column_of_json_errors() {
-        let err = read(b"\n\n{\"Records\":[\n{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}]}").unwrap_err();
+        let err = read(b"\n\n{\"Records\":[\n{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}]}")
+            .unwrap_err();
         assert_eq!((err.line, err.column), (Some(5), Some(1)), "{err}");
     }
 
@@ -619,7 +748,8 @@ mod tests {
 
     #[test]
     fn bad_ndjson_lines_are_reported_and_the_rest_read() {
-        let (outcome, seen) = read(b"{\"eventName\":\"A\"}\n{\"eventName\":\n[1]\n{\"eventName\":\"B\"}\n").unwrap();
+        let (outcome, seen) =
+            read(b"{\"eventName\":\"A\"}\n{\"eventName\":\n[1]\n{\"eventName\":\"B\"}\n").unwrap();
         assert_eq!(seen, ["A", "B"]);
         assert_eq!(outcome.record_errors.len(), 2);
         assert_eq!(outcome.record_errors[0].position, RecordPosition::Line(2));
@@ -628,7 +758,8 @@ mod tests {
 
     #[test]
     fn digest_files_are_skipped() {
-        let digest = br#"{"awsAccountId":"1","digestStartTime":"x","digestEndTime":"y","logFiles":[]}"#;
+        let digest =
+            br#"{"awsAccountId":"1","digestStartTime":"x","digestEndTime":"y","logFiles":[]}"#;
         for bytes in [digest.to_vec(), gzip(digest)] {
             let (outcome, seen) = read(&bytes).unwrap();
             assert!(outcome.skipped.unwrap().contains("digest"));
@@ -638,15 +769,25 @@ mod tests {
 
     #[test]
     fn non_object_records_are_reported_not_passed_on() {
-        let (outcome, seen) = read(br#"{"Records":[{"eventName":"A"},null,{"eventName":"B"}]}"#).unwrap();
+        let (outcome, seen) =
+            read(br#"{"Records":[{"eventName":"A"},null,{"eventName":"B"}]}"#).unwrap();
         assert_eq!(seen, ["A", "B"]);
-        assert_eq!(outcome.record_errors, vec![RecordError { position: RecordPosition::Index(1), message: "expected a JSON object, found null".into() }]);
+        assert_eq!(
+            outcome.record_errors,
+            vec![RecordError {
+                position: RecordPosition::Index(1),
+                message: "expected a JSON object, found null".into()
+            }]
+        );
     }
 
     #[test]
     fn output_failure_stops_the_read() {
-        let err = read_log(&br#"{"Records":[{"eventName":"A"}]}"#[..], &mut |_r: Record<'_>| Err(io::Error::other("disk full")))
-            .unwrap_err();
+        let err = read_log(
+            &br#"{"Records":[{"eventName":"A"}]}"#[..],
+            &mut |_r: Record<'_>| Err(io::Error::other("disk full")),
+        )
+        .unwrap_err();
         assert_eq!(err.kind, ReadErrorKind::Output);
         assert!(err.to_string().contains("disk full"));
     }

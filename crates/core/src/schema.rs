@@ -48,10 +48,22 @@ pub fn is_aws_field(name: &str) -> bool {
 }
 
 /// Keys that only a digest file has: such files are skipped, not read as logs.
-pub const DIGEST_FIELDS: &[&str] = &["digestStartTime", "digestEndTime", "digestS3Object", "digestSignatureAlgorithm"];
+pub const DIGEST_FIELDS: &[&str] = &[
+    "digestStartTime",
+    "digestEndTime",
+    "digestS3Object",
+    "digestSignatureAlgorithm",
+];
 
 /// Keys whose presence marks a bare JSON object as a CloudTrail record.
-pub const RECORD_MARKERS: &[&str] = &["eventVersion", "eventName", "eventSource", "eventTime", "eventID", "eventType"];
+pub const RECORD_MARKERS: &[&str] = &[
+    "eventVersion",
+    "eventName",
+    "eventSource",
+    "eventTime",
+    "eventID",
+    "eventType",
+];
 
 /// The shape of a field in a CloudTrail record.
 #[derive(Debug)]
@@ -64,13 +76,30 @@ pub enum Shape {
     Array(&'static Shape),
 }
 
-const SESSION_ISSUER: &[(&str, Shape)] =
-    &[("type", Shape::Leaf), ("principalId", Shape::Leaf), ("arn", Shape::Leaf), ("accountId", Shape::Leaf), ("userName", Shape::Leaf)];
+const SESSION_ISSUER: &[(&str, Shape)] = &[
+    ("type", Shape::Leaf),
+    ("principalId", Shape::Leaf),
+    ("arn", Shape::Leaf),
+    ("accountId", Shape::Leaf),
+    ("userName", Shape::Leaf),
+];
 
 const SESSION_CONTEXT: &[(&str, Shape)] = &[
-    ("attributes", Shape::Object(&[("creationDate", Shape::Leaf), ("mfaAuthenticated", Shape::Leaf)])),
+    (
+        "attributes",
+        Shape::Object(&[
+            ("creationDate", Shape::Leaf),
+            ("mfaAuthenticated", Shape::Leaf),
+        ]),
+    ),
     ("sessionIssuer", Shape::Object(SESSION_ISSUER)),
-    ("webIdFederationData", Shape::Object(&[("federatedProvider", Shape::Leaf), ("attributes", Shape::Open)])),
+    (
+        "webIdFederationData",
+        Shape::Object(&[
+            ("federatedProvider", Shape::Leaf),
+            ("attributes", Shape::Open),
+        ]),
+    ),
     ("sourceIdentity", Shape::Leaf),
     ("ec2RoleDelivery", Shape::Leaf),
     ("ec2IssuedInVPC", Shape::Leaf),
@@ -88,7 +117,10 @@ const USER_IDENTITY: &[(&str, Shape)] = &[
     ("invokedBy", Shape::Leaf),
     ("identityProvider", Shape::Leaf),
     ("credentialId", Shape::Leaf),
-    ("onBehalfOf", Shape::Object(&[("userId", Shape::Leaf), ("identityStoreArn", Shape::Leaf)])),
+    (
+        "onBehalfOf",
+        Shape::Object(&[("userId", Shape::Leaf), ("identityStoreArn", Shape::Leaf)]),
+    ),
     ("inScopeOf", Shape::Open),
     ("sourceIdentity", Shape::Leaf),
 ];
@@ -111,7 +143,14 @@ pub const RECORD: &[(&str, Shape)] = &[
     ("requestID", Shape::Leaf),
     ("eventID", Shape::Leaf),
     ("readOnly", Shape::Leaf),
-    ("resources", Shape::Array(&Shape::Object(&[("ARN", Shape::Leaf), ("accountId", Shape::Leaf), ("type", Shape::Leaf)]))),
+    (
+        "resources",
+        Shape::Array(&Shape::Object(&[
+            ("ARN", Shape::Leaf),
+            ("accountId", Shape::Leaf),
+            ("type", Shape::Leaf),
+        ])),
+    ),
     ("eventType", Shape::Leaf),
     ("apiVersion", Shape::Leaf),
     ("managementEvent", Shape::Leaf),
@@ -121,11 +160,36 @@ pub const RECORD: &[(&str, Shape)] = &[
     ("vpcEndpointId", Shape::Leaf),
     ("vpcEndpointAccountId", Shape::Leaf),
     ("eventCategory", Shape::Leaf),
-    ("addendum", Shape::Object(&[("reason", Shape::Leaf), ("updatedFields", Shape::Leaf), ("originalRequestID", Shape::Leaf), ("originalEventID", Shape::Leaf)])),
+    (
+        "addendum",
+        Shape::Object(&[
+            ("reason", Shape::Leaf),
+            ("updatedFields", Shape::Leaf),
+            ("originalRequestID", Shape::Leaf),
+            ("originalEventID", Shape::Leaf),
+        ]),
+    ),
     ("sessionCredentialFromConsole", Shape::Leaf),
     ("edgeDeviceDetails", Shape::Open),
-    ("tlsDetails", Shape::Object(&[("tlsVersion", Shape::Leaf), ("cipherSuite", Shape::Leaf), ("clientProvidedHostHeader", Shape::Leaf)])),
-    ("insightDetails", Shape::Object(&[("state", Shape::Leaf), ("eventSource", Shape::Leaf), ("eventName", Shape::Leaf), ("errorCode", Shape::Leaf), ("insightType", Shape::Leaf), ("insightContext", Shape::Open)])),
+    (
+        "tlsDetails",
+        Shape::Object(&[
+            ("tlsVersion", Shape::Leaf),
+            ("cipherSuite", Shape::Leaf),
+            ("clientProvidedHostHeader", Shape::Leaf),
+        ]),
+    ),
+    (
+        "insightDetails",
+        Shape::Object(&[
+            ("state", Shape::Leaf),
+            ("eventSource", Shape::Leaf),
+            ("eventName", Shape::Leaf),
+            ("errorCode", Shape::Leaf),
+            ("insightType", Shape::Leaf),
+            ("insightContext", Shape::Open),
+        ]),
+    ),
 ];
 
 /// One step of a path, as the schema sees it.
@@ -156,11 +220,25 @@ pub fn check_path(steps: &[Step<'_>]) -> Result<(), UnknownField> {
             (Shape::Array(inner), Step::Element) => inner,
             // An array used like an object, or the reverse: leave it to the data.
             (Shape::Array(_), Step::Key(_)) | (Shape::Object(_), Step::Element) => return Ok(()),
-            (Shape::Object(fields), Step::Key(key)) => match fields.iter().find(|(name, _)| name == key) {
-                Some((_, next)) => next,
-                None => return Err(UnknownField { step: i, known: fields.iter().map(|(n, _)| *n).collect(), below_scalar: false }),
-            },
-            (Shape::Leaf, _) => return Err(UnknownField { step: i, known: Vec::new(), below_scalar: true }),
+            (Shape::Object(fields), Step::Key(key)) => {
+                match fields.iter().find(|(name, _)| name == key) {
+                    Some((_, next)) => next,
+                    None => {
+                        return Err(UnknownField {
+                            step: i,
+                            known: fields.iter().map(|(n, _)| *n).collect(),
+                            below_scalar: false,
+                        })
+                    }
+                }
+            }
+            (Shape::Leaf, _) => {
+                return Err(UnknownField {
+                    step: i,
+                    known: Vec::new(),
+                    below_scalar: true,
+                })
+            }
         };
     }
     Ok(())
@@ -171,7 +249,15 @@ mod tests {
     use super::*;
 
     fn keys(path: &str) -> Vec<Step<'_>> {
-        path.split('.').map(|k| if k == "[]" { Step::Element } else { Step::Key(k) }).collect()
+        path.split('.')
+            .map(|k| {
+                if k == "[]" {
+                    Step::Element
+                } else {
+                    Step::Key(k)
+                }
+            })
+            .collect()
     }
 
     #[test]

@@ -25,7 +25,10 @@ pub fn write_enriched(raw: &[u8], record: &Value, enrichment: &Enrichment, out: 
         out.push(b'\n');
         return;
     };
-    let splice = enrichment.overwrites.is_empty() && enrichment.output_field_refs().all(|(name, _)| !object.contains_key(name));
+    let splice = enrichment.overwrites.is_empty()
+        && enrichment
+            .output_field_refs()
+            .all(|(name, _)| !object.contains_key(name));
     if splice {
         let start = out.len();
         compact_into(raw, out);
@@ -71,7 +74,11 @@ pub struct EnrichedWriter<W: Write> {
 impl<W: Write> EnrichedWriter<W> {
     /// `level` is the gzip level, 0 (store) to 9 (smallest).
     pub fn new(inner: W, level: u32) -> Self {
-        EnrichedWriter { encoder: GzEncoder::new(inner, Compression::new(level.min(9))), buffer: Vec::with_capacity(CHUNK + 64 * 1024), records: 0 }
+        EnrichedWriter {
+            encoder: GzEncoder::new(inner, Compression::new(level.min(9))),
+            buffer: Vec::with_capacity(CHUNK + 64 * 1024),
+            records: 0,
+        }
     }
 
     pub fn write(&mut self, raw: &[u8], record: &Value, enrichment: &Enrichment) -> io::Result<()> {
@@ -117,7 +124,10 @@ mod tests {
 
     #[test]
     fn unchanged_records_keep_their_bytes_on_one_line() {
-        assert_eq!(line("{ \"b\": 2,\n \"a\" : \"x y\" }", &Enrichment::default()), "{\"b\":2,\"a\":\"x y\"}\n");
+        assert_eq!(
+            line("{ \"b\": 2,\n \"a\" : \"x y\" }", &Enrichment::default()),
+            "{\"b\":2,\"a\":\"x y\"}\n"
+        );
     }
 
     #[test]
@@ -129,21 +139,33 @@ mod tests {
             line("{\"eventName\":\"CreateUser\", \"n\": 1.50}", &e),
             "{\"eventName\":\"CreateUser\",\"n\":1.50,\"xpriority\":\"HIGH\",\"xtags\":[\"t\"],\"xrules\":[\"iam\"]}\n"
         );
-        assert_eq!(line("{}", &e), "{\"xpriority\":\"HIGH\",\"xtags\":[\"t\"],\"xrules\":[\"iam\"]}\n");
+        assert_eq!(
+            line("{}", &e),
+            "{\"xpriority\":\"HIGH\",\"xtags\":[\"t\"],\"xrules\":[\"iam\"]}\n"
+        );
     }
 
     #[test]
     fn an_existing_field_is_replaced_in_place() {
         let e = with_field("xpriority", json!("LOW"));
-        assert_eq!(line(r#"{"a":1,"xpriority":"HIGH","b":2}"#, &e), "{\"a\":1,\"xpriority\":\"LOW\",\"b\":2}\n");
+        assert_eq!(
+            line(r#"{"a":1,"xpriority":"HIGH","b":2}"#, &e),
+            "{\"a\":1,\"xpriority\":\"LOW\",\"b\":2}\n"
+        );
     }
 
     #[test]
     fn overwrites_change_nested_fields() {
         let mut e = Enrichment::default();
-        e.overwrites.push((FieldPath::keys("userIdentity.accessKeyId"), json!("redacted")));
+        e.overwrites.push((
+            FieldPath::keys("userIdentity.accessKeyId"),
+            json!("redacted"),
+        ));
         assert_eq!(
-            line(r#"{"userIdentity":{"type":"IAMUser","accessKeyId":"AKIA"},"z":1}"#, &e),
+            line(
+                r#"{"userIdentity":{"type":"IAMUser","accessKeyId":"AKIA"},"z":1}"#,
+                &e
+            ),
             "{\"userIdentity\":{\"type\":\"IAMUser\",\"accessKeyId\":\"redacted\"},\"z\":1}\n"
         );
     }
@@ -153,10 +175,12 @@ mod tests {
         let mut w = EnrichedWriter::new(Vec::new(), 6);
         let v = json!({"a": 1});
         w.write(b"{\"a\": 1}", &v, &Enrichment::default()).unwrap();
-        w.write(b"{\"a\": 1}", &v, &with_field("x", json!(true))).unwrap();
+        w.write(b"{\"a\": 1}", &v, &with_field("x", json!(true)))
+            .unwrap();
         let gz = w.finish().unwrap();
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+            .unwrap();
         assert_eq!(text, "{\"a\":1}\n{\"a\":1,\"x\":true}\n");
     }
 }

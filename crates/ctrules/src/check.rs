@@ -15,7 +15,10 @@ pub fn check(args: &CheckArgs) -> i32 {
     };
     let compilation = compile(&sources);
     let diags = &compilation.diagnostics;
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     let rules = compilation.rules.as_ref().map(|r| r.len());
     match args.format {
@@ -38,7 +41,10 @@ pub fn check(args: &CheckArgs) -> i32 {
     }
     if args.format != Format::Json {
         let rules = rules.map_or(String::new(), |n| format!(", {n} rules"));
-        eprintln!("checked {} files{rules}: {errors} errors, {warnings} warnings", sources.len());
+        eprintln!(
+            "checked {} files{rules}: {errors} errors, {warnings} warnings",
+            sources.len()
+        );
     }
     if errors > 0 || (args.deny_warnings && warnings > 0) {
         exit::FINDINGS
@@ -49,5 +55,8 @@ pub fn check(args: &CheckArgs) -> i32 {
 
 /// Every diagnostic rendered with its snippet, separated by blank lines.
 pub fn render_human(diags: &[Diagnostic], color: bool) -> String {
-    diags.iter().map(|d| format!("{}\n", d.render(color))).collect()
+    diags
+        .iter()
+        .map(|d| format!("{}\n", d.render(color)))
+        .collect()
 }

@@ -37,7 +37,14 @@ impl Input {
 }
 
 /// Extensions of log files; anything else in a directory is skipped (and listed).
-const LOG_EXTENSIONS: &[&str] = &[".json", ".json.gz", ".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz"];
+const LOG_EXTENSIONS: &[&str] = &[
+    ".json",
+    ".json.gz",
+    ".ndjson",
+    ".ndjson.gz",
+    ".jsonl",
+    ".jsonl.gz",
+];
 
 pub fn is_log_name(name: &str) -> bool {
     LOG_EXTENSIONS.iter().any(|e| name.ends_with(e))
@@ -46,18 +53,38 @@ pub fn is_log_name(name: &str) -> bool {
 /// The inputs under `src`, sorted by relative path, and the files passed over.
 pub fn discover(src: &str) -> std::io::Result<(Vec<Input>, Vec<String>)> {
     if src == "-" {
-        return Ok((vec![Input { origin: Origin::Stdin, relative: "stdin.ndjson".into() }], Vec::new()));
+        return Ok((
+            vec![Input {
+                origin: Origin::Stdin,
+                relative: "stdin.ndjson".into(),
+            }],
+            Vec::new(),
+        ));
     }
     let root = Path::new(src);
     let meta = std::fs::metadata(root)?;
     if meta.is_file() {
-        let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
-        return Ok((vec![Input { origin: Origin::File(root.to_path_buf()), relative: name }], Vec::new()));
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".into());
+        return Ok((
+            vec![Input {
+                origin: Origin::File(root.to_path_buf()),
+                relative: name,
+            }],
+            Vec::new(),
+        ));
     }
     let mut inputs = Vec::new();
     let mut passed_over = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name();
-    for entry in walker.into_iter().filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')) {
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walker
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+    {
         let entry = entry.map_err(std::io::Error::other)?;
         if !entry.file_type().is_file() {
             continue;
@@ -71,7 +98,10 @@ pub fn discover(src: &str) -> std::io::Result<(Vec<Input>, Vec<String>)> {
             .collect::<Vec<_>>()
             .join("/");
         if is_log_name(&relative) {
-            inputs.push(Input { origin: Origin::File(entry.path().to_path_buf()), relative });
+            inputs.push(Input {
+                origin: Origin::File(entry.path().to_path_buf()),
+                relative,
+            });
         } else {
             passed_over.push(entry.path().display().to_string());
         }

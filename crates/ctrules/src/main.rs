@@ -17,7 +17,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ctrules", version, about = "Enrich and screen AWS CloudTrail logs with your own rules")]
+#[command(
+    name = "ctrules",
+    version,
+    about = "Enrich and screen AWS CloudTrail logs with your own rules"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -88,7 +88,12 @@ pub fn process(input: &Input, opts: &Options<'_>) -> FileReport {
             report.memory = out;
             r
         }
-        Destination::Dir(dir) => write_file(reader, &dir.join(input.output_relative()), opts, &mut report),
+        Destination::Dir(dir) => write_file(
+            reader,
+            &dir.join(input.output_relative()),
+            opts,
+            &mut report,
+        ),
     };
     match result {
         Ok(None) => {}
@@ -103,16 +108,35 @@ pub fn process(input: &Input, opts: &Options<'_>) -> FileReport {
 
 /// Writes to a temporary file beside the target and renames it into place,
 /// so a reader of the output never sees half a file.
-fn write_file(reader: Box<dyn Read>, target: &Path, opts: &Options<'_>, report: &mut FileReport) -> Result<Option<String>, ReadError> {
-    let io_fail = |what: &str, e: io::Error| ReadError { kind: ReadErrorKind::Output, message: format!("{what} {}: {e}", target.display()), line: None, column: None };
+fn write_file(
+    reader: Box<dyn Read>,
+    target: &Path,
+    opts: &Options<'_>,
+    report: &mut FileReport,
+) -> Result<Option<String>, ReadError> {
+    let io_fail = |what: &str, e: io::Error| ReadError {
+        kind: ReadErrorKind::Output,
+        message: format!("{what} {}: {e}", target.display()),
+        line: None,
+        column: None,
+    };
     if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_fail("cannot create the directory of", e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| io_fail("cannot create the directory of", e))?;
     }
-    let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = target.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let file = File::create(&temp).map_err(|e| io_fail("cannot create", e))?;
-    let mut writer = EnrichedWriter::new(BufWriter::with_capacity(256 * 1024, file), opts.compression_level);
-    let result = evaluate_into(reader, opts.rules, report, |raw, value, enr| writer.write(raw, value, enr));
+    let mut writer = EnrichedWriter::new(
+        BufWriter::with_capacity(256 * 1024, file),
+        opts.compression_level,
+    );
+    let result = evaluate_into(reader, opts.rules, report, |raw, value, enr| {
+        writer.write(raw, value, enr)
+    });
     let finished = match result {
         Ok(None) => writer
             .finish()

@@ -37,7 +37,10 @@ pub fn run(args: &RunArgs) -> i32 {
         }
         Destination::Dir(dir)
     };
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
         Ok(p) => p,
         Err(e) => {
@@ -45,7 +48,11 @@ pub fn run(args: &RunArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let opts = Options { rules: &rules, destination: &destination, compression_level: args.compression_level };
+    let opts = Options {
+        rules: &rules,
+        destination: &destination,
+        compression_level: args.compression_level,
+    };
     let mut summary = Summary::new(&rules);
     for file in passed_over {
         summary.passed_over(file);
@@ -55,19 +62,25 @@ pub fn run(args: &RunArgs) -> i32 {
     let mut stdout = std::io::stdout().lock();
     // Outputs for standard output must come in input order: process a window
     // of files in parallel, then write the window in order.
-    let window = if matches!(destination, Destination::Memory) { jobs * 2 } else { inputs.len().max(1) };
+    let window = if matches!(destination, Destination::Memory) {
+        jobs * 2
+    } else {
+        inputs.len().max(1)
+    };
     for chunk in inputs.chunks(window) {
         let reports: Vec<FileReport> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|input| match collisions.iter().find(|(dup, _)| std::ptr::eq(*dup, input)) {
-                    Some((_, first)) => collision_report(input, first, &rules),
-                    None => {
-                        let report = process(input, &opts);
-                        report_problems(&report, args.quiet);
-                        report
-                    }
-                })
+                .map(
+                    |input| match collisions.iter().find(|(dup, _)| std::ptr::eq(*dup, input)) {
+                        Some((_, first)) => collision_report(input, first, &rules),
+                        None => {
+                            let report = process(input, &opts);
+                            report_problems(&report, args.quiet);
+                            report
+                        }
+                    },
+                )
                 .collect()
         });
         for report in reports {
@@ -114,7 +127,10 @@ pub fn load_rules(path: &std::path::Path, quiet: bool) -> Result<RuleSet, i32> {
         }
     }
     compilation.rules.ok_or_else(|| {
-        eprintln!("error: the rules in {} have errors; nothing was processed", path.display());
+        eprintln!(
+            "error: the rules in {} have errors; nothing was processed",
+            path.display()
+        );
         exit::FINDINGS
     })
 }
@@ -148,7 +164,10 @@ fn output_collisions(inputs: &[Input]) -> Vec<(&Input, String)> {
 
 fn collision_report(input: &Input, first: &str, rules: &RuleSet) -> FileReport {
     let mut report = FileReport::new(input.display(), rules.len());
-    report.status = Status::Failed(format!("its output {} would overwrite the output of {first}", input.output_relative()));
+    report.status = Status::Failed(format!(
+        "its output {} would overwrite the output of {first}",
+        input.output_relative()
+    ));
     report_problems(&report, false);
     report
 }

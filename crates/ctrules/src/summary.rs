@@ -44,7 +44,14 @@ impl Summary {
         Summary {
             rules_version: rules.version().to_string(),
             rules: rules.len(),
-            matches: rules.rules().iter().map(|r| RuleMatches { rule: r.info.id.to_string(), events: 0 }).collect(),
+            matches: rules
+                .rules()
+                .iter()
+                .map(|r| RuleMatches {
+                    rule: r.info.id.to_string(),
+                    events: 0,
+                })
+                .collect(),
             ..Summary::default()
         }
     }
@@ -54,11 +61,17 @@ impl Summary {
             Status::Done => self.files_processed += 1,
             Status::Skipped(why) => {
                 self.files_skipped += 1;
-                self.skipped.push(FileProblem { file: report.input.clone(), cause: why.clone() });
+                self.skipped.push(FileProblem {
+                    file: report.input.clone(),
+                    cause: why.clone(),
+                });
             }
             Status::Failed(why) => {
                 self.files_failed += 1;
-                self.failed.push(FileProblem { file: report.input.clone(), cause: why.clone() });
+                self.failed.push(FileProblem {
+                    file: report.input.clone(),
+                    cause: why.clone(),
+                });
                 return;
             }
         }
@@ -70,17 +83,26 @@ impl Summary {
             m.events += n;
         }
         for e in &report.record_errors {
-            self.rejected.push(FileProblem { file: report.input.clone(), cause: e.to_string() });
+            self.rejected.push(FileProblem {
+                file: report.input.clone(),
+                cause: e.to_string(),
+            });
         }
         if report.rejected > report.record_errors.len() as u64 {
             let more = report.rejected - report.record_errors.len() as u64;
-            self.rejected.push(FileProblem { file: report.input.clone(), cause: format!("and {more} more records") });
+            self.rejected.push(FileProblem {
+                file: report.input.clone(),
+                cause: format!("and {more} more records"),
+            });
         }
     }
 
     pub fn passed_over(&mut self, file: String) {
         self.files_skipped += 1;
-        self.skipped.push(FileProblem { file, cause: "not a log file name (.json, .ndjson or .jsonl, gzipped or not)".into() });
+        self.skipped.push(FileProblem {
+            file,
+            cause: "not a log file name (.json, .ndjson or .jsonl, gzipped or not)".into(),
+        });
     }
 
     pub fn finish(&mut self, elapsed: Duration) {
@@ -97,7 +119,11 @@ impl Summary {
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "ctrules run: {} rules (version {})", self.rules, self.rules_version);
+        let _ = writeln!(
+            s,
+            "ctrules run: {} rules (version {})",
+            self.rules, self.rules_version
+        );
         let _ = writeln!(
             s,
             "files:  {} processed, {} skipped, {} failed",
@@ -115,7 +141,11 @@ impl Summary {
                 let _ = writeln!(s, "  {:width$}  {}", m.rule, m.events);
             }
         }
-        for (title, list) in [("skipped", &self.skipped), ("failed", &self.failed), ("rejected records", &self.rejected)] {
+        for (title, list) in [
+            ("skipped", &self.skipped),
+            ("failed", &self.failed),
+            ("rejected records", &self.rejected),
+        ] {
             if !list.is_empty() {
                 let _ = writeln!(s, "{title}:");
                 for p in list {
@@ -124,7 +154,11 @@ impl Summary {
             }
         }
         let secs = self.elapsed_seconds;
-        let rate = if secs > 0.0 { self.events_in as f64 / secs } else { 0.0 };
+        let rate = if secs > 0.0 {
+            self.events_in as f64 / secs
+        } else {
+            0.0
+        };
         let _ = writeln!(s, "elapsed {secs:.3}s ({rate:.0} events/s)");
         s
     }

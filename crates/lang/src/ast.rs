@@ -300,9 +300,15 @@ pub fn escape_string(s: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// `set FIELD = VALUE`: add an enrichment field.
-    Set { target: Spanned<Path>, value: Spanned<Value> },
+    Set {
+        target: Spanned<Path>,
+        value: Spanned<Value>,
+    },
     /// `overwrite PATH = VALUE`: replace a field AWS wrote, said explicitly.
-    Overwrite { target: Spanned<Path>, value: Spanned<Value> },
+    Overwrite {
+        target: Spanned<Path>,
+        value: Spanned<Value>,
+    },
     /// `tag "a", "b"`: add tags to the event's `xtags`.
     Tag(Vec<Spanned<String>>),
     /// `drop`: leave the event out of the output (counted in the summary).

@@ -47,7 +47,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, source: &Source, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(
+        code: &'static str,
+        source: &Source,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -61,8 +66,16 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, source: &Source, span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, source, span, message) }
+    pub fn warning(
+        code: &'static str,
+        source: &Source,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, source, span, message)
+        }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
@@ -70,8 +83,17 @@ impl Diagnostic {
         self
     }
 
-    pub fn with_secondary(mut self, source: &Source, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { source: source.clone(), span, message: message.into() });
+    pub fn with_secondary(
+        mut self,
+        source: &Source,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
+        self.labels.push(Label {
+            source: source.clone(),
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -152,11 +174,15 @@ impl Diagnostic {
 }
 
 fn github_escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn github_escape_property(s: &str) -> String {
-    github_escape_data(s).replace(':', "%3A").replace(',', "%2C")
+    github_escape_data(s)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
 }
 
 impl fmt::Display for Diagnostic {
@@ -221,9 +247,18 @@ impl miette::Diagnostic for MietteView<'_> {
         for n in &self.diag.notes {
             parts.push(format!("note: {n}"));
         }
-        for l in self.diag.labels.iter().filter(|l| l.source != self.diag.source) {
+        for l in self
+            .diag
+            .labels
+            .iter()
+            .filter(|l| l.source != self.diag.source)
+        {
             let (line, col) = l.source.line_col(l.span.start);
-            parts.push(format!("note: {} ({}:{line}:{col})", l.message, l.source.name()));
+            parts.push(format!(
+                "note: {} ({}:{line}:{col})",
+                l.message,
+                l.source.name()
+            ));
         }
         if parts.is_empty() {
             None
@@ -249,6 +284,11 @@ impl miette::Diagnostic for MietteView<'_> {
             .iter()
             .filter(|l| l.source == self.diag.source)
             .map(|l| miette::LabeledSpan::new(Some(l.message.clone()), l.span.start, l.span.len()));
-        Some(Box::new(std::iter::once(primary).chain(same_file).collect::<Vec<_>>().into_iter()))
+        Some(Box::new(
+            std::iter::once(primary)
+                .chain(same_file)
+                .collect::<Vec<_>>()
+                .into_iter(),
+        ))
     }
 }

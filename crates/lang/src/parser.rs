@@ -26,8 +26,13 @@ pub fn parse(source: &Source) -> Result<RulesFile, Vec<Diagnostic>> {
         Ok(pairs) => pairs,
         Err(err) => return Err(vec![syntax_error(source, &err)]),
     };
-    let mut builder = Builder { source, errors: Vec::new() };
-    let file = pairs.next().expect("the file rule always produces one pair");
+    let mut builder = Builder {
+        source,
+        errors: Vec::new(),
+    };
+    let file = pairs
+        .next()
+        .expect("the file rule always produces one pair");
     let mut items = Vec::new();
     for pair in file.into_inner() {
         match pair.as_rule() {
@@ -51,9 +56,17 @@ pub fn parse_condition(source: &Source) -> Result<Spanned<Expr>, Vec<Diagnostic>
         Ok(pairs) => pairs,
         Err(err) => return Err(vec![syntax_error(source, &err)]),
     };
-    let input = pairs.next().expect("condition_input always produces one pair");
-    let condition = input.into_inner().find(|p| p.as_rule() == Rule::condition).expect("one condition");
-    let mut builder = Builder { source, errors: Vec::new() };
+    let input = pairs
+        .next()
+        .expect("condition_input always produces one pair");
+    let condition = input
+        .into_inner()
+        .find(|p| p.as_rule() == Rule::condition)
+        .expect("one condition");
+    let mut builder = Builder {
+        source,
+        errors: Vec::new(),
+    };
     let expr = builder.condition(condition);
     if builder.errors.is_empty() {
         Ok(expr)
@@ -108,7 +121,11 @@ impl Builder<'_> {
         let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_list);
         let name = spanned_str(inner.next().expect("list name"));
         let list = self.list_lit(inner.next().expect("list body"));
-        ListDef { name, list, span: whole }
+        ListDef {
+            name,
+            list,
+            span: whole,
+        }
     }
 
     fn macro_def(&mut self, pair: Pair<'_, Rule>) -> MacroDef {
@@ -116,7 +133,11 @@ impl Builder<'_> {
         let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_macro);
         let name = spanned_str(inner.next().expect("macro name"));
         let condition = self.condition(inner.next().expect("macro condition"));
-        MacroDef { name, condition, span: whole }
+        MacroDef {
+            name,
+            condition,
+            span: whole,
+        }
     }
 
     fn rule(&mut self, pair: Pair<'_, Rule>) -> Rule_ {
@@ -134,17 +155,26 @@ impl Builder<'_> {
             match part.as_rule() {
                 Rule::rule_id => rule.id = Some(spanned_str(part)),
                 Rule::description => {
-                    let s = part.into_inner().find(|p| p.as_rule() == Rule::string).expect("string");
+                    let s = part
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::string)
+                        .expect("string");
                     let sp = span(&s);
                     rule.description = Some(Spanned::new(self.string(s).value, sp));
                 }
                 Rule::severity => {
-                    let p = part.into_inner().find(|p| p.as_rule() == Rule::priority).expect("priority");
+                    let p = part
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::priority)
+                        .expect("priority");
                     let prio = Priority::parse(p.as_str()).expect("grammar admits only priorities");
                     rule.severity = Some(Spanned::new(prio, span(&p)));
                 }
                 Rule::tags => {
-                    let l = part.into_inner().find(|p| p.as_rule() == Rule::list_lit).expect("list");
+                    let l = part
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::list_lit)
+                        .expect("list");
                     rule.tags = Some(self.list_lit(l));
                 }
                 Rule::condition => rule.condition = self.condition(part),
@@ -201,18 +231,30 @@ impl Builder<'_> {
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::quantifier => {
-                    let q = if part.as_str() == "any" { Quantifier::Any } else { Quantifier::All };
+                    let q = if part.as_str() == "any" {
+                        Quantifier::Any
+                    } else {
+                        Quantifier::All
+                    };
                     quantifier = Some(Spanned::new(q, span(&part)));
                 }
                 Rule::path => path = Some(self.path(part)),
                 Rule::presence => {
-                    kind = if part.as_str() == "exists" { TestKind::Exists } else { TestKind::Missing };
+                    kind = if part.as_str() == "exists" {
+                        TestKind::Exists
+                    } else {
+                        TestKind::Missing
+                    };
                 }
                 Rule::comparison => kind = self.comparison(part),
                 other => unreachable!("unexpected test part {other:?}"),
             }
         }
-        Test { quantifier, path: path.expect("a test has a path"), kind }
+        Test {
+            quantifier,
+            path: path.expect("a test has a path"),
+            kind,
+        }
     }
 
     fn comparison(&mut self, pair: Pair<'_, Rule>) -> TestKind {
@@ -250,7 +292,11 @@ impl Builder<'_> {
         }
         let operand = inner.next().expect("operand");
         let rhs = self.operand(operand);
-        TestKind::Compare { op: Spanned::new(op, op_span), negated, rhs }
+        TestKind::Compare {
+            op: Spanned::new(op, op_span),
+            negated,
+            rhs,
+        }
     }
 
     fn operand(&mut self, pair: Pair<'_, Rule>) -> Spanned<Operand> {
@@ -268,7 +314,10 @@ impl Builder<'_> {
         let sp = span(&pair);
         let rule = pair.as_rule();
         let mut inner = pair.into_inner().filter(|p| {
-            !matches!(p.as_rule(), Rule::kw_set | Rule::kw_overwrite | Rule::kw_tag | Rule::kw_drop)
+            !matches!(
+                p.as_rule(),
+                Rule::kw_set | Rule::kw_overwrite | Rule::kw_tag | Rule::kw_drop
+            )
         });
         let node = match rule {
             Rule::set | Rule::overwrite => {
@@ -308,7 +357,9 @@ impl Builder<'_> {
         let mut segments = Vec::new();
         for part in pair.into_inner() {
             match part.as_rule() {
-                Rule::field | Rule::field_any => segments.push(Segment::Field(part.as_str().to_string())),
+                Rule::field | Rule::field_any => {
+                    segments.push(Segment::Field(part.as_str().to_string()))
+                }
                 Rule::quoted => {
                     let inner = part.into_inner().next().expect("quoted content");
                     let text = self.unescape(inner.as_str(), span(&inner).start);
@@ -321,9 +372,14 @@ impl Builder<'_> {
                         Ok(n) => segments.push(Segment::Index(n)),
                         Err(_) => {
                             self.errors.push(
-                                Diagnostic::error(E_NUMBER, self.source, span(&part), "array index is too large")
-                                    .with_label("this index")
-                                    .with_help("indexes count from 0 and must fit in 64 bits"),
+                                Diagnostic::error(
+                                    E_NUMBER,
+                                    self.source,
+                                    span(&part),
+                                    "array index is too large",
+                                )
+                                .with_label("this index")
+                                .with_help("indexes count from 0 and must fit in 64 bits"),
                             );
                             segments.push(Segment::Index(usize::MAX));
                         }
@@ -337,7 +393,10 @@ impl Builder<'_> {
 
     fn list_lit(&mut self, pair: Pair<'_, Rule>) -> Spanned<ListLit> {
         let sp = span(&pair);
-        let mut list = ListLit { ignore_case: false, items: Vec::new() };
+        let mut list = ListLit {
+            ignore_case: false,
+            items: Vec::new(),
+        };
         for part in pair.into_inner() {
             if part.as_rule() == Rule::list_open {
                 list.ignore_case = part.into_inner().any(|f| f.as_rule() == Rule::list_flags);
@@ -401,7 +460,11 @@ impl Builder<'_> {
                 other => unreachable!("unexpected string part {other:?}"),
             }
         }
-        StrLit { value, ignore_case, raw }
+        StrLit {
+            value,
+            ignore_case,
+            raw,
+        }
     }
 
     /// Resolves escapes; `offset` is where `text` starts in the source, for errors.
@@ -508,7 +571,8 @@ fn syntax_error(source: &Source, err: &pest::error::Error<Rule>) -> Diagnostic {
         format!("expected {}, found {found}", join_alternatives(&expected))
     };
     let end = pos + rest.chars().next().map_or(0, |c| c.len_utf8());
-    let mut diag = Diagnostic::error(E_SYNTAX, source, Span::new(pos, end), message).with_label("here");
+    let mut diag =
+        Diagnostic::error(E_SYNTAX, source, Span::new(pos, end), message).with_label("here");
     if let Some(help) = hint(rest, &expected) {
         diag = diag.with_help(help);
     }
@@ -520,7 +584,9 @@ fn describe_found(rest: &str) -> String {
         return "end of file".to_string();
     }
     let token: String = if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-        rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect()
+        rest.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
     } else {
         rest.chars().take(1).collect()
     };
@@ -544,7 +610,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::kw_when => "`when`",
         Rule::rule_id => "a rule id",
         Rule::name | Rule::macro_ref => "a name",
-        Rule::condition | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::test => "a condition",
+        Rule::condition | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::test => {
+            "a condition"
+        }
         Rule::negate | Rule::kw_not => "`not`",
         Rule::kw_and => "`and`",
         Rule::kw_or => "`or`",
@@ -552,7 +620,9 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::path | Rule::field | Rule::field_any | Rule::quoted => "a field name",
         Rule::each | Rule::index => "`[]` or `[N]`",
         Rule::presence | Rule::kw_exists | Rule::kw_missing => "`exists` or `missing`",
-        Rule::comparison | Rule::operator | Rule::symbol_op | Rule::word_op => "an operator (`==`, `!=`, `in`, `like`, ...)",
+        Rule::comparison | Rule::operator | Rule::symbol_op | Rule::word_op => {
+            "an operator (`==`, `!=`, `in`, `like`, ...)"
+        }
         Rule::kw_in
         | Rule::kw_like
         | Rule::kw_matches
@@ -561,9 +631,14 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         | Rule::kw_endswith
         | Rule::kw_contains => "an operator (`==`, `!=`, `in`, `like`, ...)",
         Rule::operand | Rule::value => "a value",
-        Rule::set | Rule::overwrite | Rule::tag | Rule::drop | Rule::kw_set | Rule::kw_overwrite | Rule::kw_tag | Rule::kw_drop => {
-            "an action (`set`, `overwrite`, `tag`, `drop`)"
-        }
+        Rule::set
+        | Rule::overwrite
+        | Rule::tag
+        | Rule::drop
+        | Rule::kw_set
+        | Rule::kw_overwrite
+        | Rule::kw_tag
+        | Rule::kw_drop => "an action (`set`, `overwrite`, `tag`, `drop`)",
         Rule::description | Rule::kw_description => "`description`",
         Rule::severity | Rule::kw_severity => "`severity`",
         Rule::tags | Rule::kw_tags => "`tags`",
@@ -607,15 +682,29 @@ fn hint(rest: &str, expected: &[&str]) -> Option<String> {
     if rest.starts_with('"') && expected.contains(&"a condition") {
         return Some("a condition starts with a field name: `eventName == \"CreateUser\"`".into());
     }
-    let word: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
     match word.as_str() {
-        "AND" | "OR" | "NOT" => Some(format!("keywords are lower case: `{}`", word.to_lowercase())),
-        "then" | "do" => Some("actions follow the condition directly: `when ... set xpriority = HIGH`".into()),
-        "high" | "low" | "medium" | "critical" => {
-            Some(format!("priorities are written in capitals: {}", word.to_uppercase()))
+        "AND" | "OR" | "NOT" => Some(format!(
+            "keywords are lower case: `{}`",
+            word.to_lowercase()
+        )),
+        "then" | "do" => {
+            Some("actions follow the condition directly: `when ... set xpriority = HIGH`".into())
         }
-        _ if rest.starts_with(|c: char| c.is_alphabetic()) && expected.iter().any(|e| e.starts_with("an operator")) => {
-            Some("a condition compares a field: `eventName == \"CreateUser\"`, `errorCode exists`".into())
+        "high" | "low" | "medium" | "critical" => Some(format!(
+            "priorities are written in capitals: {}",
+            word.to_uppercase()
+        )),
+        _ if rest.starts_with(|c: char| c.is_alphabetic())
+            && expected.iter().any(|e| e.starts_with("an operator")) =>
+        {
+            Some(
+                "a condition compares a field: `eventName == \"CreateUser\"`, `errorCode exists`"
+                    .into(),
+            )
         }
         _ => None,
     }

@@ -49,7 +49,13 @@ impl Source {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Source { inner: Arc::new(SourceInner { name: name.into(), text, line_starts }) }
+        Source {
+            inner: Arc::new(SourceInner {
+                name: name.into(),
+                text,
+                line_starts,
+            }),
+        }
     }
 
     /// The name diagnostics use: the path as given, relative to the rules directory.
@@ -76,7 +82,9 @@ impl Source {
     /// The text of a 1-based line, without its line break.
     pub fn line_text(&self, line: usize) -> &str {
         let starts = &self.inner.line_starts;
-        let Some(&start) = starts.get(line.wrapping_sub(1)) else { return "" };
+        let Some(&start) = starts.get(line.wrapping_sub(1)) else {
+            return "";
+        };
         let end = starts.get(line).copied().unwrap_or(self.inner.text.len());
         self.inner.text[start..end].trim_end_matches(['\n', '\r'])
     }

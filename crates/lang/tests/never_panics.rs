@@ -25,7 +25,11 @@ fn check(text: &str) {
     let source = Source::new("p.rules", text);
     for result in [parse(&source).err(), parse_condition(&source).err()] {
         for d in result.into_iter().flatten() {
-            assert!(d.span.start <= d.span.end && d.span.end <= text.len(), "{d}: span {:?} outside the text", d.span);
+            assert!(
+                d.span.start <= d.span.end && d.span.end <= text.len(),
+                "{d}: span {:?} outside the text",
+                d.span
+            );
             assert!(text.is_char_boundary(d.span.start) && text.is_char_boundary(d.span.end));
             let _ = d.render(false);
             let _ = d.render_github();

@@ -27,12 +27,20 @@ fn parse_err(text: &str) -> Vec<Diagnostic> {
 /// The one diagnostic a text raises.
 fn one_err(text: &str) -> Diagnostic {
     let mut diags = parse_err(text);
-    assert_eq!(diags.len(), 1, "expected one diagnostic for {text:?}:\n{}", show(&diags));
+    assert_eq!(
+        diags.len(),
+        1,
+        "expected one diagnostic for {text:?}:\n{}",
+        show(&diags)
+    );
     diags.pop().unwrap()
 }
 
 fn show(diags: &[Diagnostic]) -> String {
-    diags.iter().map(|d| format!("  {d} (help: {:?})\n", d.help)).collect()
+    diags
+        .iter()
+        .map(|d| format!("  {d} (help: {:?})\n", d.help))
+        .collect()
 }
 
 /// The only rule of a file.
@@ -86,7 +94,9 @@ fn slice(text: &str, span: Span) -> &str {
 }
 
 fn path(segments: &[Segment]) -> Path {
-    Path { segments: segments.to_vec() }
+    Path {
+        segments: segments.to_vec(),
+    }
 }
 
 fn field(name: &str) -> Segment {
@@ -96,8 +106,22 @@ fn field(name: &str) -> Segment {
 /// A compact, span-free rendering of a condition, for shape assertions.
 fn sexpr(expr: &Expr) -> String {
     match expr {
-        Expr::And(parts) => format!("(and {})", parts.iter().map(|p| sexpr(&p.node)).collect::<Vec<_>>().join(" ")),
-        Expr::Or(parts) => format!("(or {})", parts.iter().map(|p| sexpr(&p.node)).collect::<Vec<_>>().join(" ")),
+        Expr::And(parts) => format!(
+            "(and {})",
+            parts
+                .iter()
+                .map(|p| sexpr(&p.node))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Expr::Or(parts) => format!(
+            "(or {})",
+            parts
+                .iter()
+                .map(|p| sexpr(&p.node))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         Expr::Not(inner) => format!("(not {})", sexpr(&inner.node)),
         Expr::MacroRef(name) => format!("@{name}"),
         Expr::Test(t) => {
@@ -110,7 +134,12 @@ fn sexpr(expr: &Expr) -> String {
                 TestKind::Exists => format!("{q}{} exists", t.path.node),
                 TestKind::Missing => format!("{q}{} missing", t.path.node),
                 TestKind::Compare { op, negated, .. } => {
-                    format!("{q}{} {}{}", t.path.node, if *negated { "not " } else { "" }, op.node.as_str())
+                    format!(
+                        "{q}{} {}{}",
+                        t.path.node,
+                        if *negated { "not " } else { "" },
+                        op.node.as_str()
+                    )
                 }
             }
         }
@@ -122,7 +151,11 @@ fn shape(cond: &str) -> String {
 }
 
 fn str_lit(value: &str) -> Literal {
-    Literal::Str(StrLit { value: value.to_string(), ignore_case: false, raw: false })
+    Literal::Str(StrLit {
+        value: value.to_string(),
+        ignore_case: false,
+        raw: false,
+    })
 }
 
 // ---- Items --------------------------------------------------------------------
@@ -131,7 +164,9 @@ fn str_lit(value: &str) -> Literal {
 fn list_def_with_strings() {
     let text = r#"list admins = ["alice", "bob"]"#;
     let file = parse_ok(text);
-    let [Item::List(def)] = file.items.as_slice() else { panic!("{file:?}") };
+    let [Item::List(def)] = file.items.as_slice() else {
+        panic!("{file:?}")
+    };
     assert_eq!(def.name.node, "admins");
     assert_eq!(slice(text, def.name.span), "admins");
     assert_eq!(def.span, Span::new(0, text.len()));
@@ -146,7 +181,9 @@ fn list_def_with_strings() {
 fn list_def_ignore_case_mixed_literals_comments_and_trailing_comma() {
     let text = "list l = i[\n  \"A\", # a comment\n  1, -2.5, true, null, HIGH,\n]";
     let file = parse_ok(text);
-    let [Item::List(def)] = file.items.as_slice() else { panic!("{file:?}") };
+    let [Item::List(def)] = file.items.as_slice() else {
+        panic!("{file:?}")
+    };
     assert!(def.list.node.ignore_case);
     let items: Vec<&Literal> = def.list.node.items.iter().map(|i| &i.node).collect();
     assert_eq!(items.len(), 6, "{items:?}");
@@ -164,7 +201,9 @@ fn list_def_empty() {
     let file = parse_ok("list nothing = []\nlist spaced = [ \n ]");
     assert_eq!(file.items.len(), 2);
     for item in &file.items {
-        let Item::List(def) = item else { panic!("{item:?}") };
+        let Item::List(def) = item else {
+            panic!("{item:?}")
+        };
         assert!(def.list.node.items.is_empty());
     }
 }
@@ -173,18 +212,25 @@ fn list_def_empty() {
 fn macro_def() {
     let text = r#"macro is_iam = eventSource == "iam.amazonaws.com""#;
     let file = parse_ok(text);
-    let [Item::Macro(def)] = file.items.as_slice() else { panic!("{file:?}") };
+    let [Item::Macro(def)] = file.items.as_slice() else {
+        panic!("{file:?}")
+    };
     assert_eq!(def.name.node, "is_iam");
     assert_eq!(slice(text, def.name.span), "is_iam");
     assert_eq!(def.span, Span::new(0, text.len()));
-    assert_eq!(slice(text, def.condition.span), r#"eventSource == "iam.amazonaws.com""#);
+    assert_eq!(
+        slice(text, def.condition.span),
+        r#"eventSource == "iam.amazonaws.com""#
+    );
     assert_eq!(sexpr(&def.condition.node), "eventSource ==");
 }
 
 #[test]
 fn macro_def_using_other_macros() {
     let file = parse_ok("macro m = a and not b");
-    let [Item::Macro(def)] = file.items.as_slice() else { panic!("{file:?}") };
+    let [Item::Macro(def)] = file.items.as_slice() else {
+        panic!("{file:?}")
+    };
     assert_eq!(sexpr(&def.condition.node), "(and @a (not @b))");
 }
 
@@ -212,10 +258,16 @@ fn rule_block_with_description_severity_and_tags() {
     assert_eq!(slice(text, tags.span), r#"["iam", "root"]"#);
     let tag_values: Vec<&Literal> = tags.node.items.iter().map(|i| &i.node).collect();
     assert_eq!(tag_values, vec![&str_lit("iam"), &str_lit("root")]);
-    assert_eq!(slice(text, rule.condition.span), r#"userIdentity.type == "Root""#);
+    assert_eq!(
+        slice(text, rule.condition.span),
+        r#"userIdentity.type == "Root""#
+    );
     assert_eq!(rule.actions.len(), 2);
     assert_eq!(slice(text, rule.actions[0].span), "set xpriority = HIGH");
-    assert_eq!(slice(text, rule.actions[1].span).trim_end(), r#"tag "root""#);
+    assert_eq!(
+        slice(text, rule.actions[1].span).trim_end(),
+        r#"tag "root""#
+    );
     assert_eq!(rule.span, Span::new(0, text.len()));
 }
 
@@ -243,20 +295,29 @@ fn rule_inline_exact_form() {
     assert!(rule.id.is_none());
     assert!(rule.description.is_none() && rule.severity.is_none() && rule.tags.is_none());
     assert_eq!(rule.span, Span::new(0, text.len()));
-    let Expr::Test(test) = &rule.condition.node else { panic!("{:?}", rule.condition) };
+    let Expr::Test(test) = &rule.condition.node else {
+        panic!("{:?}", rule.condition)
+    };
     assert_eq!(test.path.node, path(&[field("eventSource")]));
     assert_eq!(slice(text, test.path.span), "eventSource");
-    let TestKind::Compare { op, negated, rhs } = &test.kind else { panic!("{test:?}") };
+    let TestKind::Compare { op, negated, rhs } = &test.kind else {
+        panic!("{test:?}")
+    };
     assert_eq!(op.node, Op::Eq);
     assert!(!negated);
     assert_eq!(slice(text, op.span), "==");
     assert_eq!(rhs.node, Operand::Literal(str_lit("iam.amazonaws.com")));
     assert_eq!(slice(text, rhs.span), r#""iam.amazonaws.com""#);
     assert_eq!(rule.actions.len(), 1);
-    let Action::Set { target, value } = &rule.actions[0].node else { panic!("{:?}", rule.actions) };
+    let Action::Set { target, value } = &rule.actions[0].node else {
+        panic!("{:?}", rule.actions)
+    };
     assert_eq!(target.node, path(&[field("xpriority")]));
     assert_eq!(slice(text, target.span), "xpriority");
-    assert_eq!(value.node, Value::Literal(Literal::Priority(Priority::High)));
+    assert_eq!(
+        value.node,
+        Value::Literal(Literal::Priority(Priority::High))
+    );
     assert_eq!(slice(text, value.span), "HIGH");
 }
 
@@ -303,8 +364,13 @@ when eventName == "C" tag "c" when eventName == "D" tag "d"
         ]
     );
     // An inline rule ends where the next item starts.
-    let Item::Rule(c) = &file.items[5] else { panic!() };
-    assert_eq!(slice(text, c.span).trim_end(), r#"when eventName == "C" tag "c""#);
+    let Item::Rule(c) = &file.items[5] else {
+        panic!()
+    };
+    assert_eq!(
+        slice(text, c.span).trim_end(),
+        r#"when eventName == "C" tag "c""#
+    );
 }
 
 #[test]
@@ -319,7 +385,11 @@ fn empty_file_and_comment_only_file() {
 fn comments_anywhere_whitespace_is_insignificant() {
     let text = "# header\r\nrule r { # after brace\n\tdescription \"has # inside\" # trailing\n  when a exists # here\n  and b exists\n  drop # done\n} # end";
     let rule = only_rule(text);
-    assert_eq!(rule.description.unwrap().node, "has # inside", "`#` in a string is not a comment");
+    assert_eq!(
+        rule.description.unwrap().node,
+        "has # inside",
+        "`#` in a string is not a comment"
+    );
     assert_eq!(sexpr(&rule.condition.node), "(and a exists b exists)");
     assert_eq!(rule.actions.len(), 1);
     assert_eq!(rule.actions[0].node, Action::Drop);
@@ -328,47 +398,90 @@ fn comments_anywhere_whitespace_is_insignificant() {
 #[test]
 fn comment_inside_list_literal_operand() {
     let (_, _, rhs) = compare_of("a in [\"x\", # first\n \"y\" # second\n]");
-    let Operand::List(list) = rhs.node else { panic!("{rhs:?}") };
-    assert_eq!(list.items.iter().map(|i| i.node.clone()).collect::<Vec<_>>(), vec![str_lit("x"), str_lit("y")]);
+    let Operand::List(list) = rhs.node else {
+        panic!("{rhs:?}")
+    };
+    assert_eq!(
+        list.items
+            .iter()
+            .map(|i| i.node.clone())
+            .collect::<Vec<_>>(),
+        vec![str_lit("x"), str_lit("y")]
+    );
 }
 
 // ---- Conditions ---------------------------------------------------------------
 
 #[test]
 fn and_binds_tighter_than_or() {
-    assert_eq!(shape("a exists or b exists and c exists"), "(or a exists (and b exists c exists))");
-    assert_eq!(shape("a exists and b exists or c exists"), "(or (and a exists b exists) c exists)");
+    assert_eq!(
+        shape("a exists or b exists and c exists"),
+        "(or a exists (and b exists c exists))"
+    );
+    assert_eq!(
+        shape("a exists and b exists or c exists"),
+        "(or (and a exists b exists) c exists)"
+    );
 }
 
 #[test]
 fn not_binds_tighter_than_and() {
-    assert_eq!(shape("not a exists and b exists"), "(and (not a exists) b exists)");
-    assert_eq!(shape("a exists or not b exists and c exists"), "(or a exists (and (not b exists) c exists))");
+    assert_eq!(
+        shape("not a exists and b exists"),
+        "(and (not a exists) b exists)"
+    );
+    assert_eq!(
+        shape("a exists or not b exists and c exists"),
+        "(or a exists (and (not b exists) c exists))"
+    );
     assert_eq!(shape("not not a exists"), "(not (not a exists))");
 }
 
 #[test]
 fn parentheses_override_precedence() {
-    assert_eq!(shape("(a exists or b exists) and c exists"), "(and (or a exists b exists) c exists)");
-    assert_eq!(shape("not (a exists or b exists)"), "(not (or a exists b exists))");
-    assert_eq!(shape("((a exists))"), "a exists", "redundant parentheses leave no node");
+    assert_eq!(
+        shape("(a exists or b exists) and c exists"),
+        "(and (or a exists b exists) c exists)"
+    );
+    assert_eq!(
+        shape("not (a exists or b exists)"),
+        "(not (or a exists b exists))"
+    );
+    assert_eq!(
+        shape("((a exists))"),
+        "a exists",
+        "redundant parentheses leave no node"
+    );
     assert_eq!(shape("(a exists)and(b exists)"), "(and a exists b exists)");
 }
 
 #[test]
 fn chains_of_one_connective_are_flat() {
-    assert_eq!(shape("a exists and b exists and c exists"), "(and a exists b exists c exists)");
-    assert_eq!(shape("a exists or b exists or c exists or d exists"), "(or a exists b exists c exists d exists)");
+    assert_eq!(
+        shape("a exists and b exists and c exists"),
+        "(and a exists b exists c exists)"
+    );
+    assert_eq!(
+        shape("a exists or b exists or c exists or d exists"),
+        "(or a exists b exists c exists d exists)"
+    );
 }
 
 #[test]
 fn connective_spans_cover_their_operands() {
     let text = "when not a exists and (b exists or c exists)";
     let rule = only_rule(text);
-    assert_eq!(slice(text, rule.condition.span), "not a exists and (b exists or c exists)");
-    let Expr::And(parts) = &rule.condition.node else { panic!() };
+    assert_eq!(
+        slice(text, rule.condition.span),
+        "not a exists and (b exists or c exists)"
+    );
+    let Expr::And(parts) = &rule.condition.node else {
+        panic!()
+    };
     assert_eq!(slice(text, parts[0].span), "not a exists");
-    let Expr::Not(inner) = &parts[0].node else { panic!() };
+    let Expr::Not(inner) = &parts[0].node else {
+        panic!()
+    };
     assert_eq!(slice(text, inner.span), "a exists");
     assert_eq!(slice(text, parts[1].span), "b exists or c exists");
 }
@@ -378,17 +491,35 @@ fn macro_references() {
     let text = "when is_iam and not is_root";
     let rule = only_rule(text);
     assert_eq!(sexpr(&rule.condition.node), "(and @is_iam (not @is_root))");
-    let Expr::And(parts) = &rule.condition.node else { panic!() };
+    let Expr::And(parts) = &rule.condition.node else {
+        panic!()
+    };
     assert_eq!(parts[0].node, Expr::MacroRef("is_iam".into()));
     assert_eq!(slice(text, parts[0].span), "is_iam");
 }
 
 #[test]
 fn symbol_operators() {
-    for (written, op) in [("==", Op::Eq), ("!=", Op::Ne), ("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)] {
+    for (written, op) in [
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<", Op::Lt),
+        ("<=", Op::Le),
+        (">", Op::Gt),
+        (">=", Op::Ge),
+    ] {
         let text = format!("when a {written} 1");
         let rule = only_rule(&text);
-        let Expr::Test(Test { kind: TestKind::Compare { op: o, negated, rhs }, .. }) = &rule.condition.node else {
+        let Expr::Test(Test {
+            kind:
+                TestKind::Compare {
+                    op: o,
+                    negated,
+                    rhs,
+                },
+            ..
+        }) = &rule.condition.node
+        else {
             panic!("{written}: {:?}", rule.condition)
         };
         assert_eq!(o.node, op, "{written}");
@@ -401,7 +532,14 @@ fn symbol_operators() {
 
 #[test]
 fn symbol_operators_need_no_spaces() {
-    for (written, op) in [("==", Op::Eq), ("!=", Op::Ne), ("<", Op::Lt), ("<=", Op::Le), (">", Op::Gt), (">=", Op::Ge)] {
+    for (written, op) in [
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<", Op::Lt),
+        ("<=", Op::Le),
+        (">", Op::Gt),
+        (">=", Op::Ge),
+    ] {
         let (o, _, rhs) = compare_of(&format!("a{written}\"x\""));
         assert_eq!(o.node, op, "{written}");
         assert_eq!(rhs.node, Operand::Literal(str_lit("x")));
@@ -423,7 +561,11 @@ fn word_operators_and_their_negations() {
         assert_eq!(op.as_str(), word);
         let text = format!("when a {word} {rhs}");
         let rule = only_rule(&text);
-        let Expr::Test(Test { kind: TestKind::Compare { op: o, negated, .. }, .. }) = &rule.condition.node else {
+        let Expr::Test(Test {
+            kind: TestKind::Compare { op: o, negated, .. },
+            ..
+        }) = &rule.condition.node
+        else {
             panic!("{word}: {:?}", rule.condition)
         };
         assert_eq!((o.node, *negated), (op, false), "{word}");
@@ -431,11 +573,19 @@ fn word_operators_and_their_negations() {
 
         let text = format!("when a not  {word} {rhs}");
         let rule = only_rule(&text);
-        let Expr::Test(Test { kind: TestKind::Compare { op: o, negated, .. }, .. }) = &rule.condition.node else {
+        let Expr::Test(Test {
+            kind: TestKind::Compare { op: o, negated, .. },
+            ..
+        }) = &rule.condition.node
+        else {
             panic!("not {word}: {:?}", rule.condition)
         };
         assert_eq!((o.node, *negated), (op, true), "not {word}");
-        assert_eq!(slice(&text, o.span), format!("not  {word}"), "the operator span covers `not`");
+        assert_eq!(
+            slice(&text, o.span),
+            format!("not  {word}"),
+            "the operator span covers `not`"
+        );
     }
 }
 
@@ -457,7 +607,10 @@ fn word_operator_must_end_at_a_word_boundary() {
 fn exists_and_missing() {
     let t = test_of("userIdentity.sessionContext exists");
     assert_eq!(t.kind, TestKind::Exists);
-    assert_eq!(t.path.node, path(&[field("userIdentity"), field("sessionContext")]));
+    assert_eq!(
+        t.path.node,
+        path(&[field("userIdentity"), field("sessionContext")])
+    );
     assert!(t.quantifier.is_none());
     let t = test_of("errorCode missing");
     assert_eq!(t.kind, TestKind::Missing);
@@ -465,17 +618,30 @@ fn exists_and_missing() {
 
 #[test]
 fn any_and_all_quantifiers() {
-    let text = r#"when any resources[].type == "AWS::S3::Bucket" and all resources[].accountId == "1""#;
+    let text =
+        r#"when any resources[].type == "AWS::S3::Bucket" and all resources[].accountId == "1""#;
     let rule = only_rule(text);
-    let Expr::And(parts) = &rule.condition.node else { panic!() };
-    let Expr::Test(any) = &parts[0].node else { panic!() };
-    let Expr::Test(all) = &parts[1].node else { panic!() };
+    let Expr::And(parts) = &rule.condition.node else {
+        panic!()
+    };
+    let Expr::Test(any) = &parts[0].node else {
+        panic!()
+    };
+    let Expr::Test(all) = &parts[1].node else {
+        panic!()
+    };
     let q = any.quantifier.as_ref().unwrap();
     assert_eq!(q.node, Quantifier::Any);
     assert_eq!(slice(text, q.span), "any");
     assert_eq!(all.quantifier.as_ref().unwrap().node, Quantifier::All);
-    assert_eq!(any.path.node, path(&[field("resources"), Segment::Each, field("type")]));
-    assert_eq!(slice(text, parts[0].span), r#"any resources[].type == "AWS::S3::Bucket""#);
+    assert_eq!(
+        any.path.node,
+        path(&[field("resources"), Segment::Each, field("type")])
+    );
+    assert_eq!(
+        slice(text, parts[0].span),
+        r#"any resources[].type == "AWS::S3::Bucket""#
+    );
     assert_eq!(slice(text, any.path.span), "resources[].type");
     // Quantifiers combine with presence tests too.
     assert_eq!(shape("any resources[] exists"), "any resources[] exists");
@@ -495,7 +661,12 @@ fn paths_with_dots() {
     let t = test_of("userIdentity.sessionContext.sessionIssuer.userName exists");
     assert_eq!(
         t.path.node,
-        path(&[field("userIdentity"), field("sessionContext"), field("sessionIssuer"), field("userName")])
+        path(&[
+            field("userIdentity"),
+            field("sessionContext"),
+            field("sessionIssuer"),
+            field("userName")
+        ])
     );
     assert_eq!(t.path.node.root(), "userIdentity");
     assert!(!t.path.node.is_single_field());
@@ -507,32 +678,67 @@ fn paths_with_each_and_index() {
     let t = test_of("resources[].tags[0].key exists");
     assert_eq!(
         t.path.node,
-        path(&[field("resources"), Segment::Each, field("tags"), Segment::Index(0), field("key")])
+        path(&[
+            field("resources"),
+            Segment::Each,
+            field("tags"),
+            Segment::Index(0),
+            field("key")
+        ])
     );
     assert!(t.path.node.fans_out());
     assert_eq!(t.path.node.to_string(), "resources[].tags[0].key");
     let t = test_of("a[12][] exists");
-    assert_eq!(t.path.node, path(&[field("a"), Segment::Index(12), Segment::Each]));
+    assert_eq!(
+        t.path.node,
+        path(&[field("a"), Segment::Index(12), Segment::Each])
+    );
 }
 
 #[test]
 fn paths_with_quoted_keys() {
     let text = r#"when requestParameters."x-amz-acl"."a\"b\u{e9}" exists"#;
     let rule = only_rule(text);
-    let Expr::Test(t) = &rule.condition.node else { panic!() };
-    assert_eq!(t.path.node, path(&[field("requestParameters"), field("x-amz-acl"), field("a\"bé")]));
-    assert_eq!(slice(text, t.path.span), r#"requestParameters."x-amz-acl"."a\"b\u{e9}""#);
-    assert_eq!(t.path.node.to_string(), r#"requestParameters."x-amz-acl"."a\"bé""#);
+    let Expr::Test(t) = &rule.condition.node else {
+        panic!()
+    };
+    assert_eq!(
+        t.path.node,
+        path(&[
+            field("requestParameters"),
+            field("x-amz-acl"),
+            field("a\"bé")
+        ])
+    );
+    assert_eq!(
+        slice(text, t.path.span),
+        r#"requestParameters."x-amz-acl"."a\"b\u{e9}""#
+    );
+    assert_eq!(
+        t.path.node.to_string(),
+        r#"requestParameters."x-amz-acl"."a\"bé""#
+    );
 }
 
 #[test]
 fn keywords_are_allowed_after_a_dot_but_not_first() {
     let t = test_of("requestParameters.in.exists.tag exists");
-    assert_eq!(t.path.node, path(&[field("requestParameters"), field("in"), field("exists"), field("tag")]));
+    assert_eq!(
+        t.path.node,
+        path(&[
+            field("requestParameters"),
+            field("in"),
+            field("exists"),
+            field("tag")
+        ])
+    );
     // Words that merely start with a keyword, or are not keywords, are fields.
     assert_eq!(test_of("index exists").path.node, path(&[field("index")]));
     assert_eq!(test_of("tags exists").path.node, path(&[field("tags")]));
-    assert_eq!(test_of("severity exists").path.node, path(&[field("severity")]));
+    assert_eq!(
+        test_of("severity exists").path.node,
+        path(&[field("severity")])
+    );
     let d = one_err("when tag exists");
     assert_eq!((d.code, d.line_col()), ("E101", (1, 6)));
     assert!(d.message.contains("a condition"), "{}", d.message);
@@ -548,9 +754,19 @@ fn path_has_no_inner_whitespace() {
 fn path_as_operand() {
     let (op, _, rhs) = compare_of("userIdentity.accountId == recipientAccountId");
     assert_eq!(op.node, Op::Eq);
-    assert_eq!(rhs.node, Operand::Path(path(&[field("recipientAccountId")])));
+    assert_eq!(
+        rhs.node,
+        Operand::Path(path(&[field("recipientAccountId")]))
+    );
     let (_, _, rhs) = compare_of("a != resources[0].accountId");
-    assert_eq!(rhs.node, Operand::Path(path(&[field("resources"), Segment::Index(0), field("accountId")])));
+    assert_eq!(
+        rhs.node,
+        Operand::Path(path(&[
+            field("resources"),
+            Segment::Index(0),
+            field("accountId")
+        ]))
+    );
     // A list name is a path operand; the compiler resolves it.
     let (op, negated, rhs) = compare_of("userIdentity.userName not in admins");
     assert_eq!((op.node, negated), (Op::In, true));
@@ -562,14 +778,20 @@ fn path_as_operand() {
 #[test]
 fn string_with_every_escape() {
     let s = string(r#""q\" b\\ s\/ n\n t\t r\r e\u{e9} smile\u{1F600} zero\u{0}""#);
-    assert_eq!(s.value, "q\" b\\ s/ n\n t\t r\r e\u{e9} smile\u{1F600} zero\u{0}");
+    assert_eq!(
+        s.value,
+        "q\" b\\ s/ n\n t\t r\r e\u{e9} smile\u{1F600} zero\u{0}"
+    );
     assert!(!s.ignore_case && !s.raw);
 }
 
 #[test]
 fn string_plain_and_unicode_text() {
     assert_eq!(string(r#""""#).value, "");
-    assert_eq!(string(r#""Straße ΣΊΣΥΦΟΣ 日本""#).value, "Straße ΣΊΣΥΦΟΣ 日本");
+    assert_eq!(
+        string(r#""Straße ΣΊΣΥΦΟΣ 日本""#).value,
+        "Straße ΣΊΣΥΦΟΣ 日本"
+    );
 }
 
 #[test]
@@ -599,19 +821,27 @@ fn ignore_case_strings() {
 fn ignore_case_list_operand() {
     let (op, negated, rhs) = compare_of(r#"a not in i["Alice", r"B\d", 3]"#);
     assert_eq!((op.node, negated), (Op::In, true));
-    let Operand::List(list) = rhs.node else { panic!("{rhs:?}") };
+    let Operand::List(list) = rhs.node else {
+        panic!("{rhs:?}")
+    };
     assert!(list.ignore_case);
     let items: Vec<Literal> = list.items.into_iter().map(|i| i.node).collect();
     assert_eq!(
         items,
         vec![
             str_lit("Alice"),
-            Literal::Str(StrLit { value: r"B\d".into(), ignore_case: false, raw: true }),
+            Literal::Str(StrLit {
+                value: r"B\d".into(),
+                ignore_case: false,
+                raw: true
+            }),
             Literal::Number(3.into()),
         ]
     );
     let (_, _, rhs) = compare_of(r#"a in ["x"]"#);
-    let Operand::List(list) = rhs.node else { panic!() };
+    let Operand::List(list) = rhs.node else {
+        panic!()
+    };
     assert!(!list.ignore_case);
 }
 
@@ -630,12 +860,18 @@ fn numbers() {
         ("18446744073709551616", 18446744073709551616.0),
     ];
     for (text, value) in cases {
-        let Literal::Number(n) = literal(text) else { panic!("{text}") };
+        let Literal::Number(n) = literal(text) else {
+            panic!("{text}")
+        };
         assert_eq!(n.as_f64(), Some(value), "{text}");
     }
-    let Literal::Number(n) = literal("42") else { panic!() };
+    let Literal::Number(n) = literal("42") else {
+        panic!()
+    };
     assert_eq!(n.as_u64(), Some(42), "integers stay integers");
-    let Literal::Number(n) = literal("-7") else { panic!() };
+    let Literal::Number(n) = literal("-7") else {
+        panic!()
+    };
     assert_eq!(n.as_i64(), Some(-7));
 }
 
@@ -653,18 +889,34 @@ fn booleans_and_null() {
     assert_eq!(literal("null"), Literal::Null);
     // Longer words are field paths, not literals.
     for word in ["trueish", "nullable", "falsehood"] {
-        assert_eq!(compare_of(&format!("a == {word}")).2.node, Operand::Path(path(&[field(word)])), "{word}");
+        assert_eq!(
+            compare_of(&format!("a == {word}")).2.node,
+            Operand::Path(path(&[field(word)])),
+            "{word}"
+        );
     }
 }
 
 #[test]
 fn priorities() {
-    for (text, p) in [("LOW", Priority::Low), ("MEDIUM", Priority::Medium), ("HIGH", Priority::High), ("CRITICAL", Priority::Critical)] {
+    for (text, p) in [
+        ("LOW", Priority::Low),
+        ("MEDIUM", Priority::Medium),
+        ("HIGH", Priority::High),
+        ("CRITICAL", Priority::Critical),
+    ] {
         assert_eq!(literal(text), Literal::Priority(p), "{text}");
         assert_eq!(p.as_str(), text);
     }
-    assert!(Priority::Low < Priority::Medium && Priority::Medium < Priority::High && Priority::High < Priority::Critical);
-    assert_eq!(compare_of("a == HIGHER").2.node, Operand::Path(path(&[field("HIGHER")])));
+    assert!(
+        Priority::Low < Priority::Medium
+            && Priority::Medium < Priority::High
+            && Priority::High < Priority::Critical
+    );
+    assert_eq!(
+        compare_of("a == HIGHER").2.node,
+        Operand::Path(path(&[field("HIGHER")]))
+    );
 }
 
 // ---- Actions ------------------------------------------------------------------
@@ -685,13 +937,31 @@ fn set_with_literal_values() {
         })
         .collect();
     assert_eq!(values[0], ("xs".into(), Value::Literal(str_lit("v"))));
-    assert!(matches!(&values[1], (f, Value::Literal(Literal::Number(n))) if f == "xn" && n.as_f64() == Some(-1.5)));
-    assert_eq!(values[2], ("xb".into(), Value::Literal(Literal::Bool(false))));
+    assert!(
+        matches!(&values[1], (f, Value::Literal(Literal::Number(n))) if f == "xn" && n.as_f64() == Some(-1.5))
+    );
+    assert_eq!(
+        values[2],
+        ("xb".into(), Value::Literal(Literal::Bool(false)))
+    );
     assert_eq!(values[3], ("xz".into(), Value::Literal(Literal::Null)));
-    assert_eq!(values[4], ("xp".into(), Value::Literal(Literal::Priority(Priority::Low))));
+    assert_eq!(
+        values[4],
+        (
+            "xp".into(),
+            Value::Literal(Literal::Priority(Priority::Low))
+        )
+    );
     assert_eq!(
         values[5],
-        ("xr".into(), Value::Literal(Literal::Str(StrLit { value: "R".into(), ignore_case: true, raw: true })))
+        (
+            "xr".into(),
+            Value::Literal(Literal::Str(StrLit {
+                value: "R".into(),
+                ignore_case: true,
+                raw: true
+            }))
+        )
     );
     assert_eq!(slice(text, acts[1].span), "set xn = -1.5");
 }
@@ -700,31 +970,51 @@ fn set_with_literal_values() {
 fn set_with_path_values() {
     let text = "when a exists set xuser = userIdentity.arn set xtypes = resources[].type";
     let acts = actions(text);
-    let Action::Set { target, value } = &acts[0].node else { panic!() };
+    let Action::Set { target, value } = &acts[0].node else {
+        panic!()
+    };
     assert_eq!(target.node, path(&[field("xuser")]));
-    assert_eq!(value.node, Value::Path(path(&[field("userIdentity"), field("arn")])));
+    assert_eq!(
+        value.node,
+        Value::Path(path(&[field("userIdentity"), field("arn")]))
+    );
     assert_eq!(slice(text, value.span), "userIdentity.arn");
-    let Action::Set { value, .. } = &acts[1].node else { panic!() };
-    assert_eq!(value.node, Value::Path(path(&[field("resources"), Segment::Each, field("type")])));
+    let Action::Set { value, .. } = &acts[1].node else {
+        panic!()
+    };
+    assert_eq!(
+        value.node,
+        Value::Path(path(&[field("resources"), Segment::Each, field("type")]))
+    );
 }
 
 #[test]
 fn set_target_may_be_any_path_syntactically() {
     // Nested targets are rejected by the compiler (E402), not the parser.
     let acts = actions("when a exists set x.y[0] = 1");
-    let Action::Set { target, .. } = &acts[0].node else { panic!() };
-    assert_eq!(target.node, path(&[field("x"), field("y"), Segment::Index(0)]));
+    let Action::Set { target, .. } = &acts[0].node else {
+        panic!()
+    };
+    assert_eq!(
+        target.node,
+        path(&[field("x"), field("y"), Segment::Index(0)])
+    );
 }
 
 #[test]
 fn overwrite_action() {
     let text = r#"when a exists overwrite userIdentity.arn = "redacted""#;
     let acts = actions(text);
-    let Action::Overwrite { target, value } = &acts[0].node else { panic!("{acts:?}") };
+    let Action::Overwrite { target, value } = &acts[0].node else {
+        panic!("{acts:?}")
+    };
     assert_eq!(target.node, path(&[field("userIdentity"), field("arn")]));
     assert_eq!(slice(text, target.span), "userIdentity.arn");
     assert_eq!(value.node, Value::Literal(str_lit("redacted")));
-    assert_eq!(slice(text, acts[0].span), r#"overwrite userIdentity.arn = "redacted""#);
+    assert_eq!(
+        slice(text, acts[0].span),
+        r#"overwrite userIdentity.arn = "redacted""#
+    );
 }
 
 #[test]
@@ -732,10 +1022,20 @@ fn tag_with_one_and_several_strings() {
     let text = r#"when a exists tag "one" tag "a" , "b\n","c""#;
     let acts = actions(text);
     assert_eq!(acts.len(), 2);
-    let Action::Tag(one) = &acts[0].node else { panic!() };
-    assert_eq!(one.iter().map(|t| t.node.as_str()).collect::<Vec<_>>(), vec!["one"]);
-    let Action::Tag(many) = &acts[1].node else { panic!() };
-    assert_eq!(many.iter().map(|t| t.node.as_str()).collect::<Vec<_>>(), vec!["a", "b\n", "c"]);
+    let Action::Tag(one) = &acts[0].node else {
+        panic!()
+    };
+    assert_eq!(
+        one.iter().map(|t| t.node.as_str()).collect::<Vec<_>>(),
+        vec!["one"]
+    );
+    let Action::Tag(many) = &acts[1].node else {
+        panic!()
+    };
+    assert_eq!(
+        many.iter().map(|t| t.node.as_str()).collect::<Vec<_>>(),
+        vec!["a", "b\n", "c"]
+    );
     assert_eq!(slice(text, many[1].span), r#""b\n""#);
     assert_eq!(slice(text, acts[1].span), r#"tag "a" , "b\n","c""#);
 }
@@ -745,10 +1045,14 @@ fn tag_with_one_and_several_strings() {
 fn tag_and_inline_rule_spans_end_at_their_last_token() {
     let text = "when a exists tag \"t\"  # note\nwhen b exists   \n";
     let file = parse_ok(text);
-    let Item::Rule(first) = &file.items[0] else { panic!() };
+    let Item::Rule(first) = &file.items[0] else {
+        panic!()
+    };
     assert_eq!(slice(text, first.actions[0].span), r#"tag "t""#);
     assert_eq!(slice(text, first.span), r#"when a exists tag "t""#);
-    let Item::Rule(second) = &file.items[1] else { panic!() };
+    let Item::Rule(second) = &file.items[1] else {
+        panic!()
+    };
     assert_eq!(slice(text, second.span), "when b exists");
 }
 
@@ -788,7 +1092,10 @@ fn syntax_error_names_what_was_expected_and_where() {
     assert_eq!(d.line_col(), (3, 1));
     assert_eq!(d.label, "here");
     assert_eq!(d.span, Span::new(text.len(), text.len()));
-    assert_eq!(d.to_string(), "t.rules:3:1: error[E101]: expected a value, found end of file");
+    assert_eq!(
+        d.to_string(),
+        "t.rules:3:1: error[E101]: expected a value, found end of file"
+    );
 }
 
 #[test]
@@ -798,7 +1105,11 @@ fn syntax_error_column_counts_characters() {
     assert_eq!(d.code, "E101");
     // `when a` then `é` is not an identifier character: the error is at `é`.
     assert_eq!(d.line_col(), (2, 7));
-    assert_eq!(slice(text, d.span), "é", "the span covers one whole character");
+    assert_eq!(
+        slice(text, d.span),
+        "é",
+        "the span covers one whole character"
+    );
 }
 
 #[test]
@@ -811,7 +1122,10 @@ fn syntax_error_stops_at_the_first() {
 #[test]
 fn syntax_error_empty_rule_block() {
     let d = one_err("rule r { }");
-    assert_eq!(d.message, "expected `description`, `severity`, `tags` or `when`, found `}`");
+    assert_eq!(
+        d.message,
+        "expected `description`, `severity`, `tags` or `when`, found `}`"
+    );
     assert_eq!(d.line_col(), (1, 10));
 }
 
@@ -846,7 +1160,10 @@ fn hint_single_equals_in_a_comparison() {
     assert_eq!(d.line_col(), (1, 16));
     assert!(d.message.contains("found `=`"), "{}", d.message);
     assert!(d.message.contains("an operator"), "{}", d.message);
-    assert_eq!(d.help.as_deref(), Some("to compare, write `==`; `=` only assigns, after `set`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("to compare, write `==`; `=` only assigns, after `set`")
+    );
 }
 
 #[test]
@@ -876,7 +1193,10 @@ fn hint_single_quotes() {
     let d = one_err("when a == 'x'");
     assert_eq!(d.line_col(), (1, 11));
     assert_eq!(d.message, "expected a value, found `'`");
-    assert_eq!(d.help.as_deref(), Some("strings are written in double quotes: \"text\""));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("strings are written in double quotes: \"text\"")
+    );
 }
 
 #[test]
@@ -899,7 +1219,11 @@ fn hint_then_and_do() {
     for word in ["then", "do"] {
         let d = one_err(&format!(r#"when a == "x" {word} set xp = HIGH"#));
         assert_eq!(d.line_col(), (1, 15), "{word}");
-        assert!(d.message.contains(&format!("found `{word}`")), "{}", d.message);
+        assert!(
+            d.message.contains(&format!("found `{word}`")),
+            "{}",
+            d.message
+        );
         assert_eq!(
             d.help.as_deref(),
             Some("actions follow the condition directly: `when ... set xpriority = HIGH`"),
@@ -910,11 +1234,22 @@ fn hint_then_and_do() {
 
 #[test]
 fn hint_lower_case_priority() {
-    for (word, upper) in [("high", "HIGH"), ("low", "LOW"), ("medium", "MEDIUM"), ("critical", "CRITICAL")] {
+    for (word, upper) in [
+        ("high", "HIGH"),
+        ("low", "LOW"),
+        ("medium", "MEDIUM"),
+        ("critical", "CRITICAL"),
+    ] {
         let d = one_err(&format!("rule r {{ severity {word} when a exists }}"));
-        assert_eq!(d.message, format!("expected a priority (LOW, MEDIUM, HIGH, CRITICAL), found `{word}`"));
+        assert_eq!(
+            d.message,
+            format!("expected a priority (LOW, MEDIUM, HIGH, CRITICAL), found `{word}`")
+        );
         assert_eq!(d.line_col(), (1, 19));
-        assert_eq!(d.help, Some(format!("priorities are written in capitals: {upper}")));
+        assert_eq!(
+            d.help,
+            Some(format!("priorities are written in capitals: {upper}"))
+        );
     }
 }
 
@@ -922,7 +1257,9 @@ fn hint_lower_case_priority() {
 fn lower_case_priority_in_set_is_a_field_path() {
     // Not an error: `high` names a field whose value is copied.
     let acts = actions("when a exists set xp = high");
-    let Action::Set { value, .. } = &acts[0].node else { panic!() };
+    let Action::Set { value, .. } = &acts[0].node else {
+        panic!()
+    };
     assert_eq!(value.node, Value::Path(path(&[field("high")])));
 }
 
@@ -930,7 +1267,10 @@ fn lower_case_priority_in_set_is_a_field_path() {
 fn hint_condition_starting_with_a_string() {
     let d = one_err(r#"when "x" == eventName"#);
     assert_eq!(d.line_col(), (1, 6));
-    assert_eq!(d.help.as_deref(), Some("a condition starts with a field name: `eventName == \"CreateUser\"`"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("a condition starts with a field name: `eventName == \"CreateUser\"`")
+    );
 }
 
 #[test]
@@ -949,7 +1289,10 @@ fn hint_single_equals_not_given_for_double_equals_in_set() {
     let d = one_err("when a exists set xa == 1");
     assert_eq!(d.code, "E101");
     let help = d.help.unwrap_or_default();
-    assert!(!help.contains("to compare, write `==`"), "contradictory hint: {help}");
+    assert!(
+        !help.contains("to compare, write `==`"),
+        "contradictory hint: {help}"
+    );
 }
 
 #[test]
@@ -974,7 +1317,11 @@ fn unknown_escape() {
     assert_eq!(slice(text, d.span), r"\d");
     assert_eq!(d.line_col(), (1, 17));
     assert_eq!(d.label, "not an escape");
-    assert!(d.help.as_deref().unwrap().contains("raw string"), "{:?}", d.help);
+    assert!(
+        d.help.as_deref().unwrap().contains("raw string"),
+        "{:?}",
+        d.help
+    );
 }
 
 #[test]
@@ -987,7 +1334,14 @@ fn unknown_escape_of_a_multibyte_character() {
 
 #[test]
 fn bad_unicode_escapes() {
-    for bad in [r"\u00e9", r"\u{zz}", r"\u{}", r"\u{110000}", r"\u{d800}", r"\u{e9"] {
+    for bad in [
+        r"\u00e9",
+        r"\u{zz}",
+        r"\u{}",
+        r"\u{110000}",
+        r"\u{d800}",
+        r"\u{e9",
+    ] {
         let text = format!(r#"when a == "x{bad}""#);
         let d = one_err(&text);
         assert_eq!(d.code, "E102", "{bad}");
@@ -995,7 +1349,11 @@ fn bad_unicode_escapes() {
         assert_eq!(slice(&text, d.span), r"\u", "{bad}");
         assert_eq!(d.line_col(), (1, 13), "{bad}");
         assert_eq!(d.label, "expected \\u{HEX}");
-        assert!(d.help.as_deref().unwrap().contains(r"\u{e9}"), "{:?}", d.help);
+        assert!(
+            d.help.as_deref().unwrap().contains(r"\u{e9}"),
+            "{:?}",
+            d.help
+        );
     }
 }
 
@@ -1018,7 +1376,13 @@ fn escapes_in_quoted_path_keys_are_checked() {
 fn escapes_in_description_and_tags_are_checked() {
     let text = "rule r {\n  description \"\\x\"\n  when a exists\n  tag \"\\y\"\n}";
     let diags = parse_err(text);
-    assert_eq!(diags.iter().map(|d| (d.code, d.line_col())).collect::<Vec<_>>(), vec![("E102", (2, 16)), ("E102", (4, 8))]);
+    assert_eq!(
+        diags
+            .iter()
+            .map(|d| (d.code, d.line_col()))
+            .collect::<Vec<_>>(),
+        vec![("E102", (2, 16)), ("E102", (4, 8))]
+    );
 }
 
 #[test]
@@ -1026,7 +1390,15 @@ fn every_escape_and_number_error_is_reported() {
     let text = "when a == \"\\q\"\nwhen b == \"\\u{zz}\" and c == 1e999\nwhen d[99999999999999999999999] exists";
     let diags = parse_err(text);
     let found: Vec<(&str, (usize, usize))> = diags.iter().map(|d| (d.code, d.line_col())).collect();
-    assert_eq!(found, vec![("E102", (1, 12)), ("E102", (2, 12)), ("E103", (2, 29)), ("E103", (3, 7))]);
+    assert_eq!(
+        found,
+        vec![
+            ("E102", (1, 12)),
+            ("E102", (2, 12)),
+            ("E103", (2, 29)),
+            ("E103", (3, 7))
+        ]
+    );
 }
 
 // ---- E103: numbers and indexes ----------------------------------------------------
@@ -1039,10 +1411,16 @@ fn index_too_large() {
     assert_eq!(d.message, "array index is too large");
     assert_eq!(slice(text, d.span), "[18446744073709551616]");
     assert_eq!(d.label, "this index");
-    assert_eq!(d.help.as_deref(), Some("indexes count from 0 and must fit in 64 bits"));
+    assert_eq!(
+        d.help.as_deref(),
+        Some("indexes count from 0 and must fit in 64 bits")
+    );
     // The largest index that fits is fine.
     let t = test_of(&format!("resources[{}] exists", usize::MAX));
-    assert_eq!(t.path.node, path(&[field("resources"), Segment::Index(usize::MAX)]));
+    assert_eq!(
+        t.path.node,
+        path(&[field("resources"), Segment::Index(usize::MAX)])
+    );
 }
 
 #[test]
@@ -1053,7 +1431,10 @@ fn number_out_of_range() {
         assert_eq!(d.code, "E103", "{n}");
         assert_eq!(d.message, "number is out of range");
         assert_eq!(slice(&text, d.span), n);
-        assert_eq!(d.help.as_deref(), Some("numbers must fit in a 64-bit float"));
+        assert_eq!(
+            d.help.as_deref(),
+            Some("numbers must fit in a 64-bit float")
+        );
     }
 }
 
@@ -1091,7 +1472,10 @@ fn cond(text: &str) -> Result<Spanned<Expr>, Vec<Diagnostic>> {
 fn parse_condition_accepts_one_condition() {
     let text = r#"eventSource == "iam.amazonaws.com" and not errorCode exists"#;
     let e = cond(text).unwrap();
-    assert_eq!(sexpr(&e.node), "(and eventSource == (not errorCode exists))");
+    assert_eq!(
+        sexpr(&e.node),
+        "(and eventSource == (not errorCode exists))"
+    );
     assert_eq!(e.span, Span::new(0, text.len()));
     assert_eq!(sexpr(&cond("is_admin").unwrap().node), "@is_admin");
 }
@@ -1115,34 +1499,54 @@ fn parse_condition_rejects_trailing_text() {
     assert_eq!(d.source.name(), "<filter>");
     // Actions are not part of a condition.
     let d = &cond(r#"a exists set xa = 1"#).unwrap_err()[0];
-    assert_eq!(d.message, "expected `and`, `or` or end of file, found `set`");
+    assert_eq!(
+        d.message,
+        "expected `and`, `or` or end of file, found `set`"
+    );
 }
 
 #[test]
 fn parse_condition_syntax_errors() {
     let d = &cond("").unwrap_err()[0];
-    assert_eq!((d.code, d.message.as_str()), ("E101", "expected a condition, found end of file"));
+    assert_eq!(
+        (d.code, d.message.as_str()),
+        ("E101", "expected a condition, found end of file")
+    );
     let d = &cond("(a exists").unwrap_err()[0];
     assert_eq!(d.message, "expected `and` or `or`, found end of file");
     assert_eq!(d.line_col(), (1, 10));
     let d = &cond("== 1").unwrap_err()[0];
-    assert_eq!((d.message.as_str(), d.line_col()), ("expected a condition, found `=`", (1, 1)));
+    assert_eq!(
+        (d.message.as_str(), d.line_col()),
+        ("expected a condition, found `=`", (1, 1))
+    );
 }
 
 #[test]
 
 fn parse_condition_gives_the_same_hints_as_parse() {
     let d = &cond(r#"eventName = "CreateUser""#).unwrap_err()[0];
-    assert_eq!(d.help.as_deref(), Some("to compare, write `==`; `=` only assigns, after `set`"), "{d}");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("to compare, write `==`; `=` only assigns, after `set`"),
+        "{d}"
+    );
     let d = &cond(r#"a exists && b exists"#).unwrap_err()[0];
-    assert_eq!(d.help.as_deref(), Some("write `and` to join conditions"), "{d}");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("write `and` to join conditions"),
+        "{d}"
+    );
 }
 
 #[test]
 fn parse_condition_reports_escape_and_number_errors() {
     let text = r#"a == "\d" or b == 1e999"#;
     let diags = cond(text).unwrap_err();
-    assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), vec!["E102", "E103"]);
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        vec!["E102", "E103"]
+    );
     assert_eq!(slice(text, diags[0].span), r"\d");
     assert_eq!(slice(text, diags[1].span), "1e999");
 }
@@ -1151,7 +1555,13 @@ fn parse_condition_reports_escape_and_number_errors() {
 
 #[test]
 fn path_display_quotes_what_is_not_an_identifier() {
-    let p = path(&[field("a"), field("x-y"), Segment::Each, field("q\"\n"), Segment::Index(3)]);
+    let p = path(&[
+        field("a"),
+        field("x-y"),
+        Segment::Each,
+        field("q\"\n"),
+        Segment::Index(3),
+    ]);
     assert_eq!(p.to_string(), r#"a."x-y"[]."q\"\n"[3]"#);
     // What Display writes parses back to the same path.
     let t = test_of(&format!("{p} exists"));
