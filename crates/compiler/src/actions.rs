@@ -1,7 +1,8 @@
 //! Compiled actions and how their results merge into an [`Enrichment`].
 
 use crate::codes::*;
-use crate::lower::field_path;
+use crate::lower::{field_path, Lowerer};
+use crate::term::{Scope, Term};
 use ctrules_core::enrichment::{RULES_FIELD, TAGS_FIELD};
 use ctrules_core::schema::is_aws_field;
 use ctrules_core::{Enrichment, FieldPath};
@@ -33,23 +34,24 @@ pub enum CompiledAction {
 #[derive(Debug, Clone)]
 pub enum ValueSource {
     Const(Value),
-    /// Copied from the event: one value, or an array when the path has `[]`.
-    Field(FieldPath),
+    /// Read from the event or derived from it: one value, or an array when
+    /// the term reaches several (`[]`, several table rows).
+    Term(Term),
 }
 
 impl ValueSource {
-    fn resolve(&self, record: &Value) -> Option<Value> {
+    fn resolve(&self, scope: &Scope<'_>) -> Option<Value> {
         match self {
             ValueSource::Const(v) => Some(v.clone()),
-            ValueSource::Field(path) if path.fans_out() => {
+            ValueSource::Term(term) if term.fans_out() => {
                 let mut all = Vec::new();
-                path.visit(record, &mut |v| {
+                term.visit(scope, &mut |v| {
                     all.push(v.clone());
                     true
                 });
                 (!all.is_empty()).then_some(Value::Array(all))
             }
-            ValueSource::Field(path) => path.first(record).cloned(),
+            ValueSource::Term(term) => term.first(scope),
         }
     }
 }
@@ -64,11 +66,12 @@ pub struct Assignment<'a> {
 
 impl CompiledAction {
     /// Applies this action of a matching rule.
-    pub fn apply(&self, record: &Value, out: &mut Enrichment) {
+    pub fn apply(&self, scope: &Scope<'_>, out: &mut Enrichment) {
         match self {
             CompiledAction::SetPriority { field, priority } => {
                 // A record enriched before keeps its priority if that is higher.
-                let before = record
+                let before = scope
+                    .record
                     .get(&**field)
                     .and_then(Value::as_str)
                     .and_then(Priority::parse);
@@ -82,12 +85,12 @@ impl CompiledAction {
                 }
             }
             CompiledAction::Set { field, value } => {
-                if let Some(v) = value.resolve(record) {
+                if let Some(v) = value.resolve(scope) {
                     *out.field_mut(field) = v;
                 }
             }
             CompiledAction::Overwrite { path, value } => {
-                if let Some(v) = value.resolve(record) {
+                if let Some(v) = value.resolve(scope) {
                     out.overwrites.push((path.clone(), v));
                 }
             }
@@ -97,7 +100,7 @@ impl CompiledAction {
     }
 }
 
-fn literal_value(lit: &Literal) -> Value {
+pub(crate) fn literal_value(lit: &Literal) -> Value {
     match lit {
         Literal::Str(s) => Value::String(s.value.clone()),
         Literal::Number(n) => Value::Number(n.clone()),
@@ -107,17 +110,34 @@ fn literal_value(lit: &Literal) -> Value {
     }
 }
 
-fn value_source(value: &AstValue) -> ValueSource {
-    match value {
-        AstValue::Literal(lit) => ValueSource::Const(literal_value(lit)),
-        AstValue::Path(p) => ValueSource::Field(field_path(p)),
+fn value_source<'a>(
+    lowerer: &mut Lowerer<'a, '_>,
+    source: &'a Source,
+    value: &'a Spanned<AstValue>,
+) -> Option<ValueSource> {
+    match &value.node {
+        AstValue::Literal(lit) => Some(ValueSource::Const(literal_value(lit))),
+        AstValue::Term(t) => lowerer.term(source, t, value.span).map(ValueSource::Term),
     }
 }
 
 /// Compiles one action, checking what it writes.
 pub fn lower_action<'a>(
+    lowerer: &mut Lowerer<'a, '_>,
     source: &'a Source,
-    action: &Spanned<Action>,
+    action: &'a Spanned<Action>,
+    assignments: &mut Vec<Assignment<'a>>,
+) -> Vec<CompiledAction> {
+    let mut diagnostics = Vec::new();
+    let actions = lower_one(lowerer, source, action, &mut diagnostics, assignments);
+    lowerer.diagnostics.extend(diagnostics);
+    actions
+}
+
+fn lower_one<'a>(
+    lowerer: &mut Lowerer<'a, '_>,
+    source: &'a Source,
+    action: &'a Spanned<Action>,
     diagnostics: &mut Vec<Diagnostic>,
     assignments: &mut Vec<Assignment<'a>>,
 ) -> Vec<CompiledAction> {
@@ -204,14 +224,14 @@ pub fn lower_action<'a>(
                     priority: *p,
                 }],
                 other => {
-                    if let AstValue::Path(p) = other {
+                    if let AstValue::Term(ctrules_lang::ast::Term::Path(p)) = other {
                         diagnostics
                             .extend(crate::lower::value_field_warning(source, p, value.span));
                     }
-                    vec![CompiledAction::Set {
-                        field,
-                        value: value_source(other),
-                    }]
+                    value_source(lowerer, source, value)
+                        .map(|value| CompiledAction::Set { field, value })
+                        .into_iter()
+                        .collect()
                 }
             }
         }
@@ -224,10 +244,13 @@ pub fn lower_action<'a>(
                         .with_help(format!("`overwrite` is for replacing what AWS wrote; add a field with `set {name} = ...`")),
                 );
             }
-            vec![CompiledAction::Overwrite {
-                path: field_path(&target.node),
-                value: value_source(&value.node),
-            }]
+            value_source(lowerer, source, value)
+                .map(|value| CompiledAction::Overwrite {
+                    path: field_path(&target.node),
+                    value,
+                })
+                .into_iter()
+                .collect()
         }
         Action::Tag(tags) => tags
             .iter()

@@ -40,3 +40,19 @@ pub const W_UNUSED: &str = "W201";
 pub const W_FIELD_NAME: &str = "W401";
 /// `overwrite` on a field that AWS does not write (use `set`).
 pub const W_OVERWRITE_OWN: &str = "W402";
+
+/// A lookup table, list or calendar file that cannot be loaded.
+pub const E_TABLE: &str = "E501";
+/// A time zone that is not an IANA name.
+pub const E_ZONE: &str = "E502";
+/// An invalid schedule or calendar entry.
+pub const E_TIME_SPEC: &str = "E503";
+/// An unknown function, or a call with the wrong arguments.
+pub const E_FUNCTION: &str = "E504";
+/// A table, list, schedule or calendar used in a way its kind does not allow.
+pub const E_TABLE_USE: &str = "E505";
+
+/// `geoip(...)` used while no GeoIP database is configured.
+pub const W_NO_GEOIP: &str = "W501";
+/// A field that a derived value (the actor, a GeoIP summary) never has.
+pub const W_UNKNOWN_MEMBER: &str = "W502";

@@ -11,7 +11,8 @@
 //! - a path with `[]` reaches many values: the test holds if any of them
 //!   passes (or, with `all`, if there is at least one and every one passes).
 
-use ctrules_core::FieldPath;
+use crate::term::{KeyedCalendars, Scope, Shared, Term};
+use ctrules_context::time::{parse_event_time, Calendar, Schedule};
 use ctrules_lang::ast::Priority;
 use ipnet::IpNet;
 use regex::Regex;
@@ -25,19 +26,27 @@ pub enum Cond {
     And(Box<[Cond]>),
     Or(Box<[Cond]>),
     Not(Box<Cond>),
-    /// The path reaches at least one value.
-    Exists(FieldPath),
+    /// The term reaches at least one value.
+    Exists(Term),
     /// Values reached by `path` pass `matcher`.
     Test {
-        path: FieldPath,
+        path: Term,
         all: bool,
         matcher: Matcher,
     },
-    /// Two fields compared: some value of `left` and some value of `right` are `op`-related.
+    /// Two terms compared: some value of `left` and some value of `right` are `op`-related.
     Fields {
-        left: FieldPath,
-        right: FieldPath,
+        left: Term,
+        right: Term,
         op: Ordering,
+    },
+    /// `eventTime within vacations[actor.user]`: the instant falls in the
+    /// calendar of some key.
+    WithinKeyed {
+        time: Term,
+        all: bool,
+        calendars: Shared<KeyedCalendars>,
+        key: Term,
     },
 }
 
@@ -80,6 +89,10 @@ pub enum Matcher {
     Like(Box<[(Regex, bool)]>),
     Matches(Box<[Regex]>),
     Within(Box<[IpNet]>),
+    /// An instant (`eventTime`) inside working hours.
+    Schedule(Shared<Schedule>),
+    /// An instant inside a calendar's dates.
+    Calendar(Shared<Calendar>),
 }
 
 /// The members of a list, split by how they compare.
@@ -101,13 +114,13 @@ pub fn fold(s: &str) -> String {
 }
 
 impl Cond {
-    pub fn eval(&self, record: &Value) -> bool {
+    pub fn eval(&self, record: &Scope<'_>) -> bool {
         match self {
             Cond::Const(b) => *b,
             Cond::And(parts) => parts.iter().all(|c| c.eval(record)),
             Cond::Or(parts) => parts.iter().any(|c| c.eval(record)),
             Cond::Not(c) => !c.eval(record),
-            Cond::Exists(path) => path.first(record).is_some(),
+            Cond::Exists(path) => !path.visit(record, &mut |_| false),
             Cond::Test {
                 path,
                 all: false,
@@ -144,6 +157,42 @@ impl Cond {
                     !hit
                 });
                 hit
+            }
+            Cond::WithinKeyed {
+                time,
+                all,
+                calendars,
+                key,
+            } => {
+                let mut keys = Vec::new();
+                key.visit(record, &mut |k| {
+                    keys.extend(crate::term::text_of(k));
+                    true
+                });
+                let inside = |v: &Value| {
+                    v.as_str().and_then(parse_event_time).is_some_and(|t| {
+                        keys.iter()
+                            .any(|k| calendars.get(k.as_str()).is_some_and(|c| c.contains(t)))
+                    })
+                };
+                let mut seen = false;
+                let mut hit = false;
+                let mut every = true;
+                time.visit(record, &mut |v| {
+                    seen = true;
+                    if inside(v) {
+                        hit = true;
+                        *all
+                    } else {
+                        every = false;
+                        !*all
+                    }
+                });
+                if *all {
+                    seen && every
+                } else {
+                    hit
+                }
             }
         }
     }
@@ -246,8 +295,14 @@ impl Matcher {
                 }
                 _ => false,
             },
+            Matcher::Schedule(schedule) => instant(value).is_some_and(|t| schedule.contains(t)),
+            Matcher::Calendar(calendar) => instant(value).is_some_and(|t| calendar.contains(t)),
         }
     }
+}
+
+fn instant(value: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    value.as_str().and_then(parse_event_time)
 }
 
 /// True when `test` holds for the value and any of `texts`; the value is

@@ -3,24 +3,29 @@
 //! Compilation runs in phases, like Falco's rule loader:
 //! 1. **parse** every file ([`ctrules_lang::parse`]); any syntax error stops here,
 //!    since the names a broken file defines are unknown;
-//! 2. **collect** the definitions of the whole set: lists, macros and rule ids,
-//!    with duplicates reported;
-//! 3. **lower** each rule: names resolved, operands checked, regexes, CIDR
+//! 2. **collect** the definitions of the whole set: lists, macros, tables,
+//!    schedules, calendars and rule ids, with duplicates reported;
+//! 3. **load** what the declarations name: table files, time zones,
+//!    schedules and calendars ([`declarations`]);
+//! 4. **lower** each rule: names resolved, operands checked, regexes, CIDR
 //!    blocks and sets built once ([`lower`], [`actions`]);
-//! 4. **index** the rules by the eventName or eventSource they require ([`ruleset`]).
+//! 5. **index** the rules by the eventName or eventSource they require ([`ruleset`]).
 //!
 //! Reading files from disk is [`loader`]'s job, before all of this.
 
 pub mod actions;
 pub mod codes;
+pub mod declarations;
 pub mod condition;
 pub mod loader;
 pub mod lower;
 pub mod ruleset;
 pub mod suggest;
+pub mod term;
 
 pub use loader::{read_rules, LoadError};
 pub use ruleset::{CompiledRule, Evaluation, RuleInfo, RuleSet};
+pub use term::Scope;
 
 use actions::{check_priority_fields, lower_action};
 use codes::*;
@@ -28,7 +33,18 @@ use ctrules_lang::ast::{Item, Rule, RulesFile};
 use ctrules_lang::{Diagnostic, Source, Span};
 use lower::{Lowerer, Symbols};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// What rules are compiled against, beyond their text.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// The directory given to `--rules`: table files must be inside it.
+    /// None: each rules file's own directory.
+    pub rules_root: Option<PathBuf>,
+    /// The GeoIP databases; None when none is configured (`geoip(...)` warns).
+    pub geoip: Option<Arc<ctrules_context::geoip::GeoIp>>,
+}
 
 /// The outcome of compiling a rule set: the rules when there is no error,
 /// and every diagnostic (errors and warnings) in file order.
@@ -43,8 +59,14 @@ impl Compilation {
     }
 }
 
-/// Compiles rules files, given in load order, into one rule set.
+/// Compiles rules files, given in load order, into one rule set, with no
+/// GeoIP database and table paths relative to each file.
 pub fn compile(sources: &[Source]) -> Compilation {
+    compile_with(sources, &Options::default())
+}
+
+/// Compiles rules files, given in load order, into one rule set.
+pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     let mut diagnostics = Vec::new();
 
     // Phase 1: parse.
@@ -64,34 +86,47 @@ pub fn compile(sources: &[Source]) -> Compilation {
 
     // Phase 2: collect definitions.
     let mut symbols = Symbols::default();
+    let mut duplicates = Vec::new();
+    // Names share one namespace: a second definition is reported, the first kept.
+    fn declare<'a, D>(
+        table: &mut HashMap<&'a str, (&'a D, &'a Source)>,
+        def: &'a D,
+        name: &'a ctrules_lang::ast::Spanned<String>,
+        source: &'a Source,
+        defined: Option<(&'a Source, Span)>,
+        duplicates: &mut Vec<Diagnostic>,
+    ) {
+        match defined {
+            Some(prev) => duplicates.push(duplicate_name(source, name.span, &name.node, prev)),
+            None => {
+                table.insert(&name.node, (def, source));
+            }
+        }
+    }
     let mut rule_ids: HashMap<String, (&Source, Span)> = HashMap::new();
     let mut rules: Vec<(&Source, &Rule, String)> = Vec::new();
     for (source, file) in &files {
         for item in &file.items {
             match item {
                 Item::List(def) => {
-                    if let Some(prev) = defined(&symbols, &def.name.node) {
-                        diagnostics.push(duplicate_name(
-                            source,
-                            def.name.span,
-                            &def.name.node,
-                            prev,
-                        ));
-                    } else {
-                        symbols.lists.insert(&def.name.node, (def, source));
-                    }
+                    let prev = symbols.defined(&def.name.node);
+                    declare(&mut symbols.lists, def, &def.name, source, prev, &mut duplicates);
                 }
                 Item::Macro(def) => {
-                    if let Some(prev) = defined(&symbols, &def.name.node) {
-                        diagnostics.push(duplicate_name(
-                            source,
-                            def.name.span,
-                            &def.name.node,
-                            prev,
-                        ));
-                    } else {
-                        symbols.macros.insert(&def.name.node, (def, source));
-                    }
+                    let prev = symbols.defined(&def.name.node);
+                    declare(&mut symbols.macros, def, &def.name, source, prev, &mut duplicates);
+                }
+                Item::Table(def) => {
+                    let prev = symbols.defined(&def.name.node);
+                    declare(&mut symbols.tables, def, &def.name, source, prev, &mut duplicates);
+                }
+                Item::Schedule(def) => {
+                    let prev = symbols.defined(&def.name.node);
+                    declare(&mut symbols.schedules, def, &def.name, source, prev, &mut duplicates);
+                }
+                Item::Calendar(def) => {
+                    let prev = symbols.defined(&def.name.node);
+                    declare(&mut symbols.calendars, def, &def.name, source, prev, &mut duplicates);
                 }
                 Item::Rule(rule) => {
                     let (id, span) = match &rule.id {
@@ -124,21 +159,43 @@ pub fn compile(sources: &[Source]) -> Compilation {
         }
     }
 
-    // Phase 3: lower.
+    diagnostics.extend(duplicates);
+
+    // Phase 3: load what declarations name.
+    let mut loader = declarations::Loader {
+        rules_root: options.rules_root.as_deref(),
+        diagnostics: &mut diagnostics,
+        declared: declarations::Declared::default(),
+    };
+    for (source, file) in &files {
+        for item in &file.items {
+            match item {
+                Item::List(def) => loader.list(source, def),
+                Item::Table(def) => loader.table(source, def),
+                Item::Schedule(def) => loader.schedule(source, def),
+                Item::Calendar(def) => loader.calendar(source, def),
+                Item::Macro(_) | Item::Rule(_) => {}
+            }
+        }
+    }
+    let env = lower::Environment {
+        declared: &loader.declared,
+        geoip: options
+            .geoip
+            .clone()
+            .unwrap_or_else(|| Arc::new(ctrules_context::geoip::GeoIp::empty())),
+        geoip_configured: options.geoip.as_ref().is_some_and(|g| !g.is_empty()),
+    };
+
+    // Phase 4: lower.
     let mut compiled = Vec::with_capacity(rules.len());
     let mut assignments = Vec::new();
-    let mut action_diags = Vec::new();
-    let mut lowerer = Lowerer::new(&symbols, &mut diagnostics);
+    let mut lowerer = Lowerer::new(&symbols, &env, &mut diagnostics);
     for (source, rule, id) in &rules {
         let condition = lowerer.condition(source, &rule.condition);
         let mut actions = Vec::new();
         for action in &rule.actions {
-            actions.extend(lower_action(
-                source,
-                action,
-                &mut action_diags,
-                &mut assignments,
-            ));
+            actions.extend(lower_action(&mut lowerer, source, action, &mut assignments));
         }
         let info = ruleset::RuleInfo {
             id: Arc::from(id.as_str()),
@@ -158,7 +215,7 @@ pub fn compile(sources: &[Source]) -> Compilation {
             actions,
         });
     }
-    let used_lists = std::mem::take(&mut lowerer.used_lists);
+    let used = std::mem::take(&mut lowerer.used);
     let used_macros = std::mem::take(&mut lowerer.used_macros);
     let suggested = std::mem::take(&mut lowerer.suggested);
     // Macros no rule reached are still checked, so their errors show.
@@ -174,19 +231,31 @@ pub fn compile(sources: &[Source]) -> Compilation {
     drop(lowerer);
     // A name offered as "did you mean" is already reported; "unused" would be noise.
     unused_macros.retain(|(name, _)| !suggested.contains(*name));
-    diagnostics.extend(action_diags);
     check_priority_fields(&assignments, &mut diagnostics);
     for (name, (def, source)) in &unused_macros {
         diagnostics.push(unused(source, def.name.span, "macro", name));
     }
-    let mut unused_lists: Vec<_> = symbols
-        .lists
-        .iter()
-        .filter(|(n, _)| !used_lists.contains(*n) && !suggested.contains(*n))
-        .collect();
-    unused_lists.sort_by_key(|(_, (def, source))| (source.name().to_string(), def.span.start));
-    for (name, (def, source)) in unused_lists {
-        diagnostics.push(unused(source, def.name.span, "list", name));
+    let mut unused_names: Vec<(&str, &str, &Source, Span)> = Vec::new();
+    fn collect_unused<'a, D>(
+        kind: &'static str,
+        table: &HashMap<&'a str, (&'a D, &'a Source)>,
+        span: impl Fn(&D) -> Span,
+        keep: impl Fn(&str) -> bool,
+        out: &mut Vec<(&'static str, &'a str, &'a Source, Span)>,
+    ) {
+        for (name, (def, source)) in table {
+            if keep(name) {
+                out.push((kind, name, source, span(def)));
+            }
+        }
+    }
+    let is_unused = |name: &str| !used.contains(name) && !suggested.contains(name);
+    collect_unused("list", &symbols.lists, |d| d.name.span, is_unused, &mut unused_names);
+    collect_unused("table", &symbols.tables, |d| d.name.span, is_unused, &mut unused_names);
+    collect_unused("schedule", &symbols.schedules, |d| d.name.span, is_unused, &mut unused_names);
+    collect_unused("calendar", &symbols.calendars, |d| d.name.span, is_unused, &mut unused_names);
+    for (kind, name, source, span) in unused_names {
+        diagnostics.push(unused(source, span, kind, name));
     }
 
     sort_diagnostics(&mut diagnostics, sources);
@@ -194,15 +263,6 @@ pub fn compile(sources: &[Source]) -> Compilation {
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     let rules = (!has_errors).then(|| RuleSet::new(compiled, fingerprint(sources)));
     Compilation { rules, diagnostics }
-}
-
-/// Where a list or macro name is already defined.
-fn defined<'a>(symbols: &Symbols<'a>, name: &str) -> Option<(&'a Source, Span)> {
-    symbols
-        .lists
-        .get(name)
-        .map(|(d, s)| (*s, d.name.span))
-        .or_else(|| symbols.macros.get(name).map(|(d, s)| (*s, d.name.span)))
 }
 
 fn duplicate_name(
@@ -219,7 +279,7 @@ fn duplicate_name(
     )
     .with_label("defined again here")
     .with_secondary(prev_source, prev_span, "first defined here")
-    .with_help("lists and macros share one namespace across all rules files: rename one of them")
+    .with_help("lists, macros, tables, schedules and calendars share one namespace across all rules files: rename one of them")
 }
 
 fn unused(source: &Source, span: Span, kind: &str, name: &str) -> Diagnostic {

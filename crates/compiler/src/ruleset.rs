@@ -7,6 +7,7 @@
 
 use crate::actions::CompiledAction;
 use crate::condition::{Cond, Matcher, Ordering, Scalar};
+use crate::term::Scope;
 use ctrules_core::{Enrichment, FieldPath};
 use ctrules_lang::ast::Priority;
 use serde_json::Value;
@@ -35,7 +36,7 @@ pub struct CompiledRule {
 impl CompiledRule {
     /// Tests the rule's condition alone.
     pub fn matches(&self, record: &Value) -> bool {
-        self.condition.eval(record)
+        self.condition.eval(&Scope::new(record))
     }
 }
 
@@ -136,13 +137,14 @@ impl RuleSet {
         }
         // A rule sits in one bucket only, so sorting restores load order without repeats.
         eval.candidates.sort_unstable();
+        let scope = Scope::new(record);
         for &i in &eval.candidates {
             let rule = &self.rules[i as usize];
-            if rule.condition.eval(record) {
+            if rule.condition.eval(&scope) {
                 eval.matched.push(i as usize);
                 eval.enrichment.rules.push(rule.info.id.clone());
                 for action in &rule.actions {
-                    action.apply(record, &mut eval.enrichment);
+                    action.apply(&scope, &mut eval.enrichment);
                 }
             }
         }
@@ -152,7 +154,7 @@ impl RuleSet {
 /// The literal values `field` must have for `cond` to hold, when there is such a list.
 fn requirement(cond: &Cond, field: &FieldPath) -> Requirement {
     match cond {
-        Cond::Test { path, matcher, .. } if path == field => match matcher {
+        Cond::Test { path, matcher, .. } if path.as_field() == Some(field) => match matcher {
             Matcher::Compare(Ordering::Eq, Scalar::Str(t)) if !t.fold => {
                 Requirement::OneOf(vec![t.text.clone()])
             }

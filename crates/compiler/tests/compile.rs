@@ -1468,7 +1468,7 @@ fn e202_duplicate_list_or_macro_name() {
     assert_eq!(d.labels[0].message, "first defined here");
     assert_eq!(
         d.help.as_deref(),
-        Some("lists and macros share one namespace across all rules files: rename one of them")
+        Some("lists, macros, tables, schedules and calendars share one namespace across all rules files: rename one of them")
     );
     let d = e202[1];
     assert_eq!((span_text(d), d.line_col()), ("twice", (3, 6)));

@@ -1,19 +1,17 @@
 //! `ctrules check`: parse and compile rules, report every diagnostic.
 
 use crate::{exit, CheckArgs, Format};
-use ctrules_compiler::{compile, read_rules};
 use ctrules_lang::{Diagnostic, Severity};
 use std::io::IsTerminal;
 
 pub fn check(args: &CheckArgs) -> i32 {
-    let sources = match read_rules(&args.paths) {
-        Ok(s) => s,
+    let (sources, compilation) = match crate::rules::compile_paths(&args.paths, &args.geoip) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::USAGE;
         }
     };
-    let compilation = compile(&sources);
     let diags = &compilation.diagnostics;
     let errors = diags
         .iter()

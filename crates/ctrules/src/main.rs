@@ -9,6 +9,7 @@ mod check;
 mod exit;
 mod inputs;
 mod process;
+mod rules;
 mod run;
 mod summary;
 
@@ -46,6 +47,10 @@ pub struct CheckArgs {
     /// Treat warnings as errors (exit 1 when there is any).
     #[arg(long)]
     pub deny_warnings: bool,
+    /// A MaxMind database the rules will run with (repeatable); without
+    /// one, rules that use `geoip(...)` get a warning.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,6 +75,10 @@ pub struct RunArgs {
     /// plain NDJSON on standard output.
     #[arg(long)]
     pub output: String,
+    /// A MaxMind database (Country, City, ASN, Anonymous-IP or any other
+    /// .mmdb) for `geoip(...)` in rules; repeatable, earlier files win.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Vec<PathBuf>,
     /// Files processed at once (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,

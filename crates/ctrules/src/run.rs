@@ -8,15 +8,15 @@ use crate::inputs::{discover, Input};
 use crate::process::{process, Destination, FileReport, Options, Status};
 use crate::summary::Summary;
 use crate::{exit, RunArgs};
-use ctrules_compiler::{compile, read_rules, RuleSet};
+use ctrules_compiler::RuleSet;
 use rayon::prelude::*;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> i32 {
     let started = Instant::now();
-    let rules = match load_rules(&args.rules, args.quiet) {
+    let rules = match crate::rules::load(&args.rules, &args.geoip, args.quiet) {
         Ok(rules) => rules,
         Err(code) => return code,
     };
@@ -108,31 +108,6 @@ pub fn run(args: &RunArgs) -> i32 {
     } else {
         exit::OK
     }
-}
-
-/// Loads and compiles the rules, printing diagnostics; on failure, the exit code.
-pub fn load_rules(path: &std::path::Path, quiet: bool) -> Result<RuleSet, i32> {
-    let sources = match read_rules(&[path.to_path_buf()]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: rules {e}");
-            return Err(exit::USAGE);
-        }
-    };
-    let compilation = compile(&sources);
-    let color = std::io::stderr().is_terminal();
-    for d in &compilation.diagnostics {
-        if d.is_error() || !quiet {
-            eprint!("{}", d.render(color));
-        }
-    }
-    compilation.rules.ok_or_else(|| {
-        eprintln!(
-            "error: the rules in {} have errors; nothing was processed",
-            path.display()
-        );
-        exit::FINDINGS
-    })
 }
 
 /// Prints a file's failure or rejected records as soon as they are known.

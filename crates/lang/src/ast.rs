@@ -29,14 +29,59 @@ pub struct RulesFile {
 pub enum Item {
     List(ListDef),
     Macro(MacroDef),
+    Table(TableDef),
+    Schedule(ScheduleDef),
+    Calendar(CalendarDef),
     Rule(Rule),
 }
 
-/// `list NAME = [ ... ]`
+/// `list NAME = [ ... ]` or `list NAME = file "PATH" [column "C"]`
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListDef {
     pub name: Spanned<String>,
-    pub list: Spanned<ListLit>,
+    pub body: Spanned<ListBody>,
+    pub span: Span,
+}
+
+/// The members of a list or the entries of a calendar: written out, or in a file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListBody {
+    Items(ListLit),
+    File(FileSource),
+}
+
+/// `file "PATH" [key COLUMN] [column COLUMN]`: a table file beside the rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSource {
+    /// As written: relative to the rules file that declares it.
+    pub path: Spanned<String>,
+    pub key: Option<Spanned<String>>,
+    pub column: Option<Spanned<String>>,
+}
+
+/// `table NAME = file "PATH" key COLUMN`: rows found by key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDef {
+    pub name: Spanned<String>,
+    pub source: FileSource,
+    pub span: Span,
+}
+
+/// `schedule NAME = "Mon-Fri 09:00-18:00" zone "America/New_York"`
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleDef {
+    pub name: Spanned<String>,
+    pub spec: Spanned<StrLit>,
+    pub zone: Spanned<String>,
+    pub span: Span,
+}
+
+/// `calendar NAME = [...] zone "Z"` or `calendar NAME = file "PATH" [key COLUMN] zone "Z"`
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarDef {
+    pub name: Spanned<String>,
+    pub body: Spanned<ListBody>,
+    pub zone: Spanned<String>,
     pub span: Span,
 }
 
@@ -72,12 +117,119 @@ pub enum Expr {
     MacroRef(String),
 }
 
-/// A test of one field: `PATH exists`, `PATH missing`, or `PATH OP OPERAND`.
+/// A test of one value: `TERM exists`, `TERM missing`, or `TERM OP OPERAND`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Test {
     pub quantifier: Option<Spanned<Quantifier>>,
-    pub path: Spanned<Path>,
+    pub subject: Spanned<Term>,
     pub kind: TestKind,
+}
+
+/// A value read from the event or derived from it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Term {
+    /// A field of the event (`userIdentity.arn`), the derived `actor.name`,
+    /// or, on the right of `in`, `within`, ..., the name of a list.
+    Path(Path),
+    /// `geoip(sourceIPAddress).country_code`: a function and a path into its result.
+    Call(Call),
+    /// `users[actor.user].team`: the rows of a table with that key, and a path into them.
+    Lookup(Lookup),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub name: Spanned<String>,
+    pub args: Vec<Spanned<Value>>,
+    /// The path into the result (`.country_code`); empty for the result itself.
+    pub rest: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    pub table: Spanned<String>,
+    pub key: Box<Spanned<Value>>,
+    pub rest: Vec<Segment>,
+}
+
+impl Term {
+    /// The path into the value, after the function or table if there is one.
+    pub fn rest(&self) -> &[Segment] {
+        match self {
+            Term::Path(p) => &p.segments,
+            Term::Call(c) => &c.rest,
+            Term::Lookup(l) => &l.rest,
+        }
+    }
+
+    /// True when the term can reach several values (`[]`).
+    pub fn fans_out(&self) -> bool {
+        self.rest().iter().any(|s| matches!(s, Segment::Each))
+    }
+
+    pub fn as_path(&self) -> Option<&Path> {
+        match self {
+            Term::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Term::Path(p) => write!(f, "{p}"),
+            Term::Call(c) => {
+                write!(f, "{}(", c.name.node)?;
+                for (i, a) in c.args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", a.node)?;
+                }
+                f.write_str(")")?;
+                write_segments(f, &c.rest, true)
+            }
+            Term::Lookup(l) => {
+                write!(f, "{}[{}]", l.table.node, l.key.node)?;
+                write_segments(f, &l.rest, true)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Literal(l) => write!(f, "{l}"),
+            Value::Term(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Literal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Literal::Str(s) => {
+                let flags = match (s.ignore_case, s.raw) {
+                    (true, true) => "ir",
+                    (true, false) => "i",
+                    (false, true) => "r",
+                    (false, false) => "",
+                };
+                if s.raw && !s.value.contains('"') && !s.value.contains('\n') {
+                    write!(f, "{flags}\"{}\"", s.value)
+                } else {
+                    let flags = if s.ignore_case { "i" } else { "" };
+                    write!(f, "{flags}\"{}\"", escape_string(&s.value))
+                }
+            }
+            Literal::Number(n) => write!(f, "{n}"),
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Null => f.write_str("null"),
+            Literal::Priority(p) => f.write_str(p.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,9 +293,9 @@ impl Op {
 pub enum Operand {
     Literal(Literal),
     List(ListLit),
-    /// A field of the event, or (after `in`, `like`, `matches`, `within`, ...)
-    /// the name of a list.
-    Path(Path),
+    /// A value of the event or derived from it; a bare name after `in`,
+    /// `like`, `matches`, `within`, ... is the name of a list.
+    Term(Term),
 }
 
 /// `[a, b, c]`, or `i[a, b, c]` where every string ignores case.
@@ -252,24 +404,34 @@ impl Path {
 
 impl std::fmt::Display for Path {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, seg) in self.segments.iter().enumerate() {
-            match seg {
-                Segment::Field(name) => {
-                    if i > 0 {
-                        f.write_str(".")?;
-                    }
-                    if is_identifier(name) {
-                        f.write_str(name)?;
-                    } else {
-                        write!(f, "\"{}\"", escape_string(name))?;
-                    }
-                }
-                Segment::Each => f.write_str("[]")?,
-                Segment::Index(n) => write!(f, "[{n}]")?,
-            }
-        }
-        Ok(())
+        write_segments(f, &self.segments, false)
     }
+}
+
+/// Writes path segments; `after_value` when they follow a call or lookup
+/// (so even the first field takes a dot).
+fn write_segments(
+    f: &mut std::fmt::Formatter<'_>,
+    segments: &[Segment],
+    after_value: bool,
+) -> std::fmt::Result {
+    for (i, seg) in segments.iter().enumerate() {
+        match seg {
+            Segment::Field(name) => {
+                if i > 0 || after_value {
+                    f.write_str(".")?;
+                }
+                if is_identifier(name) {
+                    f.write_str(name)?;
+                } else {
+                    write!(f, "\"{}\"", escape_string(name))?;
+                }
+            }
+            Segment::Each => f.write_str("[]")?,
+            Segment::Index(n) => write!(f, "[{n}]")?,
+        }
+    }
+    Ok(())
 }
 
 /// True when `s` can be written as a bare identifier.
@@ -319,6 +481,6 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Literal(Literal),
-    /// A value copied from the event.
-    Path(Path),
+    /// A value read from the event or derived from it.
+    Term(Term),
 }

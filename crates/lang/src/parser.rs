@@ -38,6 +38,9 @@ pub fn parse(source: &Source) -> Result<RulesFile, Vec<Diagnostic>> {
         match pair.as_rule() {
             Rule::list_def => items.push(Item::List(builder.list_def(pair))),
             Rule::macro_def => items.push(Item::Macro(builder.macro_def(pair))),
+            Rule::table_def => items.push(Item::Table(builder.table_def(pair))),
+            Rule::schedule_def => items.push(Item::Schedule(builder.schedule_def(pair))),
+            Rule::calendar_def => items.push(Item::Calendar(builder.calendar_def(pair))),
             Rule::rule_block | Rule::rule_inline => items.push(Item::Rule(builder.rule(pair))),
             Rule::EOI => {}
             other => unreachable!("unexpected item {other:?}"),
@@ -120,10 +123,109 @@ impl Builder<'_> {
         let whole = span(&pair);
         let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_list);
         let name = spanned_str(inner.next().expect("list name"));
-        let list = self.list_lit(inner.next().expect("list body"));
+        let body = self.list_body(inner.next().expect("list body"));
         ListDef {
             name,
-            list,
+            body,
+            span: whole,
+        }
+    }
+
+    fn list_body(&mut self, pair: Pair<'_, Rule>) -> Spanned<ListBody> {
+        let sp = span(&pair);
+        match pair.as_rule() {
+            Rule::list_lit => Spanned::new(ListBody::Items(self.list_lit(pair).node), sp),
+            _ => Spanned::new(ListBody::File(self.file_source(pair)), sp),
+        }
+    }
+
+    fn file_source(&mut self, pair: Pair<'_, Rule>) -> FileSource {
+        let mut source = FileSource {
+            path: Spanned::new(String::new(), span(&pair)),
+            key: None,
+            column: None,
+        };
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::string => {
+                    let sp = span(&part);
+                    source.path = Spanned::new(self.string(part).value, sp);
+                }
+                Rule::key_column => source.key = Some(self.column(part)),
+                Rule::value_column => source.column = Some(self.column(part)),
+                _ => {}
+            }
+        }
+        source
+    }
+
+    /// `key COLUMN` or `column COLUMN`: the column name, quoted or bare.
+    fn column(&mut self, pair: Pair<'_, Rule>) -> Spanned<String> {
+        let column = pair
+            .into_inner()
+            .find(|p| p.as_rule() == Rule::column)
+            .expect("a column");
+        let sp = span(&column);
+        let inner = column.into_inner().next().expect("column name");
+        let name = match inner.as_rule() {
+            Rule::string => self.string(inner).value,
+            _ => inner.as_str().to_string(),
+        };
+        Spanned::new(name, sp)
+    }
+
+    /// `zone "America/New_York"`: the zone name.
+    fn zone(&mut self, pair: Pair<'_, Rule>) -> Spanned<String> {
+        let string = pair
+            .into_inner()
+            .find(|p| p.as_rule() == Rule::string)
+            .expect("a zone string");
+        let sp = span(&string);
+        Spanned::new(self.string(string).value, sp)
+    }
+
+    fn table_def(&mut self, pair: Pair<'_, Rule>) -> TableDef {
+        let whole = span(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_table);
+        let name = spanned_str(inner.next().expect("table name"));
+        let source = self.file_source(inner.next().expect("table file"));
+        TableDef {
+            name,
+            source,
+            span: whole,
+        }
+    }
+
+    fn schedule_def(&mut self, pair: Pair<'_, Rule>) -> ScheduleDef {
+        let whole = span(&pair);
+        let mut inner = pair
+            .into_inner()
+            .filter(|p| p.as_rule() != Rule::kw_schedule);
+        let name = spanned_str(inner.next().expect("schedule name"));
+        let spec = inner.next().expect("schedule spec");
+        let spec_span = span(&spec);
+        let spec = Spanned::new(self.string(spec), spec_span);
+        let zone = self.zone(inner.next().expect("schedule zone"));
+        ScheduleDef {
+            name,
+            spec,
+            zone,
+            span: whole,
+        }
+    }
+
+    fn calendar_def(&mut self, pair: Pair<'_, Rule>) -> CalendarDef {
+        let whole = span(&pair);
+        let mut inner = pair
+            .into_inner()
+            .filter(|p| p.as_rule() != Rule::kw_calendar);
+        let name = spanned_str(inner.next().expect("calendar name"));
+        let body = self.list_body(inner.next().expect("calendar entries"));
+        let zone = self.zone(inner.next().expect("calendar zone"));
+        CalendarDef {
+            name,
+            body,
+            zone,
             span: whole,
         }
     }
@@ -226,7 +328,7 @@ impl Builder<'_> {
 
     fn test(&mut self, pair: Pair<'_, Rule>) -> Test {
         let mut quantifier = None;
-        let mut path = None;
+        let mut subject = None;
         let mut kind = TestKind::Exists;
         for part in pair.into_inner() {
             match part.as_rule() {
@@ -238,7 +340,7 @@ impl Builder<'_> {
                     };
                     quantifier = Some(Spanned::new(q, span(&part)));
                 }
-                Rule::path => path = Some(self.path(part)),
+                Rule::term => subject = Some(self.term(part)),
                 Rule::presence => {
                     kind = if part.as_str() == "exists" {
                         TestKind::Exists
@@ -252,7 +354,7 @@ impl Builder<'_> {
         }
         Test {
             quantifier,
-            path: path.expect("a test has a path"),
+            subject: subject.expect("a test has a subject"),
             kind,
         }
     }
@@ -304,7 +406,7 @@ impl Builder<'_> {
         let inner = pair.into_inner().next().expect("operand content");
         let node = match inner.as_rule() {
             Rule::list_lit => Operand::List(self.list_lit(inner).node),
-            Rule::path => Operand::Path(self.path(inner).node),
+            Rule::term => Operand::Term(self.term(inner).node),
             _ => Operand::Literal(self.literal(inner).node),
         };
         Spanned::new(node, sp)
@@ -346,16 +448,56 @@ impl Builder<'_> {
         let sp = span(&pair);
         let inner = pair.into_inner().next().expect("value content");
         let node = match inner.as_rule() {
-            Rule::path => Value::Path(self.path(inner).node),
+            Rule::term => Value::Term(self.term(inner).node),
             _ => Value::Literal(self.literal(inner).node),
+        };
+        Spanned::new(node, sp)
+    }
+
+    fn term(&mut self, pair: Pair<'_, Rule>) -> Spanned<Term> {
+        let sp = span(&pair);
+        let inner = pair.into_inner().next().expect("term content");
+        let node = match inner.as_rule() {
+            Rule::path => Term::Path(self.path(inner).node),
+            Rule::call => {
+                let mut parts = inner.into_inner();
+                let name = spanned_str(parts.next().expect("function name"));
+                let args = parts
+                    .next()
+                    .expect("arguments")
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::value)
+                    .map(|p| self.value(p))
+                    .collect();
+                let rest = self.segments(parts);
+                Term::Call(Call { name, args, rest })
+            }
+            _ => {
+                let mut parts = inner.into_inner();
+                let table = spanned_str(parts.next().expect("table name"));
+                let key = parts
+                    .next()
+                    .expect("key")
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::value)
+                    .expect("a key value");
+                let key = Box::new(self.value(key));
+                let rest = self.segments(parts);
+                Term::Lookup(Lookup { table, key, rest })
+            }
         };
         Spanned::new(node, sp)
     }
 
     fn path(&mut self, pair: Pair<'_, Rule>) -> Spanned<Path> {
         let sp = span(&pair);
+        let segments = self.segments(pair.into_inner());
+        Spanned::new(Path { segments }, sp)
+    }
+
+    fn segments<'i>(&mut self, parts: impl Iterator<Item = Pair<'i, Rule>>) -> Vec<Segment> {
         let mut segments = Vec::new();
-        for part in pair.into_inner() {
+        for part in parts {
             match part.as_rule() {
                 Rule::field | Rule::field_any => {
                     segments.push(Segment::Field(part.as_str().to_string()))
@@ -388,7 +530,7 @@ impl Builder<'_> {
                 other => unreachable!("unexpected path part {other:?}"),
             }
         }
-        Spanned::new(Path { segments }, sp)
+        segments
     }
 
     fn list_lit(&mut self, pair: Pair<'_, Rule>) -> Spanned<ListLit> {
@@ -617,7 +759,20 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::kw_and => "`and`",
         Rule::kw_or => "`or`",
         Rule::quantifier | Rule::kw_any | Rule::kw_all => "`any` or `all`",
-        Rule::path | Rule::field | Rule::field_any | Rule::quoted => "a field name",
+        Rule::path | Rule::field | Rule::field_any | Rule::quoted | Rule::term | Rule::lookup => {
+            "a field name"
+        }
+        Rule::call | Rule::func_name => "a function",
+        Rule::arguments => "`(`",
+        Rule::key => "`[`",
+        Rule::table_def | Rule::kw_table => "`table`",
+        Rule::schedule_def | Rule::kw_schedule => "`schedule`",
+        Rule::calendar_def | Rule::kw_calendar => "`calendar`",
+        Rule::file_source | Rule::kw_file => "`file \"PATH\"`",
+        Rule::key_column | Rule::kw_key => "`key`",
+        Rule::value_column | Rule::kw_column => "`column`",
+        Rule::zone | Rule::kw_zone => "`zone \"Area/City\"`",
+        Rule::column => "a column name",
         Rule::each | Rule::index => "`[]` or `[N]`",
         Rule::presence | Rule::kw_exists | Rule::kw_missing => "`exists` or `missing`",
         Rule::comparison | Rule::operator | Rule::symbol_op | Rule::word_op => {

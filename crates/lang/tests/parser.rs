@@ -99,6 +99,25 @@ fn path(segments: &[Segment]) -> Path {
     }
 }
 
+fn list_items(def: &ListDef) -> &ListLit {
+    match &def.body.node {
+        ListBody::Items(list) => list,
+        other => panic!("not written out: {other:?}"),
+    }
+}
+
+fn subject_path(test: &Test) -> &Path {
+    test.subject.node.as_path().expect("a field path")
+}
+
+fn op_path(p: Path) -> Operand {
+    Operand::Term(Term::Path(p))
+}
+
+fn value_path(p: Path) -> Value {
+    Value::Term(Term::Path(p))
+}
+
 fn field(name: &str) -> Segment {
     Segment::Field(name.to_string())
 }
@@ -131,12 +150,12 @@ fn sexpr(expr: &Expr) -> String {
                 None => "",
             };
             match &t.kind {
-                TestKind::Exists => format!("{q}{} exists", t.path.node),
-                TestKind::Missing => format!("{q}{} missing", t.path.node),
+                TestKind::Exists => format!("{q}{} exists", t.subject.node),
+                TestKind::Missing => format!("{q}{} missing", t.subject.node),
                 TestKind::Compare { op, negated, .. } => {
                     format!(
                         "{q}{} {}{}",
-                        t.path.node,
+                        t.subject.node,
                         if *negated { "not " } else { "" },
                         op.node.as_str()
                     )
@@ -170,11 +189,11 @@ fn list_def_with_strings() {
     assert_eq!(def.name.node, "admins");
     assert_eq!(slice(text, def.name.span), "admins");
     assert_eq!(def.span, Span::new(0, text.len()));
-    assert_eq!(slice(text, def.list.span), r#"["alice", "bob"]"#);
-    assert!(!def.list.node.ignore_case);
-    let values: Vec<&Literal> = def.list.node.items.iter().map(|i| &i.node).collect();
+    assert_eq!(slice(text, def.body.span), r#"["alice", "bob"]"#);
+    assert!(!list_items(def).ignore_case);
+    let values: Vec<&Literal> = list_items(def).items.iter().map(|i| &i.node).collect();
     assert_eq!(values, vec![&str_lit("alice"), &str_lit("bob")]);
-    assert_eq!(slice(text, def.list.node.items[1].span), r#""bob""#);
+    assert_eq!(slice(text, list_items(def).items[1].span), r#""bob""#);
 }
 
 #[test]
@@ -184,8 +203,8 @@ fn list_def_ignore_case_mixed_literals_comments_and_trailing_comma() {
     let [Item::List(def)] = file.items.as_slice() else {
         panic!("{file:?}")
     };
-    assert!(def.list.node.ignore_case);
-    let items: Vec<&Literal> = def.list.node.items.iter().map(|i| &i.node).collect();
+    assert!(list_items(def).ignore_case);
+    let items: Vec<&Literal> = list_items(def).items.iter().map(|i| &i.node).collect();
     assert_eq!(items.len(), 6, "{items:?}");
     assert_eq!(items[0], &str_lit("A"));
     assert_eq!(items[1], &Literal::Number(1.into()));
@@ -193,7 +212,7 @@ fn list_def_ignore_case_mixed_literals_comments_and_trailing_comma() {
     assert_eq!(items[3], &Literal::Bool(true));
     assert_eq!(items[4], &Literal::Null);
     assert_eq!(items[5], &Literal::Priority(Priority::High));
-    assert!(slice(text, def.list.span).starts_with("i["));
+    assert!(slice(text, def.body.span).starts_with("i["));
 }
 
 #[test]
@@ -204,7 +223,7 @@ fn list_def_empty() {
         let Item::List(def) = item else {
             panic!("{item:?}")
         };
-        assert!(def.list.node.items.is_empty());
+        assert!(list_items(def).items.is_empty());
     }
 }
 
@@ -298,8 +317,8 @@ fn rule_inline_exact_form() {
     let Expr::Test(test) = &rule.condition.node else {
         panic!("{:?}", rule.condition)
     };
-    assert_eq!(test.path.node, path(&[field("eventSource")]));
-    assert_eq!(slice(text, test.path.span), "eventSource");
+    assert_eq!(*subject_path(&test), path(&[field("eventSource")]));
+    assert_eq!(slice(text, test.subject.span), "eventSource");
     let TestKind::Compare { op, negated, rhs } = &test.kind else {
         panic!("{test:?}")
     };
@@ -345,6 +364,9 @@ when eventName == "C" tag "c" when eventName == "D" tag "d"
         .map(|i| match i {
             Item::List(d) => format!("list {}", d.name.node),
             Item::Macro(d) => format!("macro {}", d.name.node),
+            Item::Table(d) => format!("table {}", d.name.node),
+            Item::Schedule(d) => format!("schedule {}", d.name.node),
+            Item::Calendar(d) => format!("calendar {}", d.name.node),
             Item::Rule(r) => match &r.id {
                 Some(id) => format!("rule {}", id.node),
                 None => format!("inline {}", slice(text, r.condition.span)),
@@ -607,8 +629,7 @@ fn word_operator_must_end_at_a_word_boundary() {
 fn exists_and_missing() {
     let t = test_of("userIdentity.sessionContext exists");
     assert_eq!(t.kind, TestKind::Exists);
-    assert_eq!(
-        t.path.node,
+    assert_eq!(*subject_path(&t),
         path(&[field("userIdentity"), field("sessionContext")])
     );
     assert!(t.quantifier.is_none());
@@ -634,15 +655,14 @@ fn any_and_all_quantifiers() {
     assert_eq!(q.node, Quantifier::Any);
     assert_eq!(slice(text, q.span), "any");
     assert_eq!(all.quantifier.as_ref().unwrap().node, Quantifier::All);
-    assert_eq!(
-        any.path.node,
+    assert_eq!(*subject_path(&any),
         path(&[field("resources"), Segment::Each, field("type")])
     );
     assert_eq!(
         slice(text, parts[0].span),
         r#"any resources[].type == "AWS::S3::Bucket""#
     );
-    assert_eq!(slice(text, any.path.span), "resources[].type");
+    assert_eq!(slice(text, any.subject.span), "resources[].type");
     // Quantifiers combine with presence tests too.
     assert_eq!(shape("any resources[] exists"), "any resources[] exists");
 }
@@ -659,8 +679,7 @@ fn quantifier_words_are_fields_only_when_not_followed_by_a_path() {
 #[test]
 fn paths_with_dots() {
     let t = test_of("userIdentity.sessionContext.sessionIssuer.userName exists");
-    assert_eq!(
-        t.path.node,
+    assert_eq!(*subject_path(&t),
         path(&[
             field("userIdentity"),
             field("sessionContext"),
@@ -668,16 +687,15 @@ fn paths_with_dots() {
             field("userName")
         ])
     );
-    assert_eq!(t.path.node.root(), "userIdentity");
-    assert!(!t.path.node.is_single_field());
-    assert!(!t.path.node.fans_out());
+    assert_eq!(subject_path(&t).root(), "userIdentity");
+    assert!(!subject_path(&t).is_single_field());
+    assert!(!t.subject.node.fans_out());
 }
 
 #[test]
 fn paths_with_each_and_index() {
     let t = test_of("resources[].tags[0].key exists");
-    assert_eq!(
-        t.path.node,
+    assert_eq!(*subject_path(&t),
         path(&[
             field("resources"),
             Segment::Each,
@@ -686,11 +704,10 @@ fn paths_with_each_and_index() {
             field("key")
         ])
     );
-    assert!(t.path.node.fans_out());
-    assert_eq!(t.path.node.to_string(), "resources[].tags[0].key");
+    assert!(t.subject.node.fans_out());
+    assert_eq!(t.subject.node.to_string(), "resources[].tags[0].key");
     let t = test_of("a[12][] exists");
-    assert_eq!(
-        t.path.node,
+    assert_eq!(*subject_path(&t),
         path(&[field("a"), Segment::Index(12), Segment::Each])
     );
 }
@@ -702,8 +719,7 @@ fn paths_with_quoted_keys() {
     let Expr::Test(t) = &rule.condition.node else {
         panic!()
     };
-    assert_eq!(
-        t.path.node,
+    assert_eq!(*subject_path(&t),
         path(&[
             field("requestParameters"),
             field("x-amz-acl"),
@@ -711,11 +727,11 @@ fn paths_with_quoted_keys() {
         ])
     );
     assert_eq!(
-        slice(text, t.path.span),
+        slice(text, t.subject.span),
         r#"requestParameters."x-amz-acl"."a\"b\u{e9}""#
     );
     assert_eq!(
-        t.path.node.to_string(),
+        t.subject.node.to_string(),
         r#"requestParameters."x-amz-acl"."a\"bé""#
     );
 }
@@ -723,8 +739,7 @@ fn paths_with_quoted_keys() {
 #[test]
 fn keywords_are_allowed_after_a_dot_but_not_first() {
     let t = test_of("requestParameters.in.exists.tag exists");
-    assert_eq!(
-        t.path.node,
+    assert_eq!(*subject_path(&t),
         path(&[
             field("requestParameters"),
             field("in"),
@@ -733,10 +748,10 @@ fn keywords_are_allowed_after_a_dot_but_not_first() {
         ])
     );
     // Words that merely start with a keyword, or are not keywords, are fields.
-    assert_eq!(test_of("index exists").path.node, path(&[field("index")]));
-    assert_eq!(test_of("tags exists").path.node, path(&[field("tags")]));
+    assert_eq!(*subject_path(&test_of("index exists")), path(&[field("index")]));
+    assert_eq!(*subject_path(&test_of("tags exists")), path(&[field("tags")]));
     assert_eq!(
-        test_of("severity exists").path.node,
+        *subject_path(&test_of("severity exists")),
         path(&[field("severity")])
     );
     let d = one_err("when tag exists");
@@ -756,12 +771,12 @@ fn path_as_operand() {
     assert_eq!(op.node, Op::Eq);
     assert_eq!(
         rhs.node,
-        Operand::Path(path(&[field("recipientAccountId")]))
+        op_path(path(&[field("recipientAccountId")]))
     );
     let (_, _, rhs) = compare_of("a != resources[0].accountId");
     assert_eq!(
         rhs.node,
-        Operand::Path(path(&[
+        op_path(path(&[
             field("resources"),
             Segment::Index(0),
             field("accountId")
@@ -770,7 +785,7 @@ fn path_as_operand() {
     // A list name is a path operand; the compiler resolves it.
     let (op, negated, rhs) = compare_of("userIdentity.userName not in admins");
     assert_eq!((op.node, negated), (Op::In, true));
-    assert_eq!(rhs.node, Operand::Path(path(&[field("admins")])));
+    assert_eq!(rhs.node, op_path(path(&[field("admins")])));
 }
 
 // ---- Literals -------------------------------------------------------------------
@@ -891,7 +906,7 @@ fn booleans_and_null() {
     for word in ["trueish", "nullable", "falsehood"] {
         assert_eq!(
             compare_of(&format!("a == {word}")).2.node,
-            Operand::Path(path(&[field(word)])),
+            op_path(path(&[field(word)])),
             "{word}"
         );
     }
@@ -915,7 +930,7 @@ fn priorities() {
     );
     assert_eq!(
         compare_of("a == HIGHER").2.node,
-        Operand::Path(path(&[field("HIGHER")]))
+        op_path(path(&[field("HIGHER")]))
     );
 }
 
@@ -976,7 +991,7 @@ fn set_with_path_values() {
     assert_eq!(target.node, path(&[field("xuser")]));
     assert_eq!(
         value.node,
-        Value::Path(path(&[field("userIdentity"), field("arn")]))
+        value_path(path(&[field("userIdentity"), field("arn")]))
     );
     assert_eq!(slice(text, value.span), "userIdentity.arn");
     let Action::Set { value, .. } = &acts[1].node else {
@@ -984,7 +999,7 @@ fn set_with_path_values() {
     };
     assert_eq!(
         value.node,
-        Value::Path(path(&[field("resources"), Segment::Each, field("type")]))
+        value_path(path(&[field("resources"), Segment::Each, field("type")]))
     );
 }
 
@@ -1260,7 +1275,7 @@ fn lower_case_priority_in_set_is_a_field_path() {
     let Action::Set { value, .. } = &acts[0].node else {
         panic!()
     };
-    assert_eq!(value.node, Value::Path(path(&[field("high")])));
+    assert_eq!(value.node, value_path(path(&[field("high")])));
 }
 
 #[test]
@@ -1417,8 +1432,7 @@ fn index_too_large() {
     );
     // The largest index that fits is fine.
     let t = test_of(&format!("resources[{}] exists", usize::MAX));
-    assert_eq!(
-        t.path.node,
+    assert_eq!(*subject_path(&t),
         path(&[field("resources"), Segment::Index(usize::MAX)])
     );
 }
@@ -1565,7 +1579,7 @@ fn path_display_quotes_what_is_not_an_identifier() {
     assert_eq!(p.to_string(), r#"a."x-y"[]."q\"\n"[3]"#);
     // What Display writes parses back to the same path.
     let t = test_of(&format!("{p} exists"));
-    assert_eq!(t.path.node, p);
+    assert_eq!(*subject_path(&t), p);
 }
 
 #[test]
@@ -1573,4 +1587,116 @@ fn escape_string_round_trips_through_the_parser() {
     let original = "tab\t quote\" back\\ nl\n cr\r bell\u{7} é";
     let written = format!("\"{}\"", escape_string(original));
     assert_eq!(string(&written).value, original);
+}
+
+// ---- Terms and declarations of the enrichment context ---------------------------
+
+#[test]
+fn call_with_a_path_into_its_result() {
+    let t = test_of(r#"geoip(sourceIPAddress).country_code == "US""#);
+    let Term::Call(call) = &t.subject.node else {
+        panic!("{t:?}")
+    };
+    assert_eq!(call.name.node, "geoip");
+    assert_eq!(call.args.len(), 1);
+    assert_eq!(call.args[0].node, value_path(path(&[field("sourceIPAddress")])));
+    assert_eq!(call.rest, vec![field("country_code")]);
+    assert_eq!(t.subject.node.to_string(), "geoip(sourceIPAddress).country_code");
+}
+
+#[test]
+fn call_arguments_take_whitespace_literals_and_nested_calls() {
+    let t = test_of(r#"hour( eventTime , "America/New_York" ) >= 18"#);
+    let Term::Call(call) = &t.subject.node else {
+        panic!("{t:?}")
+    };
+    assert_eq!(call.args.len(), 2);
+    assert_eq!(call.args[1].node, Value::Literal(str_lit("America/New_York")));
+    let t = test_of(r#"lower(concat(actor.name, "@", recipientAccountId)) exists"#);
+    assert_eq!(
+        t.subject.node.to_string(),
+        r#"lower(concat(actor.name, "@", recipientAccountId))"#
+    );
+}
+
+#[test]
+fn lookup_by_key_and_array_index_stay_apart() {
+    let t = test_of(r#"users[actor.user].team == "payments""#);
+    let Term::Lookup(lookup) = &t.subject.node else {
+        panic!("{t:?}")
+    };
+    assert_eq!(lookup.table.node, "users");
+    assert_eq!(lookup.key.node.to_string(), "actor.user");
+    assert_eq!(lookup.rest, vec![field("team")]);
+    // `[0]` and `[]` are still array accessors.
+    let t = test_of(r#"resources[0].ARN exists"#);
+    assert!(matches!(t.subject.node, Term::Path(_)));
+    let t = test_of(r#"resources[].ARN exists"#);
+    assert!(matches!(t.subject.node, Term::Path(_)));
+}
+
+#[test]
+fn terms_as_operands_and_set_values() {
+    let t = test_of(r#"eventTime within vacations[actor.user]"#);
+    let TestKind::Compare { rhs, .. } = &t.kind else {
+        panic!()
+    };
+    assert!(matches!(rhs.node, Operand::Term(Term::Lookup(_))));
+    let file = parse_ok(r#"when sourceIPAddress exists set xcountry_code = geoip(sourceIPAddress).country_code"#);
+    let [Item::Rule(rule)] = file.items.as_slice() else {
+        panic!()
+    };
+    let Action::Set { value, .. } = &rule.actions[0].node else {
+        panic!()
+    };
+    assert!(matches!(value.node, Value::Term(Term::Call(_))));
+}
+
+#[test]
+fn table_schedule_and_calendar_declarations() {
+    let text = r#"
+table users = file "lookups/users.csv" key user
+list services = file "lookups/services.txt"
+list offices = file "offices.csv" column "cidr"
+schedule office_hours = "Mon-Fri 09:00-18:00" zone "America/New_York"
+calendar holidays = file "holidays.csv" zone "America/New_York"
+calendar vacations = file "vacations.csv" key "user" zone "UTC"
+calendar freeze = ["2026-12-20..2027-01-04", "2026-11-26"] zone "UTC"
+"#;
+    let file = parse_ok(text);
+    let [Item::Table(users), Item::List(services), Item::List(offices), Item::Schedule(hours), Item::Calendar(holidays), Item::Calendar(vacations), Item::Calendar(freeze)] =
+        file.items.as_slice()
+    else {
+        panic!("{file:?}")
+    };
+    assert_eq!(users.source.path.node, "lookups/users.csv");
+    assert_eq!(slice(text, users.source.path.span), r#""lookups/users.csv""#);
+    assert_eq!(users.source.key.as_ref().unwrap().node, "user");
+    assert!(matches!(&services.body.node, ListBody::File(f) if f.column.is_none()));
+    assert!(matches!(&offices.body.node, ListBody::File(f) if f.column.as_ref().unwrap().node == "cidr"));
+    assert_eq!(hours.spec.node.value, "Mon-Fri 09:00-18:00");
+    assert_eq!(hours.zone.node, "America/New_York");
+    assert_eq!(slice(text, hours.zone.span), r#""America/New_York""#);
+    assert!(matches!(&holidays.body.node, ListBody::File(f) if f.key.is_none()));
+    assert!(matches!(&vacations.body.node, ListBody::File(f) if f.key.as_ref().unwrap().node == "user"));
+    assert!(matches!(&freeze.body.node, ListBody::Items(l) if l.items.len() == 2));
+}
+
+#[test]
+fn declaration_words_are_not_reserved_in_paths() {
+    // `file`, `key`, `zone`, `table` ... are only words of declarations.
+    assert_eq!(
+        subject_path(&test_of(r#"requestParameters.key == "a""#)).to_string(),
+        "requestParameters.key"
+    );
+    assert_eq!(
+        subject_path(&test_of(r#"table exists"#)).to_string(),
+        "table"
+    );
+}
+
+#[test]
+fn a_schedule_without_zone_is_a_syntax_error_naming_zone() {
+    let diags = parse_err(r#"schedule h = "Mon-Fri 09:00-18:00""#);
+    assert!(diags[0].message.contains("zone"), "{}", diags[0].message);
 }
