@@ -161,12 +161,36 @@ fn cause_of(summary: &Value, file_suffix: &str) -> String {
         .unwrap_or_else(|| panic!("{file_suffix} is not named in the summary: {summary:#}"))
 }
 
+/// The rules the pipeline tests run with: one IAM rule, so that the output
+/// is known exactly from the input.
+fn iam_rules() -> PathBuf {
+    repo().join("tests/fixtures/rules/iam")
+}
+
+/// An output record split into its input record and the fields rules added
+/// (those starting with `x` that the input did not have).
+fn split_enrichment(out: &Value, input: &Value) -> (Value, serde_json::Map<String, Value>) {
+    let mut record = out.as_object().unwrap().clone();
+    let mut added = serde_json::Map::new();
+    let keys: Vec<String> = record.keys().cloned().collect();
+    for k in keys {
+        if k.starts_with('x') && input.get(&k).is_none() {
+            added.insert(k.clone(), record.remove(&k).unwrap());
+        }
+    }
+    (Value::Object(record), added)
+}
+
 /// Checks that every output holds exactly its input's records, in order,
-/// each unchanged but for the enrichment, and that IAM events (only they)
-/// carry `xpriority = HIGH`. Returns the number of records seen.
-fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &Value) -> usize {
+/// each unchanged but for the enrichment, and returns each input record
+/// with the fields added to it.
+fn outputs_match_inputs(
+    input_root: &Path,
+    output_root: &Path,
+    summary: &Value,
+) -> Vec<(Value, serde_json::Map<String, Value>)> {
     let failed = failed_files(summary);
-    let mut total = 0;
+    let mut pairs = Vec::new();
     for input in files_under(input_root) {
         let rel = input.strip_prefix(input_root).unwrap();
         let mut out_rel = rel.as_os_str().to_owned();
@@ -183,26 +207,11 @@ fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &
                     records.len(),
                     "{name}: one output line per input record"
                 );
-                for (inp, out) in records.iter().zip(&lines) {
-                    let mut stripped = out.as_object().unwrap().clone();
-                    let priority = stripped.remove("xpriority");
-                    stripped.remove("xrules");
-                    assert_eq!(
-                        &Value::Object(stripped),
-                        inp,
-                        "{name}: record changed beyond the enrichment"
-                    );
-                    if is_iam(inp) {
-                        assert_eq!(
-                            priority,
-                            Some(json!("HIGH")),
-                            "{name}: IAM event without xpriority"
-                        );
-                    } else {
-                        assert_eq!(priority, None, "{name}: non-IAM event with xpriority");
-                    }
+                for (inp, out) in records.into_iter().zip(&lines) {
+                    let (stripped, added) = split_enrichment(out, &inp);
+                    assert_eq!(stripped, inp, "{name}: record changed beyond the enrichment");
+                    pairs.push((inp, added));
                 }
-                total += records.len();
             }
             _ => assert!(
                 !out_path.exists(),
@@ -218,7 +227,22 @@ fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &
             .ends_with(".tmp")),
         "temporary files left behind"
     );
-    total
+    pairs
+}
+
+/// Checks the IAM rule's effect: `xpriority = HIGH` on IAM events and only
+/// on them. Returns the number of records seen.
+fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &Value) -> usize {
+    let pairs = outputs_match_inputs(input_root, output_root, summary);
+    for (inp, added) in &pairs {
+        let priority = added.get("xpriority");
+        if is_iam(inp) {
+            assert_eq!(priority, Some(&json!("HIGH")), "IAM event without xpriority: {inp}");
+        } else {
+            assert_eq!(priority, None, "non-IAM event with xpriority: {inp}");
+        }
+    }
+    pairs.len()
 }
 
 #[test]
@@ -226,6 +250,8 @@ fn shipped_rules_check_clean() {
     let out = ctrules()
         .arg("check")
         .arg(repo().join("rules.d"))
+        .arg("--geoip")
+        .arg(country_db())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -241,7 +267,7 @@ fn run_over_the_corpus_enriches_every_record_and_names_bad_files() {
     let tmp = tempfile::tempdir().unwrap();
     let input = repo().join("tests/fixtures/corpus/cloudtrail");
     let output = tmp.path().join("out");
-    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &[]);
+    let (out, summary) = run(&iam_rules(), &input, &output, &[]);
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -271,6 +297,18 @@ fn run_over_the_corpus_enriches_every_record_and_names_bad_files() {
 /// Writes a tree of gzipped CloudTrail files in the layout CloudTrail uses
 /// in S3, plus broken files. Returns the number of good records.
 fn generate_awslogs_tree(root: &Path) -> usize {
+    generate_tree(root, &|i| {
+        if i % 3 == 0 {
+            "AWS Internal".to_string()
+        } else {
+            format!("81.2.69.{}", i % 250)
+        }
+    })
+}
+
+/// An `AWSLogs/` tree of 24 files whose record `i` of each file comes from
+/// `address(i)`.
+fn generate_tree(root: &Path, address: &dyn Fn(usize) -> String) -> usize {
     let services = [
         ("iam.amazonaws.com", "CreateUser"),
         ("s3.amazonaws.com", "GetObject"),
@@ -302,7 +340,7 @@ fn generate_awslogs_tree(root: &Path) -> usize {
                                 "eventSource": source,
                                 "eventName": name,
                                 "awsRegion": region,
-                                "sourceIPAddress": if i % 3 == 0 { "AWS Internal".to_string() } else { format!("81.2.69.{}", i % 250) },
+                                "sourceIPAddress": address(i),
                                 "requestParameters": if i % 4 == 0 { Value::Null } else { json!({"userName": format!("u{i}"), "nested": {"list": [1, 2.5, "x\ny \"q\" é"]}}) },
                                 "eventID": format!("{account}-{n}-{i}"),
                                 "readOnly": i % 2 == 0,
@@ -369,7 +407,7 @@ fn run_over_an_awslogs_tree_keeps_every_record_and_reports_each_bad_file() {
     let input = tmp.path().join("in");
     let expected = generate_awslogs_tree(&input);
     let output = tmp.path().join("out");
-    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &["--jobs", "2"]);
+    let (out, summary) = run(&iam_rules(), &input, &output, &["--jobs", "2"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
 
     let causes: BTreeMap<&str, &str> = [
@@ -406,8 +444,8 @@ fn output_is_byte_identical_whatever_the_parallelism() {
     let input = tmp.path().join("in");
     generate_awslogs_tree(&input);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    run(&repo().join("rules.d"), &input, &a, &["--jobs", "1"]);
-    run(&repo().join("rules.d"), &input, &b, &["--jobs", "2"]);
+    run(&iam_rules(), &input, &a, &["--jobs", "1"]);
+    run(&iam_rules(), &input, &b, &["--jobs", "2"]);
     let files_a = files_under(&a);
     assert!(files_a.len() >= 24);
     for fa in files_a {
@@ -426,7 +464,7 @@ fn the_bundled_sample_logs_run_clean() {
     let tmp = tempfile::tempdir().unwrap();
     let input = repo().join("tests/fixtures/sample-logs");
     let (out, summary) = run(
-        &repo().join("rules.d"),
+        &iam_rules(),
         &input,
         &tmp.path().join("out"),
         &[],
@@ -575,7 +613,7 @@ fn lookup_events_output_is_read_pretty_or_compact() {
     )
     .unwrap();
     let (out, summary) = run(
-        &repo().join("rules.d"),
+        &iam_rules(),
         &input,
         &tmp.path().join("out"),
         &[],
@@ -657,4 +695,158 @@ fn check_reports_place_and_help_in_every_format() {
             && line.contains("::E203: unknown macro"),
         "{line}"
     );
+}
+
+// ---- The shipped rules with their context ---------------------------------------
+
+fn country_db() -> PathBuf {
+    repo().join("tests/fixtures/mmdb/GeoIP2-Country-Test.mmdb")
+}
+
+/// The country of an address by MaxMind's own source data for the test
+/// database (the most specific network holding it), read independently of
+/// ctrules and of the .mmdb file.
+fn country_by_source_data(address: &str) -> Option<String> {
+    use std::net::IpAddr;
+    let ip: IpAddr = address.parse().ok()?;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    let (bits, width) = as_bits(ip);
+    let mut best: Option<&(u128, u32, u32, Option<String>)> = None;
+    for network in source_networks() {
+        let (net_bits, net_width, len, _) = network;
+        if *net_width != width {
+            continue;
+        }
+        let shift = width - len;
+        let inside = *len == 0 || (bits >> shift) == (net_bits >> shift);
+        if inside && best.is_none_or(|b| len > &b.2) {
+            best = Some(network);
+        }
+    }
+    best.and_then(|b| b.3.clone())
+}
+
+fn as_bits(ip: std::net::IpAddr) -> (u128, u32) {
+    match ip {
+        std::net::IpAddr::V4(v4) => (u32::from(v4) as u128, 32),
+        std::net::IpAddr::V6(v6) => (u128::from(v6), 128),
+    }
+}
+
+/// The networks of the test database's source data: address bits, width,
+/// prefix length and country, read once.
+fn source_networks() -> &'static [(u128, u32, u32, Option<String>)] {
+    use std::net::IpAddr;
+    static NETWORKS: std::sync::OnceLock<Vec<(u128, u32, u32, Option<String>)>> = std::sync::OnceLock::new();
+    NETWORKS.get_or_init(|| {
+        let text = std::fs::read_to_string(repo().join("tests/fixtures/mmdb/source-data/GeoIP2-Country-Test.json")).unwrap();
+        let entries: Vec<BTreeMap<String, Value>> = serde_json::from_str(&text).unwrap();
+        let mut out = Vec::new();
+        for (net, data) in entries.iter().flatten() {
+            let (addr, len) = net.split_once('/').unwrap();
+            let net_ip: IpAddr = addr.parse().unwrap();
+            let mut len: u32 = len.parse().unwrap();
+            // The source writes IPv4 networks in the IPv6 tree: `::81.2.69.160/123`.
+            let net_ip = match net_ip {
+                IpAddr::V6(v6) if u128::from(v6) >> 32 == 0 && len >= 96 => {
+                    len -= 96;
+                    IpAddr::V4(std::net::Ipv4Addr::from(u128::from(v6) as u32))
+                }
+                other => other,
+            };
+            let (bits, width) = as_bits(net_ip);
+            let code = data["country"]["iso_code"].as_str().map(str::to_string);
+            out.push((bits, width, len, code));
+        }
+        out
+    })
+}
+
+
+#[test]
+fn country_is_set_exactly_on_events_from_non_us_addresses() {
+    // Addresses the test database knows (GB, SE, US, JP, BT, CN, and an
+    // anycast network with no country), ones it does not, and values
+    // CloudTrail writes that are not one address.
+    let pool = [
+        "81.2.69.160", "89.160.20.112", "216.160.83.56", "2001:218::1", "::ffff:81.2.69.142",
+        "67.43.156.1", "175.16.199.7", "214.1.1.9", "149.101.100.3", "8.8.8.8", "10.0.0.1",
+        "AWS Internal", "ec2.amazonaws.com", "81.2.69.142, 192.168.10.10", "253.252.51.07",
+        "2001:220::1",
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    generate_tree(&input, &|i| pool[i % pool.len()].to_string());
+    let output = tmp.path().join("out");
+    let geoip = country_db();
+    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &["--geoip", geoip.to_str().unwrap()]);
+    // The tree has its malformed files too: partial, each named.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let pairs = outputs_match_inputs(&input, &output, &summary);
+    assert!(pairs.len() > 300);
+    let mut foreign = 0;
+    let mut countries = std::collections::BTreeSet::new();
+    for (inp, added) in &pairs {
+        let address = inp["sourceIPAddress"].as_str().unwrap();
+        let expected = country_by_source_data(address).filter(|c| c != "US");
+        assert_eq!(
+            added.get("xcountry_code").and_then(Value::as_str),
+            expected.as_deref(),
+            "xcountry_code of {address}"
+        );
+        if let Some(code) = expected {
+            foreign += 1;
+            countries.insert(code);
+            assert_eq!(added["xpriority"], "HIGH", "{address}");
+        } else if !is_iam(inp) {
+            assert_ne!(added.get("xpriority"), Some(&json!("HIGH")), "{address}");
+        }
+    }
+    assert!(foreign > 50, "{foreign} foreign events");
+    let countries: Vec<&str> = countries.iter().map(String::as_str).collect();
+    assert_eq!(countries, ["BT", "CN", "GB", "JP", "KR", "SE"]);
+}
+
+#[test]
+fn the_bundled_sample_logs_run_with_the_shipped_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = repo().join("tests/fixtures/sample-logs");
+    let output = tmp.path().join("out");
+    let geoip = country_db();
+    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &["--geoip", geoip.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let pairs = outputs_match_inputs(&input, &output, &summary);
+    assert!(pairs.len() > 300);
+    let users = std::fs::read_to_string(repo().join("rules.d/lookups/users.csv")).unwrap();
+    let team_of: BTreeMap<&str, &str> = users
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            Some((*cells.first()?, *cells.get(1)?))
+        })
+        .collect();
+    let mut on_vacation = 0;
+    for (inp, added) in &pairs {
+        if is_iam(inp) {
+            assert_eq!(added["xpriority"], "HIGH", "{inp}");
+        }
+        let identity = &inp["userIdentity"];
+        if identity["type"] == "IAMUser" {
+            let name = identity["userName"].as_str().unwrap_or_default();
+            if !name.is_empty() {
+                assert_eq!(added["xactor"], name, "{inp}");
+            }
+            assert_eq!(added.get("xteam").and_then(Value::as_str), team_of.get(name).copied(), "{inp}");
+            // christophe is away from 2024-08-02 to 2024-08-09 (UTC days).
+            let day = inp["eventTime"].as_str().unwrap().get(..10).unwrap_or_default();
+            let away = name == "christophe" && ("2024-08-02".."2024-08-10").contains(&day);
+            assert_eq!(added.get("xon_vacation") == Some(&json!(true)), away, "{inp}");
+            on_vacation += away as usize;
+        }
+    }
+    assert!(on_vacation > 50);
 }

@@ -534,8 +534,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 let name = p.root();
                 if let Some((def, _)) = self.symbols.schedules.get(name) {
                     self.used.insert(def.name.node.as_str());
-                    let schedule = declared.schedules.get(name)?;
-                    return Some(test(Matcher::Schedule(Shared(schedule.clone()))));
+                    // A schedule that failed to load was reported.
+                    return Some(match declared.schedules.get(name) {
+                        Some(schedule) => test(Matcher::Schedule(Shared(schedule.clone()))),
+                        None => Cond::Const(false),
+                    });
                 }
                 if let Some((def, _)) = self.symbols.calendars.get(name) {
                     self.used.insert(def.name.node.as_str());
@@ -547,8 +550,10 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                         ));
                     }
                     // A calendar whose file failed to load was reported.
-                    let calendar = declared.calendars.get(name)?;
-                    return Some(test(Matcher::Calendar(Shared(calendar.clone()))));
+                    return Some(match declared.calendars.get(name) {
+                        Some(calendar) => test(Matcher::Calendar(Shared(calendar.clone()))),
+                        None => Cond::Const(false),
+                    });
                 }
                 None
             }
