@@ -209,7 +209,10 @@ fn outputs_match_inputs(
                 );
                 for (inp, out) in records.into_iter().zip(&lines) {
                     let (stripped, added) = split_enrichment(out, &inp);
-                    assert_eq!(stripped, inp, "{name}: record changed beyond the enrichment");
+                    assert_eq!(
+                        stripped, inp,
+                        "{name}: record changed beyond the enrichment"
+                    );
                     pairs.push((inp, added));
                 }
             }
@@ -237,7 +240,11 @@ fn assert_outputs_match_inputs(input_root: &Path, output_root: &Path, summary: &
     for (inp, added) in &pairs {
         let priority = added.get("xpriority");
         if is_iam(inp) {
-            assert_eq!(priority, Some(&json!("HIGH")), "IAM event without xpriority: {inp}");
+            assert_eq!(
+                priority,
+                Some(&json!("HIGH")),
+                "IAM event without xpriority: {inp}"
+            );
         } else {
             assert_eq!(priority, None, "non-IAM event with xpriority: {inp}");
         }
@@ -463,12 +470,7 @@ fn output_is_byte_identical_whatever_the_parallelism() {
 fn the_bundled_sample_logs_run_clean() {
     let tmp = tempfile::tempdir().unwrap();
     let input = repo().join("tests/fixtures/sample-logs");
-    let (out, summary) = run(
-        &iam_rules(),
-        &input,
-        &tmp.path().join("out"),
-        &[],
-    );
+    let (out, summary) = run(&iam_rules(), &input, &tmp.path().join("out"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let records = assert_outputs_match_inputs(&input, &tmp.path().join("out"), &summary);
     assert!(records > 300);
@@ -612,12 +614,7 @@ fn lookup_events_output_is_read_pretty_or_compact() {
         serde_json::to_vec(&doc).unwrap(),
     )
     .unwrap();
-    let (out, summary) = run(
-        &iam_rules(),
-        &input,
-        &tmp.path().join("out"),
-        &[],
-    );
+    let (out, summary) = run(&iam_rules(), &input, &tmp.path().join("out"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     for name in ["pretty.json.gz", "compact.json.gz"] {
         let lines = output_lines(&tmp.path().join("out").join(name));
@@ -710,7 +707,10 @@ fn country_by_source_data(address: &str) -> Option<String> {
     use std::net::IpAddr;
     let ip: IpAddr = address.parse().ok()?;
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     let (bits, width) = as_bits(ip);
@@ -740,9 +740,13 @@ fn as_bits(ip: std::net::IpAddr) -> (u128, u32) {
 /// prefix length and country, read once.
 fn source_networks() -> &'static [(u128, u32, u32, Option<String>)] {
     use std::net::IpAddr;
-    static NETWORKS: std::sync::OnceLock<Vec<(u128, u32, u32, Option<String>)>> = std::sync::OnceLock::new();
+    static NETWORKS: std::sync::OnceLock<Vec<(u128, u32, u32, Option<String>)>> =
+        std::sync::OnceLock::new();
     NETWORKS.get_or_init(|| {
-        let text = std::fs::read_to_string(repo().join("tests/fixtures/mmdb/source-data/GeoIP2-Country-Test.json")).unwrap();
+        let text = std::fs::read_to_string(
+            repo().join("tests/fixtures/mmdb/source-data/GeoIP2-Country-Test.json"),
+        )
+        .unwrap();
         let entries: Vec<BTreeMap<String, Value>> = serde_json::from_str(&text).unwrap();
         let mut out = Vec::new();
         for (net, data) in entries.iter().flatten() {
@@ -765,16 +769,27 @@ fn source_networks() -> &'static [(u128, u32, u32, Option<String>)] {
     })
 }
 
-
 #[test]
 fn country_is_set_exactly_on_events_from_non_us_addresses() {
     // Addresses the test database knows (GB, SE, US, JP, BT, CN, and an
     // anycast network with no country), ones it does not, and values
     // CloudTrail writes that are not one address.
     let pool = [
-        "81.2.69.160", "89.160.20.112", "216.160.83.56", "2001:218::1", "::ffff:81.2.69.142",
-        "67.43.156.1", "175.16.199.7", "214.1.1.9", "149.101.100.3", "8.8.8.8", "10.0.0.1",
-        "AWS Internal", "ec2.amazonaws.com", "81.2.69.142, 192.168.10.10", "253.252.51.07",
+        "81.2.69.160",
+        "89.160.20.112",
+        "216.160.83.56",
+        "2001:218::1",
+        "::ffff:81.2.69.142",
+        "67.43.156.1",
+        "175.16.199.7",
+        "214.1.1.9",
+        "149.101.100.3",
+        "8.8.8.8",
+        "10.0.0.1",
+        "AWS Internal",
+        "ec2.amazonaws.com",
+        "81.2.69.142, 192.168.10.10",
+        "253.252.51.07",
         "2001:220::1",
     ];
     let tmp = tempfile::tempdir().unwrap();
@@ -782,7 +797,12 @@ fn country_is_set_exactly_on_events_from_non_us_addresses() {
     generate_tree(&input, &|i| pool[i % pool.len()].to_string());
     let output = tmp.path().join("out");
     let geoip = country_db();
-    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &["--geoip", geoip.to_str().unwrap()]);
+    let (out, summary) = run(
+        &repo().join("rules.d"),
+        &input,
+        &output,
+        &["--geoip", geoip.to_str().unwrap()],
+    );
     // The tree has its malformed files too: partial, each named.
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let pairs = outputs_match_inputs(&input, &output, &summary);
@@ -816,7 +836,12 @@ fn the_bundled_sample_logs_run_with_the_shipped_rules() {
     let input = repo().join("tests/fixtures/sample-logs");
     let output = tmp.path().join("out");
     let geoip = country_db();
-    let (out, summary) = run(&repo().join("rules.d"), &input, &output, &["--geoip", geoip.to_str().unwrap()]);
+    let (out, summary) = run(
+        &repo().join("rules.d"),
+        &input,
+        &output,
+        &["--geoip", geoip.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let pairs = outputs_match_inputs(&input, &output, &summary);
     assert!(pairs.len() > 300);
@@ -840,11 +865,23 @@ fn the_bundled_sample_logs_run_with_the_shipped_rules() {
             if !name.is_empty() {
                 assert_eq!(added["xactor"], name, "{inp}");
             }
-            assert_eq!(added.get("xteam").and_then(Value::as_str), team_of.get(name).copied(), "{inp}");
+            assert_eq!(
+                added.get("xteam").and_then(Value::as_str),
+                team_of.get(name).copied(),
+                "{inp}"
+            );
             // christophe is away from 2024-08-02 to 2024-08-09 (UTC days).
-            let day = inp["eventTime"].as_str().unwrap().get(..10).unwrap_or_default();
+            let day = inp["eventTime"]
+                .as_str()
+                .unwrap()
+                .get(..10)
+                .unwrap_or_default();
             let away = name == "christophe" && ("2024-08-02".."2024-08-10").contains(&day);
-            assert_eq!(added.get("xon_vacation") == Some(&json!(true)), away, "{inp}");
+            assert_eq!(
+                added.get("xon_vacation") == Some(&json!(true)),
+                away,
+                "{inp}"
+            );
             on_vacation += away as usize;
         }
     }

@@ -10,7 +10,9 @@ use crate::codes::*;
 use crate::term::{KeyedCalendars, Rows};
 use ctrules_context::tables::{self, KeyedTable, Table, TableError};
 use ctrules_context::time::{self, Calendar, Schedule, SpecError, Tz};
-use ctrules_lang::ast::{CalendarDef, FileSource, ListBody, ListDef, ScheduleDef, Spanned, TableDef};
+use ctrules_lang::ast::{
+    CalendarDef, FileSource, ListBody, ListDef, ScheduleDef, Spanned, TableDef,
+};
 use ctrules_lang::{Diagnostic, Source, Span};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -85,7 +87,11 @@ impl Loader<'_> {
                             E_TABLE_USE,
                             source,
                             file.path.span,
-                            format!("`{}` has {} columns: name the one to use", file.path.node, many.len()),
+                            format!(
+                                "`{}` has {} columns: name the one to use",
+                                file.path.node,
+                                many.len()
+                            ),
                         )
                         .with_label("several columns")
                         .with_help(format!(
@@ -136,9 +142,17 @@ impl Loader<'_> {
         };
         if let Some(column) = &def.source.column {
             self.diagnostics.push(
-                Diagnostic::error(E_TABLE_USE, source, column.span, "a table keeps every column")
-                    .with_label("`column` is for lists")
-                    .with_help(format!("read a column after the lookup: `{}[KEY].{}`", def.name.node, column.node)),
+                Diagnostic::error(
+                    E_TABLE_USE,
+                    source,
+                    column.span,
+                    "a table keeps every column",
+                )
+                .with_label("`column` is for lists")
+                .with_help(format!(
+                    "read a column after the lookup: `{}[KEY].{}`",
+                    def.name.node, column.node
+                )),
             );
         }
         let Some(table) = self.load(source, &def.source) else {
@@ -211,9 +225,16 @@ impl Loader<'_> {
             ListBody::File(file) => {
                 if let Some(column) = &file.column {
                     self.diagnostics.push(
-                        Diagnostic::error(E_TABLE_USE, source, column.span, "a calendar reads fixed columns")
-                            .with_label("`column` is for lists")
-                            .with_help("a calendar file has `date`, or `from` and `to`, and optionally `name`"),
+                        Diagnostic::error(
+                            E_TABLE_USE,
+                            source,
+                            column.span,
+                            "a calendar reads fixed columns",
+                        )
+                        .with_label("`column` is for lists")
+                        .with_help(
+                            "a calendar file has `date`, or `from` and `to`, and optionally `name`",
+                        ),
                     );
                 }
                 let Some(table) = self.load(source, file) else {
@@ -320,10 +341,17 @@ impl Loader<'_> {
 
 /// An unknown time zone, with the closest name.
 pub fn zone_error(source: &Source, span: Span, e: &time::UnknownZone) -> Diagnostic {
-    let diag = Diagnostic::error(E_ZONE, source, span, format!("unknown time zone `{}`", e.name))
-        .with_label("not an IANA time zone");
+    let diag = Diagnostic::error(
+        E_ZONE,
+        source,
+        span,
+        format!("unknown time zone `{}`", e.name),
+    )
+    .with_label("not an IANA time zone");
     match &e.suggestion {
         Some(s) => diag.with_help(format!("did you mean `{s}`?")),
-        None => diag.with_help("use an IANA name such as \"America/New_York\", \"Europe/London\" or \"UTC\""),
+        None => diag.with_help(
+            "use an IANA name such as \"America/New_York\", \"Europe/London\" or \"UTC\"",
+        ),
     }
 }

@@ -15,8 +15,8 @@
 
 pub mod actions;
 pub mod codes;
-pub mod declarations;
 pub mod condition;
+pub mod declarations;
 pub mod loader;
 pub mod lower;
 pub mod ruleset;
@@ -110,23 +110,58 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
             match item {
                 Item::List(def) => {
                     let prev = symbols.defined(&def.name.node);
-                    declare(&mut symbols.lists, def, &def.name, source, prev, &mut duplicates);
+                    declare(
+                        &mut symbols.lists,
+                        def,
+                        &def.name,
+                        source,
+                        prev,
+                        &mut duplicates,
+                    );
                 }
                 Item::Macro(def) => {
                     let prev = symbols.defined(&def.name.node);
-                    declare(&mut symbols.macros, def, &def.name, source, prev, &mut duplicates);
+                    declare(
+                        &mut symbols.macros,
+                        def,
+                        &def.name,
+                        source,
+                        prev,
+                        &mut duplicates,
+                    );
                 }
                 Item::Table(def) => {
                     let prev = symbols.defined(&def.name.node);
-                    declare(&mut symbols.tables, def, &def.name, source, prev, &mut duplicates);
+                    declare(
+                        &mut symbols.tables,
+                        def,
+                        &def.name,
+                        source,
+                        prev,
+                        &mut duplicates,
+                    );
                 }
                 Item::Schedule(def) => {
                     let prev = symbols.defined(&def.name.node);
-                    declare(&mut symbols.schedules, def, &def.name, source, prev, &mut duplicates);
+                    declare(
+                        &mut symbols.schedules,
+                        def,
+                        &def.name,
+                        source,
+                        prev,
+                        &mut duplicates,
+                    );
                 }
                 Item::Calendar(def) => {
                     let prev = symbols.defined(&def.name.node);
-                    declare(&mut symbols.calendars, def, &def.name, source, prev, &mut duplicates);
+                    declare(
+                        &mut symbols.calendars,
+                        def,
+                        &def.name,
+                        source,
+                        prev,
+                        &mut duplicates,
+                    );
                 }
                 Item::Rule(rule) => {
                     let (id, span) = match &rule.id {
@@ -250,10 +285,34 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         }
     }
     let is_unused = |name: &str| !used.contains(name) && !suggested.contains(name);
-    collect_unused("list", &symbols.lists, |d| d.name.span, is_unused, &mut unused_names);
-    collect_unused("table", &symbols.tables, |d| d.name.span, is_unused, &mut unused_names);
-    collect_unused("schedule", &symbols.schedules, |d| d.name.span, is_unused, &mut unused_names);
-    collect_unused("calendar", &symbols.calendars, |d| d.name.span, is_unused, &mut unused_names);
+    collect_unused(
+        "list",
+        &symbols.lists,
+        |d| d.name.span,
+        is_unused,
+        &mut unused_names,
+    );
+    collect_unused(
+        "table",
+        &symbols.tables,
+        |d| d.name.span,
+        is_unused,
+        &mut unused_names,
+    );
+    collect_unused(
+        "schedule",
+        &symbols.schedules,
+        |d| d.name.span,
+        is_unused,
+        &mut unused_names,
+    );
+    collect_unused(
+        "calendar",
+        &symbols.calendars,
+        |d| d.name.span,
+        is_unused,
+        &mut unused_names,
+    );
     for (kind, name, source, span) in unused_names {
         diagnostics.push(unused(source, span, kind, name));
     }

@@ -32,7 +32,11 @@ pub struct Symbols<'a> {
 impl<'a> Symbols<'a> {
     /// Where `name` is defined, whatever its kind.
     pub fn defined(&self, name: &str) -> Option<(&'a Source, Span)> {
-        fn at<'a, D>(m: &HashMap<&'a str, (&'a D, &'a Source)>, name: &str, span: impl Fn(&D) -> Span) -> Option<(&'a Source, Span)> {
+        fn at<'a, D>(
+            m: &HashMap<&'a str, (&'a D, &'a Source)>,
+            name: &str,
+            span: impl Fn(&D) -> Span,
+        ) -> Option<(&'a Source, Span)> {
             m.get(name).map(|(d, s)| (*s, span(d)))
         }
         at(&self.lists, name, |d| d.name.span)
@@ -239,7 +243,9 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 Diagnostic::error(
                     E_QUANTIFIER,
                     source,
-                    test.quantifier.as_ref().map_or(test.subject.span, |q| q.span),
+                    test.quantifier
+                        .as_ref()
+                        .map_or(test.subject.span, |q| q.span),
                     "`all` needs a comparison",
                 )
                 .with_label("quantifier")
@@ -451,7 +457,9 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                             },
                         }
                     }
-                    None if symbols.kind_of(name).is_some() => Err(self.wrong_kind(source, rhs.span, name, op)),
+                    None if symbols.kind_of(name).is_some() => {
+                        Err(self.wrong_kind(source, rhs.span, name, op))
+                    }
                     None => {
                         let mut diag = Diagnostic::error(
                             E_UNKNOWN_LIST,
@@ -543,11 +551,20 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 if let Some((def, _)) = self.symbols.calendars.get(name) {
                     self.used.insert(def.name.node.as_str());
                     if declared.keyed_calendars.contains_key(name) {
-                        return Some(self.error(
-                            Diagnostic::error(E_TABLE_USE, source, rhs.span, format!("calendar `{name}` has one calendar per key"))
+                        return Some(
+                            self.error(
+                                Diagnostic::error(
+                                    E_TABLE_USE,
+                                    source,
+                                    rhs.span,
+                                    format!("calendar `{name}` has one calendar per key"),
+                                )
                                 .with_label("a keyed calendar")
-                                .with_help(format!("say whose calendar: `within {name}[actor.user]`")),
-                        ));
+                                .with_help(format!(
+                                    "say whose calendar: `within {name}[actor.user]`"
+                                )),
+                            ),
+                        );
                     }
                     // A calendar whose file failed to load was reported.
                     return Some(match declared.calendars.get(name) {
@@ -617,21 +634,36 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         match term {
             ast::Term::Path(p) if p.root() == ACTOR => {
                 let rest = &p.segments[1..];
-                self.member_warning(source, span, "actor", rest, ctrules_context::actor::ACTOR_FIELDS);
+                self.member_warning(
+                    source,
+                    span,
+                    "actor",
+                    rest,
+                    ctrules_context::actor::ACTOR_FIELDS,
+                );
                 Some(Term::Derived(Box::new(Derived::Actor), segments_path(rest)))
             }
             ast::Term::Path(p) => {
                 let name = p.root();
-                if let Some(kind) = self.symbols.kind_of(name).filter(|k| *k != "list" && *k != "macro") {
+                if let Some(kind) = self
+                    .symbols
+                    .kind_of(name)
+                    .filter(|k| *k != "list" && *k != "macro")
+                {
                     let help = match kind {
                         "table" => format!("a table is read by key: `{name}[KEY].COLUMN`"),
                         _ => format!("test an instant against it: `eventTime within {name}`"),
                     };
                     self.used.insert(name_of(self.symbols, name));
                     self.diagnostics.push(
-                        Diagnostic::error(E_TABLE_USE, source, span, format!("`{name}` is a {kind}, not a field"))
-                            .with_label(format!("a {kind}"))
-                            .with_help(help),
+                        Diagnostic::error(
+                            E_TABLE_USE,
+                            source,
+                            span,
+                            format!("`{name}` is a {kind}, not a field"),
+                        )
+                        .with_label(format!("a {kind}"))
+                        .with_help(help),
                     );
                     return None;
                 }
@@ -646,7 +678,10 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                     let key = self.value(source, &lookup.key)?;
                     let rows = declared.tables.get(name)?;
                     return Some(Term::Derived(
-                        Box::new(Derived::Lookup { rows: Shared(rows.clone()), key }),
+                        Box::new(Derived::Lookup {
+                            rows: Shared(rows.clone()),
+                            key,
+                        }),
                         segments_path(&lookup.rest),
                     ));
                 }
@@ -664,19 +699,34 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                     let calendar = declared.calendars.get(name)?;
                     self.member_warning(source, span, name, &lookup.rest, CALENDAR_ENTRY_FIELDS);
                     return Some(Term::Derived(
-                        Box::new(Derived::CalendarEntry { calendar: Shared(calendar.clone()), time }),
+                        Box::new(Derived::CalendarEntry {
+                            calendar: Shared(calendar.clone()),
+                            time,
+                        }),
                         segments_path(&lookup.rest),
                     ));
                 }
-                let mut diag = Diagnostic::error(E_TABLE_USE, source, lookup.table.span, format!("no table or calendar is named `{name}`"))
-                    .with_label("unknown table");
-                let candidates = self.symbols.tables.keys().chain(self.symbols.calendars.keys()).copied();
+                let mut diag = Diagnostic::error(
+                    E_TABLE_USE,
+                    source,
+                    lookup.table.span,
+                    format!("no table or calendar is named `{name}`"),
+                )
+                .with_label("unknown table");
+                let candidates = self
+                    .symbols
+                    .tables
+                    .keys()
+                    .chain(self.symbols.calendars.keys())
+                    .copied();
                 diag = match crate::suggest::closest(name, candidates) {
                     Some(near) => {
                         self.suggested.insert(near);
                         diag.with_help(format!("did you mean `{near}`?"))
                     }
-                    None => diag.with_help(format!("declare it: `table {name} = file \"lookups/{name}.csv\" key COLUMN`")),
+                    None => diag.with_help(format!(
+                        "declare it: `table {name} = file \"lookups/{name}.csv\" key COLUMN`"
+                    )),
                 };
                 self.diagnostics.push(diag);
                 None
@@ -687,16 +737,25 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     fn call(&mut self, source: &'a Source, call: &'a ast::Call, span: Span) -> Option<Term> {
         let name = call.name.node.as_str();
         let Some(function) = term::function(name) else {
-            let mut diag = Diagnostic::error(E_FUNCTION, source, call.name.span, format!("unknown function `{name}`"))
-                .with_label("no function has this name");
+            let mut diag = Diagnostic::error(
+                E_FUNCTION,
+                source,
+                call.name.span,
+                format!("unknown function `{name}`"),
+            )
+            .with_label("no function has this name");
             diag = match crate::suggest::closest(name, term::FUNCTIONS.iter().map(|f| f.name)) {
                 Some(near) => diag.with_help(format!("did you mean `{near}`?")),
-                None if self.symbols.tables.contains_key(name) => {
-                    diag.with_help(format!("`{name}` is a table: read it by key with brackets, `{name}[KEY]`"))
-                }
+                None if self.symbols.tables.contains_key(name) => diag.with_help(format!(
+                    "`{name}` is a table: read it by key with brackets, `{name}[KEY]`"
+                )),
                 None => diag.with_help(format!(
                     "the functions are {}",
-                    term::FUNCTIONS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                    term::FUNCTIONS
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             };
             self.diagnostics.push(diag);
@@ -709,9 +768,18 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         };
         if !arity_ok {
             self.diagnostics.push(
-                Diagnostic::error(E_FUNCTION, source, span, format!("`{name}` takes different arguments"))
-                    .with_label(format!("{} argument{}", call.args.len(), if call.args.len() == 1 { "" } else { "s" }))
-                    .with_help(format!("call it as `{}`: {}", function.usage, function.doc)),
+                Diagnostic::error(
+                    E_FUNCTION,
+                    source,
+                    span,
+                    format!("`{name}` takes different arguments"),
+                )
+                .with_label(format!(
+                    "{} argument{}",
+                    call.args.len(),
+                    if call.args.len() == 1 { "" } else { "s" }
+                ))
+                .with_help(format!("call it as `{}`: {}", function.usage, function.doc)),
             );
             return None;
         }
@@ -719,8 +787,17 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         let derived = match name {
             "geoip" => {
                 self.geoip_warning(source, call.name.span, None);
-                self.member_warning(source, span, "geoip(...)", &call.rest, ctrules_context::geoip::SUMMARY_FIELDS);
-                Derived::GeoIp { geoip: Shared(self.env.geoip.clone()), ip: self.value(source, &call.args[0])? }
+                self.member_warning(
+                    source,
+                    span,
+                    "geoip(...)",
+                    &call.rest,
+                    ctrules_context::geoip::SUMMARY_FIELDS,
+                );
+                Derived::GeoIp {
+                    geoip: Shared(self.env.geoip.clone()),
+                    ip: self.value(source, &call.args[0])?,
+                }
             }
             "mmdb" => {
                 let ast::Value::Literal(Literal::Str(database)) = &call.args[0].node else {
@@ -747,18 +824,29 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 };
                 let time = self.value(source, &call.args[0])?;
                 let zone = match &call.args[1].node {
-                    ast::Value::Literal(Literal::Str(zone)) => match ctrules_context::time::parse_zone(&zone.value) {
-                        Ok(tz) => ZoneArg::Fixed(tz),
-                        Err(e) => {
-                            self.diagnostics.push(crate::declarations::zone_error(source, call.args[1].span, &e));
-                            return None;
+                    ast::Value::Literal(Literal::Str(zone)) => {
+                        match ctrules_context::time::parse_zone(&zone.value) {
+                            Ok(tz) => ZoneArg::Fixed(tz),
+                            Err(e) => {
+                                self.diagnostics.push(crate::declarations::zone_error(
+                                    source,
+                                    call.args[1].span,
+                                    &e,
+                                ));
+                                return None;
+                            }
                         }
-                    },
+                    }
                     ast::Value::Literal(other) => {
                         self.diagnostics.push(
-                            Diagnostic::error(E_FUNCTION, source, call.args[1].span, format!("a time zone is a string, found a {}", other.kind()))
-                                .with_label("not a zone")
-                                .with_help("write an IANA name: \"America/New_York\""),
+                            Diagnostic::error(
+                                E_FUNCTION,
+                                source,
+                                call.args[1].span,
+                                format!("a time zone is a string, found a {}", other.kind()),
+                            )
+                            .with_label("not a zone")
+                            .with_help("write an IANA name: \"America/New_York\""),
                         );
                         return None;
                     }
@@ -798,18 +886,39 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             return;
         }
         let Some(database) = database else { return };
-        let types: Vec<&str> = self.env.geoip.databases().iter().map(|d| d.database_type.as_str()).collect();
+        let types: Vec<&str> = self
+            .env
+            .geoip
+            .databases()
+            .iter()
+            .map(|d| d.database_type.as_str())
+            .collect();
         if !types.contains(&database) {
             self.diagnostics.push(
-                Diagnostic::warning(W_NO_GEOIP, source, span, format!("no configured GeoIP database has type `{database}`"))
-                    .with_label("always without a value")
-                    .with_help(format!("the databases given have types: {}", types.join(", "))),
+                Diagnostic::warning(
+                    W_NO_GEOIP,
+                    source,
+                    span,
+                    format!("no configured GeoIP database has type `{database}`"),
+                )
+                .with_label("always without a value")
+                .with_help(format!(
+                    "the databases given have types: {}",
+                    types.join(", ")
+                )),
             );
         }
     }
 
     /// A field that a derived value never has: `actor.nmae`, `geoip(ip).country`.
-    fn member_warning(&mut self, source: &Source, span: Span, what: &str, rest: &[ast::Segment], fields: &[(&str, &str)]) {
+    fn member_warning(
+        &mut self,
+        source: &Source,
+        span: Span,
+        what: &str,
+        rest: &[ast::Segment],
+        fields: &[(&str, &str)],
+    ) {
         let Some(ast::Segment::Field(first)) = rest.first() else {
             return;
         };
@@ -820,13 +929,22 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             Some(near) => format!("did you mean `{near}`?"),
             None => format!(
                 "{what} has: {}",
-                fields.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
+                fields
+                    .iter()
+                    .map(|(f, _)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         self.diagnostics.push(
-            Diagnostic::warning(W_UNKNOWN_MEMBER, source, span, format!("{what} has no field `{first}`"))
-                .with_label("never has a value")
-                .with_help(help),
+            Diagnostic::warning(
+                W_UNKNOWN_MEMBER,
+                source,
+                span,
+                format!("{what} has no field `{first}`"),
+            )
+            .with_label("never has a value")
+            .with_help(help),
         );
     }
 
@@ -966,7 +1084,10 @@ pub const ACTOR: &str = "actor";
 
 /// What `holidays[eventTime]` gives.
 const CALENDAR_ENTRY_FIELDS: &[(&str, &str)] = &[
-    ("name", "the entry's name, from the `name` or `reason` column"),
+    (
+        "name",
+        "the entry's name, from the `name` or `reason` column",
+    ),
     ("entry", "the entry as written: \"2026-12-25\""),
 ];
 

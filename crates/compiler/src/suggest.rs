@@ -6,7 +6,8 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), c))
+        // Optimal string alignment: a swapped pair (`nmae`) is one edit.
+        .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
         .filter(|(d, c)| *d <= (c.chars().count().max(name.chars().count()) / 3).max(1))
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
@@ -30,5 +31,6 @@ mod tests {
         assert_eq!(closest("eventSorce", names), Some("eventSource"));
         assert_eq!(closest("eventname", names), Some("eventName"));
         assert_eq!(closest("zzz", names), None);
+        assert_eq!(closest("nmae", ["name", "type"]), Some("name"));
     }
 }

@@ -206,21 +206,23 @@ impl Derived {
     fn produce(&self, scope: &Scope<'_>, found: &mut dyn FnMut(&Value) -> bool) -> bool {
         match self {
             Derived::Actor => found(scope.actor()),
-            Derived::GeoIp { geoip, ip } => ip.visit(scope, &mut |v| {
-                match v.as_str().and_then(|text| geoip.lookup(text)) {
-                    Some(summary) => found(&summary),
-                    None => true,
-                }
+            Derived::GeoIp { geoip, ip } => ip.visit(scope, &mut |v| match v
+                .as_str()
+                .and_then(|text| geoip.lookup(text))
+            {
+                Some(summary) => found(&summary),
+                None => true,
             }),
             Derived::Mmdb {
                 geoip,
                 database,
                 ip,
-            } => ip.visit(scope, &mut |v| {
-                match v.as_str().and_then(|text| geoip.lookup_in(database, text)) {
-                    Some(record) => found(&record),
-                    None => true,
-                }
+            } => ip.visit(scope, &mut |v| match v
+                .as_str()
+                .and_then(|text| geoip.lookup_in(database, text))
+            {
+                Some(record) => found(&record),
+                None => true,
             }),
             Derived::Clock { part, time, zone } => {
                 let zone = match zone {

@@ -629,7 +629,8 @@ fn word_operator_must_end_at_a_word_boundary() {
 fn exists_and_missing() {
     let t = test_of("userIdentity.sessionContext exists");
     assert_eq!(t.kind, TestKind::Exists);
-    assert_eq!(*subject_path(&t),
+    assert_eq!(
+        *subject_path(&t),
         path(&[field("userIdentity"), field("sessionContext")])
     );
     assert!(t.quantifier.is_none());
@@ -655,7 +656,8 @@ fn any_and_all_quantifiers() {
     assert_eq!(q.node, Quantifier::Any);
     assert_eq!(slice(text, q.span), "any");
     assert_eq!(all.quantifier.as_ref().unwrap().node, Quantifier::All);
-    assert_eq!(*subject_path(&any),
+    assert_eq!(
+        *subject_path(&any),
         path(&[field("resources"), Segment::Each, field("type")])
     );
     assert_eq!(
@@ -679,7 +681,8 @@ fn quantifier_words_are_fields_only_when_not_followed_by_a_path() {
 #[test]
 fn paths_with_dots() {
     let t = test_of("userIdentity.sessionContext.sessionIssuer.userName exists");
-    assert_eq!(*subject_path(&t),
+    assert_eq!(
+        *subject_path(&t),
         path(&[
             field("userIdentity"),
             field("sessionContext"),
@@ -695,7 +698,8 @@ fn paths_with_dots() {
 #[test]
 fn paths_with_each_and_index() {
     let t = test_of("resources[].tags[0].key exists");
-    assert_eq!(*subject_path(&t),
+    assert_eq!(
+        *subject_path(&t),
         path(&[
             field("resources"),
             Segment::Each,
@@ -707,7 +711,8 @@ fn paths_with_each_and_index() {
     assert!(t.subject.node.fans_out());
     assert_eq!(t.subject.node.to_string(), "resources[].tags[0].key");
     let t = test_of("a[12][] exists");
-    assert_eq!(*subject_path(&t),
+    assert_eq!(
+        *subject_path(&t),
         path(&[field("a"), Segment::Index(12), Segment::Each])
     );
 }
@@ -719,7 +724,8 @@ fn paths_with_quoted_keys() {
     let Expr::Test(t) = &rule.condition.node else {
         panic!()
     };
-    assert_eq!(*subject_path(&t),
+    assert_eq!(
+        *subject_path(&t),
         path(&[
             field("requestParameters"),
             field("x-amz-acl"),
@@ -739,7 +745,8 @@ fn paths_with_quoted_keys() {
 #[test]
 fn keywords_are_allowed_after_a_dot_but_not_first() {
     let t = test_of("requestParameters.in.exists.tag exists");
-    assert_eq!(*subject_path(&t),
+    assert_eq!(
+        *subject_path(&t),
         path(&[
             field("requestParameters"),
             field("in"),
@@ -748,8 +755,14 @@ fn keywords_are_allowed_after_a_dot_but_not_first() {
         ])
     );
     // Words that merely start with a keyword, or are not keywords, are fields.
-    assert_eq!(*subject_path(&test_of("index exists")), path(&[field("index")]));
-    assert_eq!(*subject_path(&test_of("tags exists")), path(&[field("tags")]));
+    assert_eq!(
+        *subject_path(&test_of("index exists")),
+        path(&[field("index")])
+    );
+    assert_eq!(
+        *subject_path(&test_of("tags exists")),
+        path(&[field("tags")])
+    );
     assert_eq!(
         *subject_path(&test_of("severity exists")),
         path(&[field("severity")])
@@ -769,10 +782,7 @@ fn path_has_no_inner_whitespace() {
 fn path_as_operand() {
     let (op, _, rhs) = compare_of("userIdentity.accountId == recipientAccountId");
     assert_eq!(op.node, Op::Eq);
-    assert_eq!(
-        rhs.node,
-        op_path(path(&[field("recipientAccountId")]))
-    );
+    assert_eq!(rhs.node, op_path(path(&[field("recipientAccountId")])));
     let (_, _, rhs) = compare_of("a != resources[0].accountId");
     assert_eq!(
         rhs.node,
@@ -1432,7 +1442,8 @@ fn index_too_large() {
     );
     // The largest index that fits is fine.
     let t = test_of(&format!("resources[{}] exists", usize::MAX));
-    assert_eq!(*subject_path(&t),
+    assert_eq!(
+        *subject_path(&t),
         path(&[field("resources"), Segment::Index(usize::MAX)])
     );
 }
@@ -1599,9 +1610,15 @@ fn call_with_a_path_into_its_result() {
     };
     assert_eq!(call.name.node, "geoip");
     assert_eq!(call.args.len(), 1);
-    assert_eq!(call.args[0].node, value_path(path(&[field("sourceIPAddress")])));
+    assert_eq!(
+        call.args[0].node,
+        value_path(path(&[field("sourceIPAddress")]))
+    );
     assert_eq!(call.rest, vec![field("country_code")]);
-    assert_eq!(t.subject.node.to_string(), "geoip(sourceIPAddress).country_code");
+    assert_eq!(
+        t.subject.node.to_string(),
+        "geoip(sourceIPAddress).country_code"
+    );
 }
 
 #[test]
@@ -1611,7 +1628,10 @@ fn call_arguments_take_whitespace_literals_and_nested_calls() {
         panic!("{t:?}")
     };
     assert_eq!(call.args.len(), 2);
-    assert_eq!(call.args[1].node, Value::Literal(str_lit("America/New_York")));
+    assert_eq!(
+        call.args[1].node,
+        Value::Literal(str_lit("America/New_York"))
+    );
     let t = test_of(r#"lower(concat(actor.name, "@", recipientAccountId)) exists"#);
     assert_eq!(
         t.subject.node.to_string(),
@@ -1642,7 +1662,9 @@ fn terms_as_operands_and_set_values() {
         panic!()
     };
     assert!(matches!(rhs.node, Operand::Term(Term::Lookup(_))));
-    let file = parse_ok(r#"when sourceIPAddress exists set xcountry_code = geoip(sourceIPAddress).country_code"#);
+    let file = parse_ok(
+        r#"when sourceIPAddress exists set xcountry_code = geoip(sourceIPAddress).country_code"#,
+    );
     let [Item::Rule(rule)] = file.items.as_slice() else {
         panic!()
     };
@@ -1670,15 +1692,22 @@ calendar freeze = ["2026-12-20..2027-01-04", "2026-11-26"] zone "UTC"
         panic!("{file:?}")
     };
     assert_eq!(users.source.path.node, "lookups/users.csv");
-    assert_eq!(slice(text, users.source.path.span), r#""lookups/users.csv""#);
+    assert_eq!(
+        slice(text, users.source.path.span),
+        r#""lookups/users.csv""#
+    );
     assert_eq!(users.source.key.as_ref().unwrap().node, "user");
     assert!(matches!(&services.body.node, ListBody::File(f) if f.column.is_none()));
-    assert!(matches!(&offices.body.node, ListBody::File(f) if f.column.as_ref().unwrap().node == "cidr"));
+    assert!(
+        matches!(&offices.body.node, ListBody::File(f) if f.column.as_ref().unwrap().node == "cidr")
+    );
     assert_eq!(hours.spec.node.value, "Mon-Fri 09:00-18:00");
     assert_eq!(hours.zone.node, "America/New_York");
     assert_eq!(slice(text, hours.zone.span), r#""America/New_York""#);
     assert!(matches!(&holidays.body.node, ListBody::File(f) if f.key.is_none()));
-    assert!(matches!(&vacations.body.node, ListBody::File(f) if f.key.as_ref().unwrap().node == "user"));
+    assert!(
+        matches!(&vacations.body.node, ListBody::File(f) if f.key.as_ref().unwrap().node == "user")
+    );
     assert!(matches!(&freeze.body.node, ListBody::Items(l) if l.items.len() == 2));
 }
 
