@@ -714,7 +714,7 @@ fn country_by_source_data(address: &str) -> Option<String> {
         v4 => v4,
     };
     let (bits, width) = as_bits(ip);
-    let mut best: Option<&(u128, u32, u32, Option<String>)> = None;
+    let mut best: Option<&SourceNetwork> = None;
     for network in source_networks() {
         let (net_bits, net_width, len, _) = network;
         if *net_width != width {
@@ -736,12 +736,13 @@ fn as_bits(ip: std::net::IpAddr) -> (u128, u32) {
     }
 }
 
-/// The networks of the test database's source data: address bits, width,
-/// prefix length and country, read once.
-fn source_networks() -> &'static [(u128, u32, u32, Option<String>)] {
+/// A network of the source data: address bits, width, prefix length, country.
+type SourceNetwork = (u128, u32, u32, Option<String>);
+
+/// The networks of the test database's source data, read once.
+fn source_networks() -> &'static [SourceNetwork] {
     use std::net::IpAddr;
-    static NETWORKS: std::sync::OnceLock<Vec<(u128, u32, u32, Option<String>)>> =
-        std::sync::OnceLock::new();
+    static NETWORKS: std::sync::OnceLock<Vec<SourceNetwork>> = std::sync::OnceLock::new();
     NETWORKS.get_or_init(|| {
         let text = std::fs::read_to_string(
             repo().join("tests/fixtures/mmdb/source-data/GeoIP2-Country-Test.json"),

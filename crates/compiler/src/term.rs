@@ -261,7 +261,7 @@ impl Derived {
                     text
                 };
                 match rows.by_key.get(text.as_str()) {
-                    Some(found_rows) => found_rows.iter().all(|row| found(row)),
+                    Some(found_rows) => found_rows.iter().all(&mut *found),
                     None => true,
                 }
             }),

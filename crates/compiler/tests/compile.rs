@@ -1973,7 +1973,7 @@ fn read_rules_keeps_the_order_of_the_paths_given() {
 fn read_rules_reports_a_missing_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing: PathBuf = dir.path().join("nope");
-    let err = read_rules(&[missing.clone()]).unwrap_err();
+    let err = read_rules(std::slice::from_ref(&missing)).unwrap_err();
     assert_eq!(err.path, missing);
     assert!(err.message.starts_with("cannot read"), "{}", err.message);
     assert!(err.to_string().contains("nope"));
@@ -2031,7 +2031,7 @@ fn read_rules_follows_symlinked_directories_and_files() {
         rules.join("one.rules"),
     )
     .unwrap();
-    let sources = read_rules(&[rules.clone()]).unwrap();
+    let sources = read_rules(std::slice::from_ref(&rules)).unwrap();
     let names: Vec<String> = sources
         .iter()
         .map(|s| {

@@ -107,6 +107,9 @@ pub struct Rule {
 }
 
 /// A boolean condition.
+// Tests are most nodes of a condition tree; boxing them would cost an
+// allocation each for no gain, and make patterns over them clumsy.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     And(Vec<Spanned<Expr>>),

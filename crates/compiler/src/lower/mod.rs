@@ -19,6 +19,9 @@ use regex::Regex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+mod terms;
+pub use terms::ACTOR;
+
 /// The names a rule set defines, by name; they share one namespace.
 #[derive(Default)]
 pub struct Symbols<'a> {
@@ -138,6 +141,12 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     fn error(&mut self, diag: Diagnostic) -> Cond {
         self.diagnostics.push(diag);
         Cond::Const(false)
+    }
+
+    /// Reports an error where the caller has nothing to build.
+    fn report<T>(&mut self, diag: Diagnostic) -> Result<T, ()> {
+        self.diagnostics.push(diag);
+        Err(())
     }
 
     pub fn condition(&mut self, source: &'a Source, expr: &'a Spanned<Expr>) -> Cond {
@@ -328,9 +337,9 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 return cond;
             }
         }
-        let list = match self.list_operand(source, op, rhs) {
-            Ok(list) => list,
-            Err(cond) => return cond,
+        // On error, reported: the test never holds.
+        let Ok(list) = self.list_operand(source, op, rhs) else {
+            return Cond::Const(false);
         };
         if op.node == Op::In {
             if let Some(null) = list.items.iter().find(|i| matches!(i.node, Literal::Null)) {
@@ -420,7 +429,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         source: &'a Source,
         op: &Spanned<Op>,
         rhs: &'a Spanned<Operand>,
-    ) -> Result<ListRef<'a>, Cond> {
+    ) -> Result<ListRef<'a>, ()> {
         match &rhs.node {
             Operand::List(list) => Ok(ListRef::of(list, source)),
             Operand::Term(ast::Term::Path(p)) if p.is_single_field() => {
@@ -453,12 +462,13 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                                     file: Some(file),
                                 }),
                                 // Its loading failed, and was reported.
-                                None => Err(Cond::Const(false)),
+                                None => Err(()),
                             },
                         }
                     }
                     None if symbols.kind_of(name).is_some() => {
-                        Err(self.wrong_kind(source, rhs.span, name, op))
+                        self.wrong_kind(source, rhs.span, name, op);
+                        Err(())
                     }
                     None => {
                         let mut diag = Diagnostic::error(
@@ -475,11 +485,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                             }
                             None => diag.with_help(format!("define it with `list {name} = [\"...\"]`, or write the list here: `{} [\"...\"]`", op.node.as_str())),
                         };
-                        Err(self.error(diag))
+                        self.report(diag)
                     }
                 }
             }
-            Operand::Term(_) => Err(self.error(
+            Operand::Term(_) => self.report(
                 Diagnostic::error(
                     E_TYPE,
                     source,
@@ -495,8 +505,8 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 )
                 .with_label("a field path")
                 .with_help("compare two fields with `==`, `!=`, `<`, `<=`, `>`, `>=`"),
-            )),
-            Operand::Literal(lit) if op.node == Op::In => Err(self.error(
+            ),
+            Operand::Literal(lit) if op.node == Op::In => self.report(
                 Diagnostic::error(
                     E_TYPE,
                     source,
@@ -507,7 +517,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 .with_help(
                     "write the members in brackets: `in [\"a\", \"b\"]`, or compare with `==`",
                 ),
-            )),
+            ),
             Operand::Literal(lit) => {
                 // One value: a list of one.
                 let items = vec![Spanned::new(lit.clone(), rhs.span)];
@@ -519,433 +529,6 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 })
             }
         }
-    }
-
-    /// `eventTime within office_hours`, `within holidays`, `within
-    /// vacations[actor.user]`; None when the operand is not a schedule or
-    /// calendar (then it is a list of networks).
-    fn within_time(
-        &mut self,
-        source: &'a Source,
-        path: &Term,
-        all: bool,
-        rhs: &'a Spanned<Operand>,
-    ) -> Option<Cond> {
-        let declared = self.env.declared;
-        let test = |matcher| Cond::Test {
-            path: path.clone(),
-            all,
-            matcher,
-        };
-        match &rhs.node {
-            Operand::Term(ast::Term::Path(p)) if p.is_single_field() => {
-                let name = p.root();
-                if let Some((def, _)) = self.symbols.schedules.get(name) {
-                    self.used.insert(def.name.node.as_str());
-                    // A schedule that failed to load was reported.
-                    return Some(match declared.schedules.get(name) {
-                        Some(schedule) => test(Matcher::Schedule(Shared(schedule.clone()))),
-                        None => Cond::Const(false),
-                    });
-                }
-                if let Some((def, _)) = self.symbols.calendars.get(name) {
-                    self.used.insert(def.name.node.as_str());
-                    if declared.keyed_calendars.contains_key(name) {
-                        return Some(
-                            self.error(
-                                Diagnostic::error(
-                                    E_TABLE_USE,
-                                    source,
-                                    rhs.span,
-                                    format!("calendar `{name}` has one calendar per key"),
-                                )
-                                .with_label("a keyed calendar")
-                                .with_help(format!(
-                                    "say whose calendar: `within {name}[actor.user]`"
-                                )),
-                            ),
-                        );
-                    }
-                    // A calendar whose file failed to load was reported.
-                    return Some(match declared.calendars.get(name) {
-                        Some(calendar) => test(Matcher::Calendar(Shared(calendar.clone()))),
-                        None => Cond::Const(false),
-                    });
-                }
-                None
-            }
-            Operand::Term(ast::Term::Lookup(lookup)) => {
-                let name = lookup.table.node.as_str();
-                if let Some((def, _)) = self.symbols.calendars.get(name) {
-                    self.used.insert(def.name.node.as_str());
-                    let Some(calendars) = declared.keyed_calendars.get(name) else {
-                        if declared.calendars.contains_key(name) {
-                            return Some(self.error(
-                                Diagnostic::error(E_TABLE_USE, source, lookup.table.span, format!("calendar `{name}` has no key"))
-                                    .with_label("one calendar for everyone")
-                                    .with_help(format!("write `within {name}`, or declare it with `key COLUMN` to keep one calendar per key")),
-                            ));
-                        }
-                        return Some(Cond::Const(false));
-                    };
-                    let key = self.value(source, &lookup.key)?;
-                    return Some(Cond::WithinKeyed {
-                        time: path.clone(),
-                        all,
-                        calendars: Shared(calendars.clone()),
-                        key,
-                    });
-                }
-                Some(self.error(
-                    Diagnostic::error(E_TABLE_USE, source, rhs.span, "`within` takes networks, a schedule or a calendar")
-                        .with_label("not a calendar")
-                        .with_help("write `within vacations[actor.user]` with a calendar declared as `calendar vacations = file \"...\" key user zone \"...\"`"),
-                ))
-            }
-            _ => None,
-        }
-    }
-
-    /// A declared name used where its kind does not fit.
-    fn wrong_kind(&mut self, source: &Source, span: Span, name: &str, op: &Spanned<Op>) -> Cond {
-        let kind = self.symbols.kind_of(name).unwrap_or("name");
-        let help = match kind {
-            "table" => format!("a table is read by key: `{name}[KEY].COLUMN`; for a set of values, declare a `list`"),
-            "schedule" | "calendar" => format!("test an instant against it: `eventTime within {name}`"),
-            _ => format!("`{}` takes a list", op.node.as_str()),
-        };
-        self.error(
-            Diagnostic::error(E_TABLE_USE, source, span, format!("`{name}` is a {kind}"))
-                .with_label(format!("a {kind}"))
-                .with_help(help),
-        )
-    }
-
-    /// A value: a literal, or a term.
-    fn value(&mut self, source: &'a Source, value: &'a Spanned<ast::Value>) -> Option<Term> {
-        match &value.node {
-            ast::Value::Literal(lit) => Some(Term::Const(crate::actions::literal_value(lit))),
-            ast::Value::Term(t) => self.term(source, t, value.span),
-        }
-    }
-
-    /// Compiles a term; None after reporting an error.
-    pub fn term(&mut self, source: &'a Source, term: &'a ast::Term, span: Span) -> Option<Term> {
-        match term {
-            ast::Term::Path(p) if p.root() == ACTOR => {
-                let rest = &p.segments[1..];
-                self.member_warning(
-                    source,
-                    span,
-                    "actor",
-                    rest,
-                    ctrules_context::actor::ACTOR_FIELDS,
-                );
-                Some(Term::Derived(Box::new(Derived::Actor), segments_path(rest)))
-            }
-            ast::Term::Path(p) => {
-                let name = p.root();
-                if let Some(kind) = self
-                    .symbols
-                    .kind_of(name)
-                    .filter(|k| *k != "list" && *k != "macro")
-                {
-                    let help = match kind {
-                        "table" => format!("a table is read by key: `{name}[KEY].COLUMN`"),
-                        _ => format!("test an instant against it: `eventTime within {name}`"),
-                    };
-                    self.used.insert(name_of(self.symbols, name));
-                    self.diagnostics.push(
-                        Diagnostic::error(
-                            E_TABLE_USE,
-                            source,
-                            span,
-                            format!("`{name}` is a {kind}, not a field"),
-                        )
-                        .with_label(format!("a {kind}"))
-                        .with_help(help),
-                    );
-                    return None;
-                }
-                Some(Term::Field(field_path(p)))
-            }
-            ast::Term::Call(call) => self.call(source, call, span),
-            ast::Term::Lookup(lookup) => {
-                let name = lookup.table.node.as_str();
-                let declared = self.env.declared;
-                if let Some((def, _)) = self.symbols.tables.get(name) {
-                    self.used.insert(def.name.node.as_str());
-                    let key = self.value(source, &lookup.key)?;
-                    let rows = declared.tables.get(name)?;
-                    return Some(Term::Derived(
-                        Box::new(Derived::Lookup {
-                            rows: Shared(rows.clone()),
-                            key,
-                        }),
-                        segments_path(&lookup.rest),
-                    ));
-                }
-                if let Some((def, _)) = self.symbols.calendars.get(name) {
-                    self.used.insert(def.name.node.as_str());
-                    let time = self.value(source, &lookup.key)?;
-                    if declared.keyed_calendars.contains_key(name) {
-                        self.diagnostics.push(
-                            Diagnostic::error(E_TABLE_USE, source, span, format!("`{name}` holds a calendar per key"))
-                                .with_label("a keyed calendar")
-                                .with_help(format!("test an instant against one: `eventTime within {name}[actor.user]`")),
-                        );
-                        return None;
-                    }
-                    let calendar = declared.calendars.get(name)?;
-                    self.member_warning(source, span, name, &lookup.rest, CALENDAR_ENTRY_FIELDS);
-                    return Some(Term::Derived(
-                        Box::new(Derived::CalendarEntry {
-                            calendar: Shared(calendar.clone()),
-                            time,
-                        }),
-                        segments_path(&lookup.rest),
-                    ));
-                }
-                let mut diag = Diagnostic::error(
-                    E_TABLE_USE,
-                    source,
-                    lookup.table.span,
-                    format!("no table or calendar is named `{name}`"),
-                )
-                .with_label("unknown table");
-                let candidates = self
-                    .symbols
-                    .tables
-                    .keys()
-                    .chain(self.symbols.calendars.keys())
-                    .copied();
-                diag = match crate::suggest::closest(name, candidates) {
-                    Some(near) => {
-                        self.suggested.insert(near);
-                        diag.with_help(format!("did you mean `{near}`?"))
-                    }
-                    None => diag.with_help(format!(
-                        "declare it: `table {name} = file \"lookups/{name}.csv\" key COLUMN`"
-                    )),
-                };
-                self.diagnostics.push(diag);
-                None
-            }
-        }
-    }
-
-    fn call(&mut self, source: &'a Source, call: &'a ast::Call, span: Span) -> Option<Term> {
-        let name = call.name.node.as_str();
-        let Some(function) = term::function(name) else {
-            let mut diag = Diagnostic::error(
-                E_FUNCTION,
-                source,
-                call.name.span,
-                format!("unknown function `{name}`"),
-            )
-            .with_label("no function has this name");
-            diag = match crate::suggest::closest(name, term::FUNCTIONS.iter().map(|f| f.name)) {
-                Some(near) => diag.with_help(format!("did you mean `{near}`?")),
-                None if self.symbols.tables.contains_key(name) => diag.with_help(format!(
-                    "`{name}` is a table: read it by key with brackets, `{name}[KEY]`"
-                )),
-                None => diag.with_help(format!(
-                    "the functions are {}",
-                    term::FUNCTIONS
-                        .iter()
-                        .map(|f| f.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            };
-            self.diagnostics.push(diag);
-            return None;
-        };
-        let arity_ok = match name {
-            "geoip" | "lower" | "upper" => call.args.len() == 1,
-            "mmdb" | "hour" | "minute" | "weekday" | "date" => call.args.len() == 2,
-            _ => !call.args.is_empty(),
-        };
-        if !arity_ok {
-            self.diagnostics.push(
-                Diagnostic::error(
-                    E_FUNCTION,
-                    source,
-                    span,
-                    format!("`{name}` takes different arguments"),
-                )
-                .with_label(format!(
-                    "{} argument{}",
-                    call.args.len(),
-                    if call.args.len() == 1 { "" } else { "s" }
-                ))
-                .with_help(format!("call it as `{}`: {}", function.usage, function.doc)),
-            );
-            return None;
-        }
-        let rest = segments_path(&call.rest);
-        let derived = match name {
-            "geoip" => {
-                self.geoip_warning(source, call.name.span, None);
-                self.member_warning(
-                    source,
-                    span,
-                    "geoip(...)",
-                    &call.rest,
-                    ctrules_context::geoip::SUMMARY_FIELDS,
-                );
-                Derived::GeoIp {
-                    geoip: Shared(self.env.geoip.clone()),
-                    ip: self.value(source, &call.args[0])?,
-                }
-            }
-            "mmdb" => {
-                let ast::Value::Literal(Literal::Str(database)) = &call.args[0].node else {
-                    self.diagnostics.push(
-                        Diagnostic::error(E_FUNCTION, source, call.args[0].span, "the database type is written as a string")
-                            .with_label("not a string")
-                            .with_help("name the database by its type, as in its metadata: `mmdb(\"GeoIP2-City\", sourceIPAddress)`"),
-                    );
-                    return None;
-                };
-                self.geoip_warning(source, call.args[0].span, Some(&database.value));
-                Derived::Mmdb {
-                    geoip: Shared(self.env.geoip.clone()),
-                    database: database.value.as_str().into(),
-                    ip: self.value(source, &call.args[1])?,
-                }
-            }
-            "hour" | "minute" | "weekday" | "date" => {
-                let part = match name {
-                    "hour" => ClockPart::Hour,
-                    "minute" => ClockPart::Minute,
-                    "weekday" => ClockPart::Weekday,
-                    _ => ClockPart::Date,
-                };
-                let time = self.value(source, &call.args[0])?;
-                let zone = match &call.args[1].node {
-                    ast::Value::Literal(Literal::Str(zone)) => {
-                        match ctrules_context::time::parse_zone(&zone.value) {
-                            Ok(tz) => ZoneArg::Fixed(tz),
-                            Err(e) => {
-                                self.diagnostics.push(crate::declarations::zone_error(
-                                    source,
-                                    call.args[1].span,
-                                    &e,
-                                ));
-                                return None;
-                            }
-                        }
-                    }
-                    ast::Value::Literal(other) => {
-                        self.diagnostics.push(
-                            Diagnostic::error(
-                                E_FUNCTION,
-                                source,
-                                call.args[1].span,
-                                format!("a time zone is a string, found a {}", other.kind()),
-                            )
-                            .with_label("not a zone")
-                            .with_help("write an IANA name: \"America/New_York\""),
-                        );
-                        return None;
-                    }
-                    ast::Value::Term(_) => ZoneArg::Dynamic(self.value(source, &call.args[1])?),
-                };
-                Derived::Clock { part, time, zone }
-            }
-            "lower" => Derived::Lower(self.value(source, &call.args[0])?),
-            "upper" => Derived::Upper(self.value(source, &call.args[0])?),
-            _ => {
-                let mut parts = Vec::with_capacity(call.args.len());
-                for arg in &call.args {
-                    parts.push(self.value(source, arg)?);
-                }
-                if name == "concat" {
-                    Derived::Concat(parts)
-                } else {
-                    Derived::Coalesce(parts)
-                }
-            }
-        };
-        Some(Term::Derived(Box::new(derived), rest))
-    }
-
-    /// GeoIP used with no database, or a database type none of them has.
-    fn geoip_warning(&mut self, source: &Source, span: Span, database: Option<&str>) {
-        if !self.env.geoip_configured {
-            // Once for the rule set: every later use says the same.
-            if std::mem::replace(&mut self.warned_no_geoip, true) {
-                return;
-            }
-            self.diagnostics.push(
-                Diagnostic::warning(W_NO_GEOIP, source, span, "no GeoIP database is configured")
-                    .with_label("always without a value")
-                    .with_help("pass a MaxMind database: `ctrules run --geoip GeoLite2-Country.mmdb ...` (and the same to `ctrules check`)"),
-            );
-            return;
-        }
-        let Some(database) = database else { return };
-        let types: Vec<&str> = self
-            .env
-            .geoip
-            .databases()
-            .iter()
-            .map(|d| d.database_type.as_str())
-            .collect();
-        if !types.contains(&database) {
-            self.diagnostics.push(
-                Diagnostic::warning(
-                    W_NO_GEOIP,
-                    source,
-                    span,
-                    format!("no configured GeoIP database has type `{database}`"),
-                )
-                .with_label("always without a value")
-                .with_help(format!(
-                    "the databases given have types: {}",
-                    types.join(", ")
-                )),
-            );
-        }
-    }
-
-    /// A field that a derived value never has: `actor.nmae`, `geoip(ip).country`.
-    fn member_warning(
-        &mut self,
-        source: &Source,
-        span: Span,
-        what: &str,
-        rest: &[ast::Segment],
-        fields: &[(&str, &str)],
-    ) {
-        let Some(ast::Segment::Field(first)) = rest.first() else {
-            return;
-        };
-        if fields.iter().any(|(f, _)| f == first) {
-            return;
-        }
-        let help = match crate::suggest::closest(first, fields.iter().map(|(f, _)| *f)) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!(
-                "{what} has: {}",
-                fields
-                    .iter()
-                    .map(|(f, _)| *f)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        self.diagnostics.push(
-            Diagnostic::warning(
-                W_UNKNOWN_MEMBER,
-                source,
-                span,
-                format!("{what} has no field `{first}`"),
-            )
-            .with_label("never has a value")
-            .with_help(help),
-        );
     }
 
     fn set(&self, list: &ListRef<'_>) -> Set {
@@ -1077,29 +660,6 @@ pub fn unknown_field_warning(source: &Source, path: &ast::Path, span: Span) -> O
             .with_label("unknown field")
             .with_help(help),
     )
-}
-
-/// The derived value naming who acted: `actor.name`.
-pub const ACTOR: &str = "actor";
-
-/// What `holidays[eventTime]` gives.
-const CALENDAR_ENTRY_FIELDS: &[(&str, &str)] = &[
-    (
-        "name",
-        "the entry's name, from the `name` or `reason` column",
-    ),
-    ("entry", "the entry as written: \"2026-12-25\""),
-];
-
-/// The declared name as stored in the symbols (borrowed for the rule set's lifetime).
-fn name_of<'a>(symbols: &Symbols<'a>, name: &str) -> &'a str {
-    symbols
-        .tables
-        .get_key_value(name)
-        .map(|(k, _)| *k)
-        .or_else(|| symbols.schedules.get_key_value(name).map(|(k, _)| *k))
-        .or_else(|| symbols.calendars.get_key_value(name).map(|(k, _)| *k))
-        .unwrap_or("")
 }
 
 /// The core field path for an AST path.
