@@ -888,3 +888,87 @@ fn the_bundled_sample_logs_run_with_the_shipped_rules() {
     }
     assert!(on_vacation > 50);
 }
+
+// ---- ctrules test -------------------------------------------------------------------
+
+#[test]
+fn the_shipped_rules_pass_their_tests_and_each_is_tested_both_ways() {
+    let out = ctrules()
+        .args(["test", "--deny-untested"])
+        .arg(repo().join("rules.d"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn a_failing_rule_test_shows_expected_against_actual() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        tmp.path(),
+        "iam.rules",
+        "rule iam { when eventSource == \"iam.amazonaws.com\" set xpriority = HIGH }\nrule untested { when eventName == \"Nothing\" tag \"x\" }\n",
+    );
+    std::fs::write(
+        rules.join("iam.test.json"),
+        r#"{"tests": [
+            {"name": "right", "event": {"eventSource": "iam.amazonaws.com"}, "matches": ["iam"], "enrichment": {"xpriority": "HIGH"}},
+            {"name": "wrong priority", "event": {"eventSource": "iam.amazonaws.com"}, "matches": ["iam"], "enrichment": {"xpriority": "LOW"}},
+            {"name": "wrong verdict", "event": {"eventSource": "s3.amazonaws.com"}, "matches": ["iam"]},
+            {"name": "misspelt id", "event": {"eventSource": "s3.amazonaws.com"}, "not_matches": ["iamm"]}
+        ]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("broken.test.json"),
+        "{\"tests\": [{\"name\": 1}]}",
+    )
+    .unwrap();
+    let out = ctrules().arg("test").arg(&rules).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok     ") && stdout.contains("\"right\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  - xpriority: \"LOW\"\n  + xpriority: \"HIGH\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rule `iam`: expected to match, but it did not"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no rule has id `iamm`; did you mean `iam`?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("broken.test.json: not a test file"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 1"), "{stdout}");
+    assert!(stdout.contains("1 passed, 4 failed"), "{stdout}");
+    assert!(stdout.contains("rule `untested`"), "{stdout}");
+
+    // Passing tests but an untested rule: a failure only when asked.
+    std::fs::remove_file(rules.join("broken.test.json")).unwrap();
+    std::fs::write(
+        rules.join("iam.test.json"),
+        r#"{"tests": [{"name": "iam", "event": {"eventSource": "iam.amazonaws.com"}, "matches": ["iam"]},
+                      {"name": "s3", "event": {"eventSource": "s3.amazonaws.com"}, "not_matches": ["iam"]}]}"#,
+    )
+    .unwrap();
+    let out = ctrules().arg("test").arg(&rules).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = ctrules()
+        .args(["test", "--deny-untested"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rule `untested`"));
+}

@@ -47,6 +47,8 @@ pub struct Declared {
 /// file's own directory).
 pub struct Loader<'d> {
     pub rules_root: Option<&'d Path>,
+    /// Rows given in place of a file, by declared name (rule tests).
+    pub table_rows: &'d HashMap<String, Vec<serde_json::Map<String, Value>>>,
     pub diagnostics: &'d mut Vec<Diagnostic>,
     pub declared: Declared,
 }
@@ -67,7 +69,7 @@ impl Loader<'_> {
             );
             return;
         }
-        let Some(table) = self.load(source, file) else {
+        let Some(table) = self.load(source, &def.name.node, file) else {
             return;
         };
         let column = match &file.column {
@@ -155,7 +157,7 @@ impl Loader<'_> {
                 )),
             );
         }
-        let Some(table) = self.load(source, &def.source) else {
+        let Some(table) = self.load(source, &def.name.node, &def.source) else {
             return;
         };
         let keyed = match KeyedTable::build(&table, &key.node, false) {
@@ -237,7 +239,7 @@ impl Loader<'_> {
                         ),
                     );
                 }
-                let Some(table) = self.load(source, file) else {
+                let Some(table) = self.load(source, &name, file) else {
                     return;
                 };
                 match &file.key {
@@ -270,7 +272,10 @@ impl Loader<'_> {
         }
     }
 
-    fn load(&mut self, source: &Source, file: &FileSource) -> Option<Table> {
+    fn load(&mut self, source: &Source, name: &str, file: &FileSource) -> Option<Table> {
+        if let Some(rows) = self.table_rows.get(name) {
+            return Some(given_rows(name, rows));
+        }
         let declaring = Path::new(source.name());
         let fallback_root = match declaring.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -336,6 +341,30 @@ impl Loader<'_> {
                     "write dates as \"2026-12-25\", ranges as \"2026-12-20..2027-01-04\", windows as \"2026-11-21T14:00..2026-11-21T16:00\""
                 }),
         );
+    }
+}
+
+/// A table of rows given outright (by a rule test) rather than read from a file.
+fn given_rows(name: &str, rows: &[serde_json::Map<String, Value>]) -> Table {
+    let mut columns: Vec<String> = Vec::new();
+    for row in rows {
+        for key in row.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    Table {
+        path: format!("rows given for `{name}`").into(),
+        columns,
+        rows: rows
+            .iter()
+            .enumerate()
+            .map(|(i, fields)| tables::Row {
+                line: i + 1,
+                fields: fields.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Options {
     pub rules_root: Option<PathBuf>,
     /// The GeoIP databases; None when none is configured (`geoip(...)` warns).
     pub geoip: Option<Arc<ctrules_context::geoip::GeoIp>>,
+    /// Rows that replace the file of a table, list or calendar, by its
+    /// declared name: what a rule test supplies in place of real data.
+    pub table_rows: HashMap<String, Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// The outcome of compiling a rule set: the rules when there is no error,
@@ -199,6 +202,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     // Phase 3: load what declarations name.
     let mut loader = declarations::Loader {
         rules_root: options.rules_root.as_deref(),
+        table_rows: &options.table_rows,
         diagnostics: &mut diagnostics,
         declared: declarations::Declared::default(),
     };

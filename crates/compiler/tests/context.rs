@@ -41,6 +41,7 @@ impl RulesDir {
         let options = Options {
             rules_root: Some(self.dir.path().to_path_buf()),
             geoip,
+            ..Options::default()
         };
         compile_with(&sources, &options)
     }

@@ -220,6 +220,9 @@ pub struct GeoIp {
     databases: Vec<Database>,
     /// Summaries, per address.
     summaries: Cache,
+    /// Summaries given outright, in place of databases: the GeoIP answers
+    /// a rule test supplies (`ctrules test`).
+    answers: HashMap<IpAddr, Arc<Value>>,
 }
 
 impl fmt::Debug for GeoIp {
@@ -241,7 +244,7 @@ impl GeoIp {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(GeoIp {
             databases,
-            summaries: Cache::new(CACHE_CAPACITY),
+            ..GeoIp::empty()
         })
     }
 
@@ -250,12 +253,27 @@ impl GeoIp {
         GeoIp {
             databases: Vec::new(),
             summaries: Cache::new(CACHE_CAPACITY),
+            answers: HashMap::new(),
         }
+    }
+
+    /// A GeoIP that knows only the given summaries, by address: what a rule
+    /// test supplies in place of a database. A key that is not one address
+    /// is an error naming it.
+    pub fn from_answers(
+        answers: impl IntoIterator<Item = (String, Value)>,
+    ) -> Result<GeoIp, String> {
+        let mut geoip = GeoIp::empty();
+        for (text, summary) in answers {
+            let ip = parse_ip(&text).ok_or_else(|| format!("`{text}` is not an IP address"))?;
+            geoip.answers.insert(ip, Arc::new(summary));
+        }
+        Ok(geoip)
     }
 
     /// True when no database was opened.
     pub fn is_empty(&self) -> bool {
-        self.databases.is_empty()
+        self.databases.is_empty() && self.answers.is_empty()
     }
 
     /// The databases, in the order given.
@@ -268,6 +286,9 @@ impl GeoIp {
     /// `text` is not exactly one IP address or no database knows anything
     /// about it.
     pub fn lookup(&self, text: &str) -> Option<Arc<Value>> {
+        if !self.answers.is_empty() {
+            return self.answers.get(&parse_ip(text)?).cloned();
+        }
         if self.databases.is_empty() {
             return None;
         }

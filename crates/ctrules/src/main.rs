@@ -2,6 +2,7 @@
 //!
 //! - `ctrules check [PATH...]` lints rules files (see [`check`]).
 //! - `ctrules run --rules DIR --input SRC --output DST` enriches a batch (see [`run`]).
+//! - `ctrules test [PATH...]` runs the tests beside the rules (see [`test`]).
 //!
 //! Exit codes are documented in docs/cli.md and defined in [`exit`].
 
@@ -12,6 +13,7 @@ mod process;
 mod rules;
 mod run;
 mod summary;
+mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -34,6 +36,24 @@ enum Command {
     Check(CheckArgs),
     /// Enrich a batch of CloudTrail log files.
     Run(RunArgs),
+    /// Run the tests written beside the rules (`*.test.json`).
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Rules directories or files; test files (`*.test.json`) are found under them.
+    #[arg(default_value = "rules.d")]
+    pub paths: Vec<PathBuf>,
+    /// A MaxMind database for tests that give no GeoIP answers (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Vec<PathBuf>,
+    /// Fail when a rule lacks a test it matches or a test it does not match.
+    #[arg(long)]
+    pub deny_untested: bool,
+    /// Print only failures and the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -98,6 +118,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::check(&args),
         Command::Run(args) => run::run(&args),
+        Command::Test(args) => test::test(&args),
     };
     ExitCode::from(code as u8)
 }

@@ -23,7 +23,11 @@ pub fn options(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<Options, String> 
     } else {
         Some(Arc::new(GeoIp::open(geoip).map_err(|e| e.to_string())?))
     };
-    Ok(Options { rules_root, geoip })
+    Ok(Options {
+        rules_root,
+        geoip,
+        ..Options::default()
+    })
 }
 
 /// Reads and compiles rules: the files read and the outcome; on a usage or

@@ -1,0 +1,311 @@
+//! `ctrules test`: run the tests written beside the rules.
+//!
+//! A test file is any `*.test.json` under the given paths, usually next to
+//! the `.rules` file it tests (`rules.d/geo.rules`, `rules.d/geo.test.json`):
+//!
+//! ```json
+//! {"tests": [{
+//!   "name": "a call from Sweden is HIGH and names the country",
+//!   "event": {"eventSource": "s3.amazonaws.com", "sourceIPAddress": "89.160.20.112"},
+//!   "geoip": {"89.160.20.112": {"country_code": "SE"}},
+//!   "matches": ["outside_home_country"],
+//!   "not_matches": ["iam_high_priority"],
+//!   "enrichment": {"xcountry_code": "SE", "xpriority": "HIGH", "xteam": null}
+//! }]}
+//! ```
+//!
+//! `event` is one CloudTrail record, or `event_file` names a JSON file
+//! holding one (relative to the test file). `enrichment` lists fields the
+//! rules must add with these values (`null`: must not add). `tables` gives
+//! rows in place of a table, list or calendar file, by declared name;
+//! `geoip` gives GeoIP summaries by address in place of databases. Every
+//! rule should have a test it matches and one it does not: `--deny-untested`
+//! makes a rule without both a failure.
+
+use crate::{exit, TestArgs};
+use ctrules_compiler::{compile_with, read_rules, Evaluation, Options, RuleSet};
+use ctrules_context::geoip::GeoIp;
+use ctrules_lang::Source;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    tests: Vec<TestCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCase {
+    name: String,
+    #[serde(default)]
+    event: Option<Value>,
+    #[serde(default)]
+    event_file: Option<String>,
+    #[serde(default)]
+    matches: Vec<String>,
+    #[serde(default)]
+    not_matches: Vec<String>,
+    #[serde(default)]
+    enrichment: Map<String, Value>,
+    #[serde(default)]
+    tables: HashMap<String, Vec<Map<String, Value>>>,
+    #[serde(default)]
+    geoip: Option<Map<String, Value>>,
+}
+
+/// What the tests showed of each rule: matched by some test, and left
+/// unmatched by some test that names it.
+#[derive(Default)]
+struct Coverage {
+    matched: BTreeSet<String>,
+    unmatched: BTreeSet<String>,
+}
+
+pub fn test(args: &TestArgs) -> i32 {
+    let options = match crate::rules::options(&args.paths, &args.geoip) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let sources = match read_rules(&args.paths) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: rules {e}");
+            return exit::USAGE;
+        }
+    };
+    let Some(rules) = compile_reporting(&sources, &options) else {
+        return exit::FINDINGS;
+    };
+    let files = test_files(&args.paths);
+    let mut passed = 0;
+    let mut failed = 0;
+    let mut coverage = Coverage::default();
+    for file in &files {
+        let shown = file.display().to_string();
+        let cases = match read_test_file(file) {
+            Ok(t) => t.tests,
+            Err(e) => {
+                println!("FAILED {shown}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        for (i, case) in cases.iter().enumerate() {
+            let label = format!("{shown} #{} \"{}\"", i + 1, case.name);
+            match run_case(case, file, &rules, &sources, &options, &mut coverage) {
+                Ok(()) => {
+                    passed += 1;
+                    if !args.quiet {
+                        println!("ok     {label}");
+                    }
+                }
+                Err(problems) => {
+                    failed += 1;
+                    println!("FAILED {label}");
+                    for p in problems {
+                        println!("  {}", p.replace('\n', "\n  "));
+                    }
+                }
+            }
+        }
+    }
+    let untested = untested(&rules, &coverage);
+    for line in &untested {
+        println!(
+            "{} {line}",
+            if args.deny_untested {
+                "FAILED"
+            } else {
+                "warning:"
+            }
+        );
+    }
+    println!(
+        "{passed} passed, {failed} failed ({} test files, {} rules)",
+        files.len(),
+        rules.len()
+    );
+    if failed > 0 || (args.deny_untested && !untested.is_empty()) {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    }
+}
+
+/// Compiles, printing errors (warnings are `ctrules check`'s business).
+fn compile_reporting(sources: &[Source], options: &Options) -> Option<RuleSet> {
+    let compilation = compile_with(sources, options);
+    for d in compilation.diagnostics.iter().filter(|d| d.is_error()) {
+        eprint!("{}", d.render(false));
+    }
+    compilation.rules
+}
+
+/// Every `*.test.json` under the paths, sorted.
+fn test_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = paths
+        .iter()
+        .flat_map(|p| walkdir::WalkDir::new(p).follow_links(true))
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".test.json")
+        })
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn read_test_file(path: &Path) -> Result<TestFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("not a test file: {e}"))
+}
+
+fn run_case(
+    case: &TestCase,
+    file: &Path,
+    shared: &RuleSet,
+    sources: &[Source],
+    options: &Options,
+    coverage: &mut Coverage,
+) -> Result<(), Vec<String>> {
+    let event = load_event(case, file).map_err(|e| vec![e])?;
+    // Tables or GeoIP answers of its own: the test gets its own compilation.
+    let own;
+    let rules = if case.tables.is_empty() && case.geoip.is_none() {
+        shared
+    } else {
+        let mut options = options.clone();
+        options.table_rows.extend(case.tables.clone());
+        if let Some(answers) = &case.geoip {
+            let geoip =
+                GeoIp::from_answers(answers.clone()).map_err(|e| vec![format!("geoip: {e}")])?;
+            options.geoip = Some(Arc::new(geoip));
+        }
+        own = compile_with(sources, &options).rules.ok_or_else(|| {
+            vec![
+                "the rules do not compile with the tables this test gives (run `ctrules check`)"
+                    .to_string(),
+            ]
+        })?;
+        &own
+    };
+    let mut evaluation = Evaluation::default();
+    rules.evaluate(&event, &mut evaluation);
+    let matched: BTreeSet<&str> = evaluation
+        .matched
+        .iter()
+        .map(|&i| &*rules.rules()[i].info.id)
+        .collect();
+    let ids: Vec<&str> = rules.rules().iter().map(|r| &*r.info.id).collect();
+    let mut problems = Vec::new();
+    for (expected, names) in [(true, &case.matches), (false, &case.not_matches)] {
+        for id in names {
+            if !ids.contains(&id.as_str()) {
+                let hint = ctrules_compiler::suggest::did_you_mean(id, ids.iter().copied())
+                    .map(|s| format!("; {s}"))
+                    .unwrap_or_default();
+                problems.push(format!("no rule has id `{id}`{hint}"));
+                continue;
+            }
+            let did = matched.contains(id.as_str());
+            if did {
+                coverage.matched.insert(id.clone());
+            } else {
+                coverage.unmatched.insert(id.clone());
+            }
+            if did != expected {
+                problems.push(format!(
+                    "rule `{id}`: expected to {}match, but it {}",
+                    if expected { "" } else { "not " },
+                    if did { "matched" } else { "did not" }
+                ));
+            }
+        }
+    }
+    let actual: BTreeMap<&str, Value> = evaluation.enrichment.output_fields().collect();
+    let mut diff = Vec::new();
+    for (field, want) in &case.enrichment {
+        let got = actual.get(field.as_str());
+        let same = match (want, got) {
+            (Value::Null, None) => true,
+            (want, Some(got)) => want == got,
+            _ => false,
+        };
+        if !same {
+            diff.push(format!("- {field}: {}", shown(Some(want))));
+            diff.push(format!("+ {field}: {}", shown(got)));
+        }
+    }
+    if !diff.is_empty() {
+        problems.push(format!(
+            "enrichment (- expected, + actual):\n{}\nall fields added: {}",
+            diff.join("\n"),
+            serde_json::to_string(&actual).unwrap_or_default()
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(not added)".to_string(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn load_event(case: &TestCase, file: &Path) -> Result<Value, String> {
+    let event = match (&case.event, &case.event_file) {
+        (Some(e), None) => e.clone(),
+        (None, Some(name)) => {
+            let path = file.parent().unwrap_or(Path::new(".")).join(name);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("event_file {}: {e}", path.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("event_file {}: {e}", path.display()))?
+        }
+        _ => return Err("give the event as `event` or `event_file`, one of the two".to_string()),
+    };
+    if event.is_object() {
+        Ok(event)
+    } else {
+        Err("the event must be one CloudTrail record (a JSON object)".to_string())
+    }
+}
+
+/// Rules no test matches, or no test shows not matching.
+fn untested(rules: &RuleSet, coverage: &Coverage) -> Vec<String> {
+    let mut out = Vec::new();
+    for rule in rules.rules() {
+        let id = &*rule.info.id;
+        let mut missing = Vec::new();
+        if !coverage.matched.contains(id) {
+            missing.push("test it matches");
+        }
+        if !coverage.unmatched.contains(id) {
+            missing.push("test it does not match");
+        }
+        if !missing.is_empty() {
+            out.push(format!(
+                "rule `{id}` ({}:{}) has no {}",
+                rule.info.file,
+                rule.info.line,
+                missing.join(" and no ")
+            ));
+        }
+    }
+    out
+}
