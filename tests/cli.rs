@@ -700,6 +700,17 @@ fn country_db() -> PathBuf {
     repo().join("tests/fixtures/mmdb/GeoIP2-Country-Test.mmdb")
 }
 
+/// `ctrules run` with the shipped rules.d and MaxMind's test country database.
+fn run_shipped_rules(input: &Path, output: &Path) -> (Output, Value) {
+    let geoip = country_db();
+    run(
+        &repo().join("rules.d"),
+        input,
+        output,
+        &["--geoip", geoip.to_str().unwrap()],
+    )
+}
+
 /// The country of an address by MaxMind's own source data for the test
 /// database (the most specific network holding it), read independently of
 /// ctrules and of the .mmdb file.
@@ -797,13 +808,7 @@ fn country_is_set_exactly_on_events_from_non_us_addresses() {
     let input = tmp.path().join("in");
     generate_tree(&input, &|i| pool[i % pool.len()].to_string());
     let output = tmp.path().join("out");
-    let geoip = country_db();
-    let (out, summary) = run(
-        &repo().join("rules.d"),
-        &input,
-        &output,
-        &["--geoip", geoip.to_str().unwrap()],
-    );
+    let (out, summary) = run_shipped_rules(&input, &output);
     // The tree has its malformed files too: partial, each named.
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let pairs = outputs_match_inputs(&input, &output, &summary);
@@ -836,13 +841,7 @@ fn the_bundled_sample_logs_run_with_the_shipped_rules() {
     let tmp = tempfile::tempdir().unwrap();
     let input = repo().join("tests/fixtures/sample-logs");
     let output = tmp.path().join("out");
-    let geoip = country_db();
-    let (out, summary) = run(
-        &repo().join("rules.d"),
-        &input,
-        &output,
-        &["--geoip", geoip.to_str().unwrap()],
-    );
+    let (out, summary) = run_shipped_rules(&input, &output);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let pairs = outputs_match_inputs(&input, &output, &summary);
     assert!(pairs.len() > 300);

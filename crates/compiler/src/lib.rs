@@ -89,82 +89,32 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
 
     // Phase 2: collect definitions.
     let mut symbols = Symbols::default();
-    let mut duplicates = Vec::new();
-    // Names share one namespace: a second definition is reported, the first kept.
-    fn declare<'a, D>(
-        table: &mut HashMap<&'a str, (&'a D, &'a Source)>,
-        def: &'a D,
-        name: &'a ctrules_lang::ast::Spanned<String>,
-        source: &'a Source,
-        defined: Option<(&'a Source, Span)>,
-        duplicates: &mut Vec<Diagnostic>,
-    ) {
-        match defined {
-            Some(prev) => duplicates.push(duplicate_name(source, name.span, &name.node, prev)),
-            None => {
-                table.insert(&name.node, (def, source));
-            }
-        }
-    }
     let mut rule_ids: HashMap<String, (&Source, Span)> = HashMap::new();
     let mut rules: Vec<(&Source, &Rule, String)> = Vec::new();
     for (source, file) in &files {
         for item in &file.items {
+            // Names share one namespace: a second definition is reported, the first kept.
+            if let Some(name) = item.declared_name() {
+                if let Some(prev) = symbols.defined(&name.node) {
+                    diagnostics.push(duplicate_name(source, name.span, &name.node, prev));
+                    continue;
+                }
+            }
             match item {
                 Item::List(def) => {
-                    let prev = symbols.defined(&def.name.node);
-                    declare(
-                        &mut symbols.lists,
-                        def,
-                        &def.name,
-                        source,
-                        prev,
-                        &mut duplicates,
-                    );
+                    symbols.lists.insert(&def.name.node, (def, source));
                 }
                 Item::Macro(def) => {
-                    let prev = symbols.defined(&def.name.node);
-                    declare(
-                        &mut symbols.macros,
-                        def,
-                        &def.name,
-                        source,
-                        prev,
-                        &mut duplicates,
-                    );
+                    symbols.macros.insert(&def.name.node, (def, source));
                 }
                 Item::Table(def) => {
-                    let prev = symbols.defined(&def.name.node);
-                    declare(
-                        &mut symbols.tables,
-                        def,
-                        &def.name,
-                        source,
-                        prev,
-                        &mut duplicates,
-                    );
+                    symbols.tables.insert(&def.name.node, (def, source));
                 }
                 Item::Schedule(def) => {
-                    let prev = symbols.defined(&def.name.node);
-                    declare(
-                        &mut symbols.schedules,
-                        def,
-                        &def.name,
-                        source,
-                        prev,
-                        &mut duplicates,
-                    );
+                    symbols.schedules.insert(&def.name.node, (def, source));
                 }
                 Item::Calendar(def) => {
-                    let prev = symbols.defined(&def.name.node);
-                    declare(
-                        &mut symbols.calendars,
-                        def,
-                        &def.name,
-                        source,
-                        prev,
-                        &mut duplicates,
-                    );
+                    symbols.calendars.insert(&def.name.node, (def, source));
                 }
                 Item::Rule(rule) => {
                     let (id, span) = match &rule.id {
@@ -196,8 +146,6 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
             }
         }
     }
-
-    diagnostics.extend(duplicates);
 
     // Phase 3: load what declarations name.
     let mut loader = declarations::Loader {

@@ -35,6 +35,20 @@ pub enum Item {
     Rule(Rule),
 }
 
+impl Item {
+    /// The name a list, macro, table, schedule or calendar declares.
+    pub fn declared_name(&self) -> Option<&Spanned<String>> {
+        match self {
+            Item::List(d) => Some(&d.name),
+            Item::Macro(d) => Some(&d.name),
+            Item::Table(d) => Some(&d.name),
+            Item::Schedule(d) => Some(&d.name),
+            Item::Calendar(d) => Some(&d.name),
+            Item::Rule(_) => None,
+        }
+    }
+}
+
 /// `list NAME = [ ... ]` or `list NAME = file "PATH" [column "C"]`
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListDef {
