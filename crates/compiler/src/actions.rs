@@ -225,8 +225,10 @@ fn lower_one<'a>(
                 }],
                 other => {
                     if let AstValue::Term(ctrules_lang::ast::Term::Path(p)) = other {
-                        diagnostics
-                            .extend(crate::lower::value_field_warning(source, p, value.span));
+                        if !lowerer.is_declared(p.root()) {
+                            diagnostics
+                                .extend(crate::lower::value_field_warning(source, p, value.span));
+                        }
                     }
                     value_source(lowerer, source, value)
                         .map(|value| CompiledAction::Set { field, value })

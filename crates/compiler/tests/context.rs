@@ -706,3 +706,22 @@ fn bad_schedules_and_calendar_entries_point_inside_the_string() {
         show(&c.diagnostics)
     );
 }
+
+#[test]
+fn a_misused_declaration_is_one_error_not_also_unused_or_unknown() {
+    for rule in [
+        "when eventTime in office drop",
+        "when users == \"x\" drop",
+        "when eventName exists set xu = users",
+    ] {
+        let c = RulesDir::new(&[
+            (
+                "r.rules",
+                &format!("table users = file \"u.csv\" key user\nschedule office = \"daily 09:00-17:00\" zone \"UTC\"\nwhen eventTime within office and users[actor.user].team exists drop\n{rule}"),
+            ),
+            ("u.csv", "user,team\n"),
+        ])
+        .compile(None);
+        assert_eq!(codes(&c), ["E505"], "{rule}:\n{}", show(&c.diagnostics));
+    }
+}

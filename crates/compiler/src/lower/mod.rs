@@ -143,6 +143,15 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         Cond::Const(false)
     }
 
+    /// True when `name` is a table, schedule or calendar (a list or macro
+    /// name can also be read as a field).
+    pub fn is_declared(&self, name: &str) -> bool {
+        matches!(
+            self.symbols.kind_of(name),
+            Some("table" | "schedule" | "calendar")
+        )
+    }
+
     /// Reports an error where the caller has nothing to build.
     fn report<T>(&mut self, diag: Diagnostic) -> Result<T, ()> {
         self.diagnostics.push(diag);
@@ -216,7 +225,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
 
     fn test(&mut self, source: &'a Source, test: &'a ast::Test) -> Cond {
         if let ast::Term::Path(p) = &test.subject.node {
-            if let Some(warning) = unknown_field_warning(source, p, test.subject.span) {
+            // A declared name misused as a field gets its own error below.
+            let declared = self.is_declared(p.root());
+            if let Some(warning) =
+                unknown_field_warning(source, p, test.subject.span).filter(|_| !declared)
+            {
                 self.diagnostics.push(warning);
             }
         }
@@ -303,7 +316,8 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 ),
                 Operand::Term(right) => {
                     if let ast::Term::Path(p) = right {
-                        if let Some(warning) = value_field_warning(source, p, rhs.span) {
+                        let declared = self.is_declared(p.root());
+                        if let Some(warning) = value_field_warning(source, p, rhs.span).filter(|_| !declared) {
                             self.diagnostics.push(warning);
                         }
                     }

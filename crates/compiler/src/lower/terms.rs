@@ -99,6 +99,8 @@ impl<'a> Lowerer<'a, '_> {
         name: &str,
         op: &Spanned<Op>,
     ) -> Cond {
+        // Misused is reported; "never used" on top would be noise.
+        self.used.insert(name_of(self.symbols, name));
         let kind = self.symbols.kind_of(name).unwrap_or("name");
         let help = match kind {
             "table" => format!("a table is read by key: `{name}[KEY].COLUMN`; for a set of values, declare a `list`"),
