@@ -1,0 +1,580 @@
+#!/usr/bin/env python3
+"""The ctrules benchmark (issue 5): one command, docs/benchmark.md explains it.
+
+    python3 bench/run.py                 # default: 80 MB of raw JSON, 3 repetitions
+    python3 bench/run.py --smoke         # CI-sized: 3 MB, 1 repetition, 12 MB single file
+    python3 bench/run.py --big-mb 1000   # memory check on a 1 GB single file
+
+Builds ctrules and the baselines (release), generates the corpus and the
+1,000 rules (seeded, cached under --workdir), then measures on the same
+input, on one core and on all cores, the median of --reps runs of:
+
+  a  limit   gunzip + gzip the same bytes, no parsing (ctrules-bench limit)
+  b  naive   gunzip, parse to serde_json::Value, serialize, gzip (ctrules-bench naive)
+  c  ctrules `ctrules run` with the shipped rules.d
+  d  ctrules `ctrules run` with 1,000 generated rules
+  e  jq      gzip -dc | jq -c '<the IAM rule>' | gzip, file by file (xargs -P)
+  n  ctrules `ctrules run` with no rules (informational: the cost of the
+             pipeline itself, reading, splicing and writing)
+
+with peak memory (max RSS of the process tree) of each, then checks memory
+on one large file. Prints the tables and writes them as JSON.
+"""
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import gen_corpus  # noqa: E402
+
+MMDB = os.path.join(REPO, "tests", "fixtures", "mmdb", "GeoIP2-Country-Test.mmdb")
+JQ_FILTER = '.Records[] | if .eventSource == "iam.amazonaws.com" then . + {xpriority: "HIGH"} else . end'
+CONFIGS = {
+    "a": "limit: gunzip+gzip",
+    "b": "naive: serde_json::Value",
+    "n": "ctrules, no rules",
+    "c": "ctrules, rules.d",
+    "d": "ctrules, 1000 rules",
+    "e": "jq + gzip",
+}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# --- measuring -------------------------------------------------------------------
+
+def cpu_busy_ticks():
+    """(busy, steal) clock ticks of the whole machine, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()[1:]
+        v = [int(x) for x in parts]
+        user, nice, system, idle, iowait, irq, softirq, steal = (v + [0] * 8)[:8]
+        return user + nice + system + irq + softirq + steal, steal
+    except OSError:
+        return None, None
+
+
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def measure(cmd, cwd=REPO, stdin=None, env=None):
+    """Runs cmd; returns wall time, CPU time and peak RSS of the process tree.
+
+    The peak RSS is ru_maxrss of the child as its parent's wait4 sees it: the
+    largest resident set of the child and of every descendant it waited for
+    (the largest single process, not a sum of processes running at the same
+    time). The command runs under GNU time, a small process, because Linux
+    counts the resident set a child had before exec: a child forked from
+    this Python process would start at Python's size."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()
+    rss_file = tempfile.NamedTemporaryFile(prefix="ctbench-rss-", delete=False)
+    rss_file.close()
+    full = ([GNU_TIME, "-o", rss_file.name, "-f", "%M"] + cmd) if GNU_TIME else cmd
+    busy0, steal0 = cpu_busy_ticks()
+    t0 = time.perf_counter()
+    p = subprocess.Popen(full, cwd=cwd, stdin=stdin, stdout=out, stderr=err, env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    busy1, steal1 = cpu_busy_ticks()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    cpu = ru.ru_utime + ru.ru_stime
+    maxrss = ru.ru_maxrss
+    if GNU_TIME:
+        with open(rss_file.name) as f:
+            lines = [line for line in f.read().split("\n") if line.strip()]
+        try:
+            maxrss = int(lines[-1])
+        except (IndexError, ValueError):
+            pass
+    os.unlink(rss_file.name)
+    r = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "maxrss_kb": maxrss,
+        "rc": p.returncode,
+        "stdout": out.read().decode(errors="replace"),
+        "stderr": err.read().decode(errors="replace")[-4000:],
+    }
+    if busy0 is not None:
+        # CPU that other processes on the machine used while this ran, in cores.
+        r["other_load"] = max(0.0, ((busy1 - busy0) / hz - cpu) / wall)
+        r["steal"] = (steal1 - steal0) / hz / wall
+    return r
+
+
+# --- preparation -----------------------------------------------------------------
+
+def build(args):
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+    if not args.no_build:
+        log("== cargo build --release -p ctrules -p ctrules-bench")
+        subprocess.run(["cargo", "build", "--release", "-p", "ctrules", "-p", "ctrules-bench"],
+                       cwd=REPO, check=True)
+    # The target directory may be shared with other builds: take a copy of
+    # the binaries so that every measurement runs the same ones.
+    bindir = os.path.join(args.workdir, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    bins = {}
+    for name in ("ctrules", "ctrules-bench"):
+        src = os.path.join(target, "release", name)
+        if not os.path.exists(src):
+            sys.exit("error: %s not found (build failed, or CARGO_TARGET_DIR differs)" % src)
+        dst = os.path.join(bindir, name)
+        shutil.copy2(src, dst)
+        bins[name] = dst
+    return bins
+
+
+def git_info():
+    def run(*c):
+        try:
+            return subprocess.run(c, cwd=REPO, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""
+    return {"commit": run("git", "rev-parse", "--short=12", "HEAD"),
+            "dirty": bool(run("git", "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock", "rules.d"))}
+
+
+def machine_info():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = "%.1f GB" % (int(f.readline().split()[1]) / 1e6)
+    except OSError:
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    jq = subprocess.run(["jq", "--version"], capture_output=True, text=True).stdout.strip() if shutil.which("jq") else None
+    gz = subprocess.run(["gzip", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {"nproc": os.cpu_count(), "cpu": model, "memory": mem, "kernel": platform.release(),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "rustc": rustc,
+            "jq": jq, "gzip": gz, "loadavg_at_start": os.getloadavg()}
+
+
+def corpus(args):
+    d = os.path.join(args.workdir, "corpus-s%d-%gmb-v%d" % (args.seed, args.raw_mb, gen_corpus.GENERATOR_VERSION))
+    mf = os.path.join(d, ".manifest.json")
+    if not os.path.exists(mf):
+        log("== generating the corpus: %g MB of raw JSON, seed %d -> %s" % (args.raw_mb, args.seed, d))
+        shutil.rmtree(d, ignore_errors=True)
+        tmp = d + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        gen_corpus.gen_tree(tmp, args.raw_mb, args.seed)
+        os.rename(tmp, d)
+    with open(mf) as f:
+        m = json.load(f)
+    return d, m
+
+
+def big_file(args, mb):
+    path = os.path.join(args.workdir, "big-s%d-%gmb-v%d.json.gz" % (args.seed, mb, gen_corpus.GENERATOR_VERSION))
+    info = path + ".info.json"
+    if not os.path.exists(info):
+        log("== generating one file of %g MB of raw JSON -> %s" % (mb, path))
+        gen_corpus.gen_single(path, mb, args.seed)
+    with open(info) as f:
+        return path, json.load(f)
+
+
+def rules(args, ctrules):
+    d = os.path.join(args.workdir, "rules-%d-s%d" % (args.rules, args.seed))
+    subprocess.run([sys.executable, os.path.join(HERE, "gen_rules.py"), "--out", d, "--rules", str(args.rules),
+                    "--seed", str(args.seed)], check=True, stdout=subprocess.DEVNULL)
+    r = subprocess.run([ctrules, "check", "--deny-warnings", "--format", "json", d], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("error: ctrules check rejects the generated rules:\n" + r.stdout[-3000:] + r.stderr[-2000:])
+    return d, json.loads(r.stdout)
+
+
+# --- the five ways ---------------------------------------------------------------
+
+class Runner:
+    def __init__(self, args, bins, corpus_dir, manifest, rules_dir):
+        self.args = args
+        self.bins = bins
+        self.corpus = corpus_dir
+        self.manifest = manifest
+        self.rules_dir = rules_dir
+        self.out = os.path.join(args.workdir, "out")
+        self.no_rules = os.path.join(args.workdir, "rules-none")
+        os.makedirs(self.no_rules, exist_ok=True)
+        self.jq_list = os.path.join(args.workdir, "jq-files.list")
+        with open(self.jq_list, "wb") as f:
+            for i, fl in enumerate(manifest["file_list"]):
+                f.write(os.path.join(corpus_dir, fl["path"]).encode() + b"\0")
+                f.write(os.path.join(self.out, "%05d.ndjson.gz" % i).encode() + b"\0")
+
+    def command(self, cfg, jobs, input_path=None):
+        a = self.args
+        inp = input_path or self.corpus
+        level = str(a.level)
+        if cfg in ("a", "b"):
+            return [self.bins["ctrules-bench"], "limit" if cfg == "a" else "naive", "--input", inp,
+                    "--output", self.out, "--jobs", str(jobs), "--compression-level", level], None
+        if cfg in ("c", "d", "n"):
+            rules_dir = {"c": os.path.join(REPO, "rules.d"), "d": self.rules_dir, "n": self.no_rules}[cfg]
+            return [self.bins["ctrules"], "run", "--rules", rules_dir, "--geoip", MMDB, "--input", inp,
+                    "--output", self.out, "--jobs", str(jobs), "--compression-level", level, "-q",
+                    "--summary-json", os.path.join(a.workdir, "summary.json")], None
+        script = ('set -o pipefail; gzip -dc "$1" | jq -c "$CT_JQ_FILTER" | gzip -%s > "$2"' % level)
+        return ["xargs", "-0", "-n", "2", "-P", str(jobs), "bash", "-c", script, "_"], self.jq_list
+
+    def run(self, cfg, jobs, input_path=None, verify=False):
+        shutil.rmtree(self.out, ignore_errors=True)
+        os.makedirs(self.out)
+        cmd, stdin_path = self.command(cfg, jobs, input_path)
+        env = dict(os.environ, CT_JQ_FILTER=JQ_FILTER, LC_ALL="C")
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        try:
+            r = measure(cmd, stdin=stdin, env=env)
+        finally:
+            if stdin_path:
+                stdin.close()
+        if r["rc"] != 0:
+            sys.exit("error: %s (jobs %d) exited with %d:\n%s\n%s" % (CONFIGS[cfg], jobs, r["rc"], " ".join(cmd),
+                                                                     r["stderr"]))
+        if verify:
+            self.verify(cfg, r)
+        r.pop("stdout")
+        r.pop("stderr")
+        return r
+
+    def verify(self, cfg, r):
+        """The work was really done: every event (or byte) went through."""
+        m = self.manifest
+        if cfg in ("a", "b"):
+            rep = json.loads(r["stdout"])
+            assert rep["failed"] == 0 and rep["files"] == m["files"], rep
+            assert rep["bytes_raw"] == m["raw_bytes"], (rep, m["raw_bytes"])
+            if cfg == "b":
+                assert rep["records"] == m["events"], rep
+        elif cfg in ("c", "d", "n"):
+            with open(os.path.join(self.args.workdir, "summary.json")) as f:
+                s = json.load(f)
+            assert s["files_processed"] == m["files"] and s["files_failed"] == 0, s
+            assert s["events_in"] == m["events"] and s["events_out"] == m["events"], s
+        else:
+            lines = 0
+            for name in os.listdir(self.out):
+                with gzip.open(os.path.join(self.out, name), "rb") as f:
+                    while True:
+                        chunk = f.read(1 << 20)
+                        if not chunk:
+                            break
+                        lines += chunk.count(b"\n")
+            assert lines == m["events"], (lines, m["events"])
+
+
+# --- results ---------------------------------------------------------------------
+
+def summarize(runs, manifest):
+    walls = [r["wall_s"] for r in runs]
+    wall = statistics.median(walls)
+    return {
+        "reps": len(runs),
+        "wall_s": wall,
+        "wall_min_s": min(walls),
+        "wall_max_s": max(walls),
+        "spread": (max(walls) - min(walls)) / wall if wall else 0.0,
+        "events_per_s": manifest["events"] / wall,
+        "mb_per_s_gz": manifest["gz_bytes"] / 1e6 / wall,
+        "mb_per_s_raw": manifest["raw_bytes"] / 1e6 / wall,
+        "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+        "peak_rss_mb": max(r["maxrss_kb"] for r in runs) / 1024,
+        "other_load": statistics.median(r.get("other_load", 0.0) for r in runs),
+        "other_load_max": max(r.get("other_load", 0.0) for r in runs),
+        "steal": statistics.median(r.get("steal", 0.0) for r in runs),
+        "runs": runs,
+    }
+
+
+def ratio_rows(res, all_jobs):
+    def tp(cfg, j):
+        x = res.get(cfg, {}).get(j)
+        return x["mb_per_s_raw"] if x else None
+
+    rows = []
+
+    def add(name, num, den, target, jobs, is_target):
+        n, d_ = tp(num, jobs), tp(den, jobs)
+        if n is None or d_ is None:
+            return
+        v = n / d_
+        rows.append({"ratio": name, "jobs": jobs, "value": v, "target": target,
+                     "met": (v >= target) if is_target and target else None})
+
+    for j in (1, all_jobs):
+        one = j == 1
+        add("(c)/(a) ctrules vs limit", "c", "a", 0.5, j, one)
+        add("(c)/(b) ctrules vs naive", "c", "b", 2.0, j, one)
+        add("(d)/(c) 1000 rules vs rules.d", "d", "c", 0.5, j, one)
+        add("(c)/(e) ctrules vs jq", "c", "e", 20.0, j, not one)
+        add("(n)/(a) ctrules without rules vs limit", "n", "a", 0, j, False)
+    if all_jobs > 1:
+        for cfg in CONFIGS:
+            if cfg in res and 1 in res[cfg] and all_jobs in res[cfg]:
+                v = res[cfg][all_jobs]["mb_per_s_raw"] / res[cfg][1]["mb_per_s_raw"]
+                rows.append({"ratio": "(%s) %d cores / 1 core" % (cfg, all_jobs), "jobs": all_jobs, "value": v,
+                             "target": 1.8, "met": (v >= 1.8) if cfg in ("c", "d") else None})
+    return rows
+
+
+def memory_check(args, runner):
+    """Peak RSS of ctrules on one large file, and on few files against many."""
+    out = {}
+    if args.big_mb <= 0:
+        return out
+    small_mb = max(1.0, round(args.big_mb / 8, 1))
+    big, big_info = big_file(args, args.big_mb)
+    small, small_info = big_file(args, small_mb)
+    rows = []
+    for label, path, info in (("small", small, small_info), ("big", big, big_info)):
+        for cfg in ("c", "a", "b"):
+            if cfg == "b" and info["raw_bytes"] > args.naive_big_limit_mb * 1e6:
+                rows.append({"file": label, "config": cfg, "skipped": "naive holds the whole file in memory; "
+                             "raise --naive-big-limit-mb to run it"})
+                continue
+            log("   %s on the %s file (%.0f MB raw), 1 job" % (CONFIGS[cfg], label, info["raw_bytes"] / 1e6))
+            r = runner.run(cfg, 1, input_path=path)
+            rows.append({"file": label, "config": cfg, "raw_mb": info["raw_bytes"] / 1e6, "events": info["events"],
+                         "wall_s": r["wall_s"], "mb_per_s_raw": info["raw_bytes"] / 1e6 / r["wall_s"],
+                         "peak_rss_mb": r["maxrss_kb"] / 1024})
+    out["single_file"] = rows
+
+    def rss(label, cfg):
+        for r in rows:
+            if r["file"] == label and r["config"] == cfg and "peak_rss_mb" in r:
+                return r["peak_rss_mb"]
+        return None
+
+    s, b = rss("small", "c"), rss("big", "c")
+    out["single_file_bounded"] = {
+        "ctrules_small_rss_mb": s, "ctrules_big_rss_mb": b,
+        "rule": "big <= 1.25 x small + 8 MB (the file is %.0fx larger)" % (big_info["raw_bytes"] / small_info["raw_bytes"]),
+        "met": b <= 1.25 * s + 8}
+    # Few files against the whole corpus, one job: the number of files should not matter.
+    few = os.path.join(args.workdir, "few-files")
+    shutil.rmtree(few, ignore_errors=True)
+    os.makedirs(few)
+    for i, fl in enumerate(runner.manifest["file_list"][:3]):
+        os.symlink(os.path.join(runner.corpus, fl["path"]), os.path.join(few, "%d.json.gz" % i))
+    r_few = runner.run("c", 1, input_path=few)
+    r_all = runner.run("c", 1)
+    biggest = max(f["raw_bytes"] for f in runner.manifest["file_list"])
+    out["files_count"] = {
+        "ctrules_3_files_rss_mb": r_few["maxrss_kb"] / 1024,
+        "ctrules_all_files_rss_mb": r_all["maxrss_kb"] / 1024,
+        "files": runner.manifest["files"], "largest_file_raw_mb": biggest / 1e6,
+        "rule": "all files <= 1.25 x 3 files + 8 MB",
+        "met": r_all["maxrss_kb"] / 1024 <= 1.25 * r_few["maxrss_kb"] / 1024 + 8}
+    return out
+
+
+def fixed_cost(args, runner, reps=3):
+    """ctrules run on the smallest file of the corpus: mostly start-up (rules
+    compiled, GeoIP and tables loaded), which the corpus-wide times include."""
+    smallest = min(runner.manifest["file_list"], key=lambda f: f["raw_bytes"])
+    d = os.path.join(args.workdir, "one-small-file")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    os.symlink(os.path.join(runner.corpus, smallest["path"]), os.path.join(d, "small.json.gz"))
+    out = {"file_events": smallest["events"], "file_raw_mb": smallest["raw_bytes"] / 1e6}
+    for cfg in ("a", "c", "d"):
+        walls = [runner.run(cfg, 1, input_path=d)["wall_s"] for _ in range(reps)]
+        out[cfg] = statistics.median(walls)
+    return out
+
+
+def fmt_table(res, all_jobs):
+    lines = []
+    hdr = ("| | way | jobs | time s (min-max) | events/s | MB/s gz in | MB/s raw | peak RSS MB | CPU s | other load |")
+    lines.append(hdr)
+    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for cfg in CONFIGS:
+        for j in (1, all_jobs) if all_jobs > 1 else (1,):
+            x = res.get(cfg, {}).get(j)
+            if not x:
+                continue
+            lines.append("| %s | %s | %d | %.2f (%.2f-%.2f) | %s | %.1f | %.1f | %.1f | %.2f | %.2f%s |" % (
+                cfg, CONFIGS[cfg], j, x["wall_s"], x["wall_min_s"], x["wall_max_s"],
+                "{:,.0f}".format(x["events_per_s"]), x["mb_per_s_gz"], x["mb_per_s_raw"], x["peak_rss_mb"],
+                x["cpu_s"], x["other_load"], " !" if x["other_load_max"] > 0.25 else ""))
+    return "\n".join(lines)
+
+
+def fmt_ratios(rows):
+    lines = ["| ratio (raw MB/s) | jobs | measured | target | met |", "|---|--:|--:|--:|---|"]
+    for r in rows:
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        target = ">= %g" % r["target"] if r["met"] is not None else ("(%g)" % r["target"] if r["target"] else "")
+        lines.append("| %s | %d | %.2f | %s | %s |" % (r["ratio"], r["jobs"], r["value"], target, met))
+    return "\n".join(lines)
+
+
+def fmt_memory(mem):
+    if not mem:
+        return "(memory check skipped: --big-mb 0)"
+    lines = ["| file | way | raw MB | events | time s | MB/s raw | peak RSS MB |", "|---|---|--:|--:|--:|--:|--:|"]
+    for r in mem["single_file"]:
+        if "skipped" in r:
+            lines.append("| %s | %s | | | | | skipped: %s |" % (r["file"], CONFIGS[r["config"]], r["skipped"]))
+        else:
+            lines.append("| %s | %s | %.0f | %s | %.2f | %.1f | %.1f |" % (
+                r["file"], CONFIGS[r["config"]], r["raw_mb"], "{:,}".format(r["events"]), r["wall_s"],
+                r["mb_per_s_raw"], r["peak_rss_mb"]))
+    b = mem["single_file_bounded"]
+    f = mem["files_count"]
+    lines.append("")
+    lines.append("- one file, ctrules peak RSS: %.1f MB small, %.1f MB big; %s: %s" % (
+        b["ctrules_small_rss_mb"], b["ctrules_big_rss_mb"], b["rule"], "met" if b["met"] else "**not met**"))
+    lines.append("- number of files, ctrules --jobs 1: %.1f MB for 3 files, %.1f MB for all %d (largest %.1f MB raw); %s: %s" % (
+        f["ctrules_3_files_rss_mb"], f["ctrules_all_files_rss_mb"], f["files"], f["largest_file_raw_mb"], f["rule"],
+        "met" if f["met"] else "**not met**"))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="The ctrules benchmark (docs/benchmark.md).")
+    ap.add_argument("--raw-mb", type=float, default=80.0, help="corpus size in MB of raw JSON (default 80)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the corpus and the rules (default 1)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions; the median is reported (default 3)")
+    ap.add_argument("--level", type=int, default=1, help="gzip level for every way (default 1)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="'all cores' (default: nproc)")
+    ap.add_argument("--rules", type=int, default=1000, help="generated rules for (d) (default 1000)")
+    ap.add_argument("--only", default="abncde", help="ways to run, e.g. 'acd' (default abncde)")
+    ap.add_argument("--big-mb", type=float, default=200.0,
+                    help="single-file memory check: MB of raw JSON (default 200; 1000 for 1 GB; 0 skips)")
+    ap.add_argument("--naive-big-limit-mb", type=float, default=300.0,
+                    help="run the naive way in the memory check only up to this size (default 300)")
+    ap.add_argument("--workdir", default=os.path.join(HERE, "work"), help="corpus, outputs, results (default bench/work)")
+    ap.add_argument("--json", help="also write the results here (always written to WORKDIR/results.json)")
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    ap.add_argument("--fail-on-miss", action="store_true", help="exit 1 if a target is missed")
+    ap.add_argument("--smoke", action="store_true", help="CI-sized run: --raw-mb 3 --reps 1 --big-mb 12")
+    args = ap.parse_args()
+    if args.smoke:
+        args.raw_mb, args.reps, args.big_mb = 3.0, 1, 12.0
+    args.workdir = os.path.abspath(args.workdir)
+    os.makedirs(args.workdir, exist_ok=True)
+    only = [c for c in CONFIGS if c in args.only]
+    if "e" in only and not shutil.which("jq"):
+        log("warning: jq not found, (e) is left out")
+        only.remove("e")
+
+    machine = machine_info()
+    bins = build(args)
+    corpus_dir, manifest = corpus(args)
+    rules_dir, check = rules(args, bins["ctrules"])
+    log("corpus: %d files, %s events, %.1f MB raw, %.1f MB gzipped; %d events over 50 KB"
+        % (manifest["files"], "{:,}".format(manifest["events"]), manifest["raw_bytes"] / 1e6,
+           manifest["gz_bytes"] / 1e6, manifest["events_over_50kb"]))
+    runner = Runner(args, bins, corpus_dir, manifest, rules_dir)
+
+    all_jobs = max(1, args.jobs)
+    jobs_list = [1, all_jobs] if all_jobs > 1 else [1]
+    log("== warm-up (page cache), and a check that every way processes every event")
+    for cfg in only:
+        runner.run(cfg, all_jobs, verify=True)
+    runs = {cfg: {j: [] for j in jobs_list} for cfg in only}
+    # Repetitions are interleaved (a b c d e, a b c d e, ...) so that a burst
+    # of load from elsewhere on the machine does not hit a single way.
+    for rep in range(args.reps):
+        for cfg in only:
+            for j in jobs_list:
+                r = runner.run(cfg, j)
+                runs[cfg][j].append(r)
+                log("   rep %d  %-26s jobs %d  %6.2f s  %6.1f MB/s raw  rss %6.1f MB  other load %.2f"
+                    % (rep + 1, CONFIGS[cfg], j, r["wall_s"], manifest["raw_bytes"] / 1e6 / r["wall_s"],
+                       r["maxrss_kb"] / 1024, r.get("other_load", 0)))
+    res = {cfg: {j: summarize(runs[cfg][j], manifest) for j in jobs_list} for cfg in only}
+    ratios = ratio_rows(res, all_jobs)
+    mem, fixed = {}, {}
+    if "c" in only and "d" in only and "a" in only:
+        log("== fixed cost (one small file)")
+        fixed = fixed_cost(args, runner)
+    if "c" in only:
+        log("== memory check")
+        mem = memory_check(args, runner)
+    shutil.rmtree(runner.out, ignore_errors=True)
+
+    corpus_line = ("corpus: %d files of %d-%d events, %s events, %.1f MB raw JSON, %.1f MB gzipped, "
+                   "%d events over 50 KB (largest %.0f KB), median event %d bytes; seed %d; gzip level %d for every way"
+                   % (manifest["files"], manifest["events_per_file"]["min"], manifest["events_per_file"]["max"],
+                      "{:,}".format(manifest["events"]), manifest["raw_bytes"] / 1e6, manifest["gz_bytes"] / 1e6,
+                      manifest["events_over_50kb"], manifest["event_bytes"]["max"] / 1e3,
+                      manifest["event_bytes"]["median"], args.seed, args.level))
+    machine_line = "machine: %d cores, %s, %s, %s; %s; median of %d runs" % (
+        machine["nproc"], machine["cpu"], machine["memory"], machine["date"], machine["rustc"], args.reps)
+    print()
+    print(machine_line)
+    print(corpus_line)
+    print("rules: rules.d (%s) and %d generated rules (ctrules check: %d errors, %d warnings)" % (
+        "shipped", check.get("rules") or 0, check["errors"], check["warnings"]))
+    print()
+    print(fmt_table(res, all_jobs))
+    print()
+    print("other load: CPU used by other processes on the machine during the run, in cores (median; '!' = a run above 0.25)")
+    print()
+    print(fmt_ratios(ratios))
+    print()
+    print(fmt_memory(mem))
+    if fixed:
+        print()
+        print("fixed cost, one file of %d events (%.2f MB raw), 1 job: limit %.3f s, ctrules rules.d %.3f s, "
+              "ctrules 1000 rules %.3f s" % (fixed["file_events"], fixed["file_raw_mb"], fixed["a"], fixed["c"], fixed["d"]))
+    if args.smoke:
+        print()
+        print("(--smoke: a corpus this small says nothing about the targets; it checks that the harness works)")
+    targets = [r for r in ratios if r["met"] is not None]
+    if mem:
+        targets += [{"ratio": "memory: single file bounded", "met": mem["single_file_bounded"]["met"]},
+                    {"ratio": "memory: independent of the number of files", "met": mem["files_count"]["met"]}]
+    print()
+    print("targets met: %d of %d%s" % (sum(1 for t in targets if t["met"]), len(targets),
+                                       "".join("\n  missed: %s" % t["ratio"] + (" (%d jobs: %.2f, target %g)" % (
+                                           t["jobs"], t["value"], t["target"]) if "value" in t else "")
+                                               for t in targets if not t["met"])))
+
+    result = {"machine": machine, "git": git_info(), "args": vars(args),
+              "corpus": {k: v for k, v in manifest.items() if k != "file_list"},
+              "rules_generated": {"dir": rules_dir, "rules": check.get("rules"), "warnings": check["warnings"]},
+              "results": {cfg: {str(j): v for j, v in d.items()} for cfg, d in res.items()},
+              "ratios": ratios, "memory": mem, "fixed_cost": fixed, "configs": CONFIGS}
+    path = os.path.join(args.workdir, "results.json")
+    for p in [path] + ([args.json] if args.json else []):
+        with open(p, "w") as f:
+            json.dump(result, f, indent=1)
+    print("\nresults: %s" % path)
+    if args.fail_on_miss and not all(t["met"] for t in targets):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
