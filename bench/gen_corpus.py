@@ -8,20 +8,22 @@ The first form writes gzipped CloudTrail log files, `{"Records":[...]}` on one
 line as CloudTrail writes them, in the AWSLogs/<account>/CloudTrail/<region>/
 YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<random>.json.gz
 layout, until the raw (decompressed) JSON reaches --raw-mb megabytes (10^6
-bytes), and DIR/.manifest.json describing them (a dot-file, which ctrules run
-and the baselines ignore). Each file holds 100 to 5,000
-events (log-uniform). The second form writes one single file of that size,
-streamed (memory stays small whatever the size).
+bytes), and DIR/.manifest.json describing them (a dot-file, which ctrules
+run and the baselines ignore). Each file holds 100 to 5,000 events
+(log-uniform). The second form writes one single file of that size,
+streamed (memory stays small whatever the size), and FILE.info.json.
 
 Event shapes come from the real events of tests/fixtures/corpus/cloudtrail
 (request parameters, response elements, resources, additional data), grouped
 by eventSource/eventName and drawn with weights that favour the high-volume
-calls of a real trail (STS, KMS, EC2 and S3 reads...). Each event gets a
-generated identity (AssumedRole, IAMUser, AWSService, IAM Identity Center
-roles, Root, FederatedUser, SAML and web-identity users, AWSAccount), a
-source address (public IPv4 with repeats, some in the ranges of the MaxMind
-test database so geoip() finds them, IPv6, VPC-private, "AWS Internal",
-service names), a user agent, event time, ids, region and account. About
+calls of a real trail (STS, KMS, EC2 and S3 reads...). Each event is made by
+one principal of a per-account pool (picked with a Zipf-like skew, with a
+stable identity, access key, addresses and SDK): AssumedRole, IAMUser,
+AWSService, IAM Identity Center roles, Root, FederatedUser, SAML and
+web-identity users, AWSAccount. Source addresses are public IPv4 (with
+repeats, some in the networks of the MaxMind test database so that geoip()
+finds them), IPv6, VPC-private, "AWS Internal" and service names. Event
+time, ids, region and account are set per file and event. About
 1 event in 400 is a big one (50-250 KB: RunInstances of many instances, a
 long Athena query, a wide Glue table, a mass TerminateInstances).
 
@@ -685,7 +687,7 @@ def gen_single(path, raw_mb, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", help="directory of the corpus (AWSLogs/... and manifest.json)")
+    ap.add_argument("--out", help="directory of the corpus (AWSLogs/... and .manifest.json)")
     ap.add_argument("--single-file", help="write one big .json.gz file instead")
     ap.add_argument("--raw-mb", type=float, default=80.0, help="raw JSON to generate, in MB (10^6 bytes)")
     ap.add_argument("--seed", type=int, default=1)

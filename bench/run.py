@@ -337,6 +337,9 @@ def ratio_rows(res, all_jobs):
         add("(d)/(c) 1000 rules vs rules.d", "d", "c", 0.5, j, one)
         add("(c)/(e) ctrules vs jq", "c", "e", 20.0, j, not one)
         add("(n)/(a) ctrules without rules vs limit", "n", "a", 0, j, False)
+        # What the limit itself reaches: no enrichment can beat these.
+        add("(a)/(b) limit vs naive: ceiling of (c)/(b)", "a", "b", 0, j, False)
+        add("(a)/(e) limit vs jq: ceiling of (c)/(e)", "a", "e", 0, j, False)
     if all_jobs > 1:
         for cfg in CONFIGS:
             if cfg in res and 1 in res[cfg] and all_jobs in res[cfg]:
