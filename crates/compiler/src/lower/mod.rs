@@ -32,38 +32,49 @@ pub struct Symbols<'a> {
     pub calendars: HashMap<&'a str, (&'a CalendarDef, &'a Source)>,
 }
 
+/// A defined name, whatever its kind.
+#[derive(Clone, Copy)]
+pub struct Definition<'a> {
+    /// "list", "macro", "table", "schedule" or "calendar", for messages.
+    pub kind: &'static str,
+    /// The name as stored, borrowed for the rule set's lifetime.
+    pub name: &'a str,
+    pub source: &'a Source,
+    /// Where the name is written in its definition.
+    pub span: Span,
+}
+
 impl<'a> Symbols<'a> {
-    /// Where `name` is defined, whatever its kind.
-    pub fn defined(&self, name: &str) -> Option<(&'a Source, Span)> {
+    /// The definition of `name`, whatever its kind.
+    pub fn find(&self, name: &str) -> Option<Definition<'a>> {
         fn at<'a, D>(
+            kind: &'static str,
             m: &HashMap<&'a str, (&'a D, &'a Source)>,
             name: &str,
             span: impl Fn(&D) -> Span,
-        ) -> Option<(&'a Source, Span)> {
-            m.get(name).map(|(d, s)| (*s, span(d)))
+        ) -> Option<Definition<'a>> {
+            m.get_key_value(name).map(|(n, (d, s))| Definition {
+                kind,
+                name: n,
+                source: s,
+                span: span(d),
+            })
         }
-        at(&self.lists, name, |d| d.name.span)
-            .or_else(|| at(&self.macros, name, |d| d.name.span))
-            .or_else(|| at(&self.tables, name, |d| d.name.span))
-            .or_else(|| at(&self.schedules, name, |d| d.name.span))
-            .or_else(|| at(&self.calendars, name, |d| d.name.span))
+        at("list", &self.lists, name, |d| d.name.span)
+            .or_else(|| at("macro", &self.macros, name, |d| d.name.span))
+            .or_else(|| at("table", &self.tables, name, |d| d.name.span))
+            .or_else(|| at("schedule", &self.schedules, name, |d| d.name.span))
+            .or_else(|| at("calendar", &self.calendars, name, |d| d.name.span))
+    }
+
+    /// Where `name` is defined, whatever its kind.
+    pub fn defined(&self, name: &str) -> Option<(&'a Source, Span)> {
+        self.find(name).map(|d| (d.source, d.span))
     }
 
     /// What kind of thing `name` is, for messages.
     pub fn kind_of(&self, name: &str) -> Option<&'static str> {
-        if self.lists.contains_key(name) {
-            Some("list")
-        } else if self.macros.contains_key(name) {
-            Some("macro")
-        } else if self.tables.contains_key(name) {
-            Some("table")
-        } else if self.schedules.contains_key(name) {
-            Some("schedule")
-        } else if self.calendars.contains_key(name) {
-            Some("calendar")
-        } else {
-            None
-        }
+        self.find(name).map(|d| d.kind)
     }
 }
 

@@ -99,9 +99,12 @@ impl<'a> Lowerer<'a, '_> {
         name: &str,
         op: &Spanned<Op>,
     ) -> Cond {
+        let definition = self.symbols.find(name);
         // Misused is reported; "never used" on top would be noise.
-        self.used.insert(name_of(self.symbols, name));
-        let kind = self.symbols.kind_of(name).unwrap_or("name");
+        if let Some(def) = definition {
+            self.used.insert(def.name);
+        }
+        let kind = definition.map_or("name", |d| d.kind);
         let help = match kind {
             "table" => format!("a table is read by key: `{name}[KEY].COLUMN`; for a set of values, declare a `list`"),
             "schedule" | "calendar" => format!("test an instant against it: `eventTime within {name}`"),
@@ -138,16 +141,17 @@ impl<'a> Lowerer<'a, '_> {
             }
             ast::Term::Path(p) => {
                 let name = p.root();
-                if let Some(kind) = self
+                if let Some(def) = self
                     .symbols
-                    .kind_of(name)
-                    .filter(|k| *k != "list" && *k != "macro")
+                    .find(name)
+                    .filter(|d| d.kind != "list" && d.kind != "macro")
                 {
+                    let kind = def.kind;
                     let help = match kind {
                         "table" => format!("a table is read by key: `{name}[KEY].COLUMN`"),
                         _ => format!("test an instant against it: `eventTime within {name}`"),
                     };
-                    self.used.insert(name_of(self.symbols, name));
+                    self.used.insert(def.name);
                     self.diagnostics.push(
                         Diagnostic::error(
                             E_TABLE_USE,
@@ -453,14 +457,3 @@ const CALENDAR_ENTRY_FIELDS: &[(&str, &str)] = &[
     ),
     ("entry", "the entry as written: \"2026-12-25\""),
 ];
-
-/// The declared name as stored in the symbols (borrowed for the rule set's lifetime).
-fn name_of<'a>(symbols: &Symbols<'a>, name: &str) -> &'a str {
-    symbols
-        .tables
-        .get_key_value(name)
-        .map(|(k, _)| *k)
-        .or_else(|| symbols.schedules.get_key_value(name).map(|(k, _)| *k))
-        .or_else(|| symbols.calendars.get_key_value(name).map(|(k, _)| *k))
-        .unwrap_or("")
-}
