@@ -121,31 +121,8 @@ impl Cond {
             Cond::Or(parts) => parts.iter().any(|c| c.eval(record)),
             Cond::Not(c) => !c.eval(record),
             Cond::Exists(path) => !path.visit(record, &mut |_| false),
-            Cond::Test {
-                path,
-                all: false,
-                matcher,
-            } => {
-                let mut hit = false;
-                path.visit(record, &mut |v| {
-                    hit = matcher.matches(v);
-                    !hit
-                });
-                hit
-            }
-            Cond::Test {
-                path,
-                all: true,
-                matcher,
-            } => {
-                let mut seen = false;
-                let mut every = true;
-                path.visit(record, &mut |v| {
-                    seen = true;
-                    every = matcher.matches(v);
-                    every
-                });
-                seen && every
+            Cond::Test { path, all, matcher } => {
+                quantified(path, record, *all, |v| matcher.matches(v))
             }
             Cond::Fields { left, right, op } => {
                 let mut hit = false;
@@ -169,32 +146,32 @@ impl Cond {
                     keys.extend(crate::term::text_of(k));
                     true
                 });
-                let inside = |v: &Value| {
-                    v.as_str().and_then(parse_event_time).is_some_and(|t| {
+                quantified(time, record, *all, |v| {
+                    instant(v).is_some_and(|t| {
                         keys.iter()
                             .any(|k| calendars.get(k.as_str()).is_some_and(|c| c.contains(t)))
                     })
-                };
-                let mut seen = false;
-                let mut hit = false;
-                let mut every = true;
-                time.visit(record, &mut |v| {
-                    seen = true;
-                    if inside(v) {
-                        hit = true;
-                        *all
-                    } else {
-                        every = false;
-                        !*all
-                    }
-                });
-                if *all {
-                    seen && every
-                } else {
-                    hit
-                }
+                })
             }
         }
+    }
+}
+
+/// Whether the values `term` reaches pass: any of them, or (with `all`) at
+/// least one and every one. Stops at the first value that decides.
+fn quantified(term: &Term, scope: &Scope<'_>, all: bool, pass: impl Fn(&Value) -> bool) -> bool {
+    let mut seen = false;
+    let mut decided = false;
+    term.visit(scope, &mut |v| {
+        seen = true;
+        // `any` is decided by a pass, `all` by a failure.
+        decided = pass(v) != all;
+        !decided
+    });
+    if all {
+        seen && !decided
+    } else {
+        decided
     }
 }
 
