@@ -30,14 +30,21 @@ pub fn options(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<Options, String> 
     })
 }
 
+/// Reads the rules files and opens their context; on a usage or I/O
+/// problem, the message.
+pub fn read(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<(Vec<Source>, Options), String> {
+    let options = options(paths, geoip)?;
+    let sources = read_rules(paths).map_err(|e| format!("rules {e}"))?;
+    Ok((sources, options))
+}
+
 /// Reads and compiles rules: the files read and the outcome; on a usage or
 /// I/O problem, the message.
 pub fn compile_paths(
     paths: &[PathBuf],
     geoip: &[PathBuf],
 ) -> Result<(Vec<Source>, Compilation), String> {
-    let options = options(paths, geoip)?;
-    let sources = read_rules(paths).map_err(|e| format!("rules {e}"))?;
+    let (sources, options) = read(paths, geoip)?;
     let compilation = compile_with(&sources, &options);
     Ok((sources, compilation))
 }

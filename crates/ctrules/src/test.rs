@@ -23,7 +23,7 @@
 //! makes a rule without both a failure.
 
 use crate::{exit, TestArgs};
-use ctrules_compiler::{compile_with, read_rules, Evaluation, Options, RuleSet};
+use ctrules_compiler::{compile_with, Evaluation, Options, RuleSet};
 use ctrules_context::geoip::GeoIp;
 use ctrules_lang::Source;
 use serde::Deserialize;
@@ -67,17 +67,10 @@ struct Coverage {
 }
 
 pub fn test(args: &TestArgs) -> i32 {
-    let options = match crate::rules::options(&args.paths, &args.geoip) {
-        Ok(o) => o,
+    let (sources, options) = match crate::rules::read(&args.paths, &args.geoip) {
+        Ok(read) => read,
         Err(e) => {
             eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let sources = match read_rules(&args.paths) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: rules {e}");
             return exit::USAGE;
         }
     };
