@@ -277,11 +277,9 @@ impl Loader<'_> {
             return Some(given_rows(name, rows));
         }
         let declaring = Path::new(source.name());
-        let fallback_root = match declaring.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let root = self.rules_root.unwrap_or(fallback_root);
+        let root = self
+            .rules_root
+            .unwrap_or_else(|| tables::directory_of(declaring));
         let loaded = tables::resolve_path(root, declaring, &file.path.node)
             .and_then(|path| tables::load(&path));
         match loaded {

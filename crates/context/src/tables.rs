@@ -80,6 +80,15 @@ impl TableError {
 // Paths
 // ---------------------------------------------------------------------------
 
+/// The directory a rules file's table paths are relative to: its own
+/// (`.` for a bare file name).
+pub fn directory_of(declaring_file: &Path) -> &Path {
+    match declaring_file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Resolves a table path as written in `declaring_file`: relative to that
 /// file's directory, and confined to `rules_root`. The result is
 /// `rules_root` joined with the path inside it, so messages show paths the
@@ -89,10 +98,7 @@ pub fn resolve_path(
     declaring_file: &Path,
     written: &str,
 ) -> Result<PathBuf, TableError> {
-    let dir = match declaring_file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = directory_of(declaring_file);
     let shown = dir.join(written);
     let fail = |message: String| Err(TableError::new(&shown, None, message));
     if written.trim().is_empty() {
