@@ -141,6 +141,19 @@ SERVICE_ROLES = ["lambda-exec-orders", "lambda-exec-thumbnails", "eks-node-group
 SSO_SETS = ["AdministratorAccess", "ReadOnlyAccess", "DevAdmin", "PowerUserAccess", "SecurityAudit", "Billing"]
 
 
+
+def weighted_pick(rng, weighted):
+    """One value of `weighted` ([(value, weight), ...]), drawn from `rng`.
+    Written out rather than random.choices so the corpus and rules stay
+    byte-identical across Python versions."""
+    total = sum(w for _, w in weighted)
+    r = rng.random() * total
+    for v, w in weighted:
+        r -= w
+        if r < 0:
+            return v
+    return weighted[-1][0]
+
 class Gen:
     def __init__(self, seed):
         self.rng = random.Random(seed)
@@ -181,13 +194,7 @@ class Gen:
         return "%s:%x:%x:%x:%x:%x:%x" % (prefix, *(rng.randrange(65536) for _ in range(6)))
 
     def pick(self, weighted):
-        total = sum(w for _, w in weighted)
-        r = self.rng.random() * total
-        for v, w in weighted:
-            r -= w
-            if r < 0:
-                return v
-        return weighted[-1][0]
+        return weighted_pick(self.rng, weighted)
 
     def count(self, kind, key):
         d = self.stats[kind]

@@ -30,7 +30,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_corpus import load_templates  # noqa: E402
+from gen_corpus import load_templates, weighted_pick  # noqa: E402
 
 EXTRA_NAMES = {
     "iam.amazonaws.com": ["CreatePolicyVersion", "DeletePolicy", "DeleteRole", "DeleteUser", "DetachRolePolicy",
@@ -146,13 +146,7 @@ class RuleGen:
         self.used_lists = set()
 
     def pick(self, weighted):
-        total = sum(w for _, w in weighted)
-        r = self.rng.random() * total
-        for v, w in weighted:
-            r -= w
-            if r < 0:
-                return v
-        return weighted[-1][0]
+        return weighted_pick(self.rng, weighted)
 
     def source(self):
         # Most rules are about the big services.
