@@ -64,12 +64,10 @@ impl<T> std::ops::Deref for Shared<T> {
     }
 }
 
-/// Rows of a keyed table, each an object, by key.
+/// Rows of a keyed table, each an object, by key (compared exactly).
 #[derive(Debug, Default)]
 pub struct Rows {
     pub by_key: HashMap<Box<str>, Vec<Value>>,
-    /// Keys were folded (the table was declared to ignore case).
-    pub fold: bool,
 }
 
 /// Calendars by key: one per user in a vacation table.
@@ -254,11 +252,6 @@ impl Derived {
             Derived::Lookup { rows, key } => key.visit(scope, &mut |k| {
                 let Some(text) = text_of(k) else {
                     return true;
-                };
-                let text = if rows.fold {
-                    crate::condition::fold(&text)
-                } else {
-                    text
                 };
                 match rows.by_key.get(text.as_str()) {
                     Some(found_rows) => found_rows.iter().all(&mut *found),
