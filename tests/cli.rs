@@ -395,7 +395,9 @@ fn generate_tree(root: &Path, address: &dyn Fn(usize) -> String) -> usize {
     std::fs::write(bad.join("wrong-shape-object.json"), br#"{"hello":"world"}"#).unwrap();
     std::fs::write(
         bad.join("invalid-json.json.gz"),
-        gzip(b"{\"Records\":[{\"eventName\":\"A\"},\n{\"eventName\" \"B\"}]}"),
+        gzip(
+            b"{\"Records\":[{\"eventName\":\"A\"},\n{\"eventName\":\"B\"} {\"eventName\":\"C\"}]}",
+        ),
     )
     .unwrap();
     let digest = root.join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/04");
@@ -443,6 +445,40 @@ fn run_over_an_awslogs_tree_keeps_every_record_and_reports_each_bad_file() {
     assert_eq!(seen, expected);
     assert_eq!(summary["events_in"].as_u64().unwrap() as usize, expected);
     assert_eq!(summary["events_out"].as_u64().unwrap() as usize, expected);
+}
+
+#[test]
+fn a_broken_record_is_rejected_by_place_and_the_rest_of_its_file_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let good = |name: &str| {
+        format!(
+            r#"{{"eventVersion":"1.08","eventSource":"iam.amazonaws.com","eventName":"{name}"}}"#
+        )
+    };
+    let body = format!(
+        "{{\"Records\":[{},\n{},\n{{\"eventName\":\"B\",\"requestParameters\":{{\"a\":tru}}}},\n{}]}}",
+        good("A1"),
+        good("A2"),
+        good("A3")
+    );
+    std::fs::write(input.join("one.json.gz"), gzip(body.as_bytes())).unwrap();
+    let output = tmp.path().join("out");
+    let (out, summary) = run(&iam_rules(), &input, &output, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(summary["events_in"], 4, "{summary:#}");
+    assert_eq!(summary["events_out"], 3, "{summary:#}");
+    assert_eq!(summary["events_rejected"], 1, "{summary:#}");
+    let rejected = summary["rejected"][0].to_string();
+    assert!(rejected.contains("one.json.gz"), "{rejected}");
+    assert!(rejected.contains("record 2"), "{rejected}");
+    assert!(rejected.contains("line 3, column 46"), "{rejected}");
+    let names: Vec<String> = output_lines(&output.join("one.json.gz"))
+        .iter()
+        .map(|record| record["eventName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["A1", "A2", "A3"]);
 }
 
 #[test]

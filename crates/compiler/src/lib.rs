@@ -202,6 +202,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
             actions,
         });
     }
+    let fields_read = std::mem::take(&mut lowerer.fields_read);
     let used = std::mem::take(&mut lowerer.used);
     let used_macros = std::mem::take(&mut lowerer.used_macros);
     let suggested = std::mem::take(&mut lowerer.suggested);
@@ -272,7 +273,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     sort_diagnostics(&mut diagnostics, sources);
     dedup_diagnostics(&mut diagnostics);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    let rules = (!has_errors).then(|| RuleSet::new(compiled, fingerprint(sources)));
+    let rules = (!has_errors).then(|| RuleSet::new(compiled, fields_read, fingerprint(sources)));
     Compilation { rules, diagnostics }
 }
 

@@ -6,11 +6,15 @@
 //! other services cost an event two hash look-ups.
 
 use crate::actions::CompiledAction;
+use crate::actions::CompiledAction::{Set, SetPriority};
 use crate::condition::{Cond, Matcher, Ordering, Scalar};
 use crate::term::Scope;
-use ctrules_core::{Enrichment, FieldPath};
+use ctrules_core::enrichment::{RULES_FIELD, TAGS_FIELD};
+use ctrules_core::path::member;
+use ctrules_core::{Enrichment, FieldPath, FieldSet};
 use ctrules_lang::ast::Priority;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -56,6 +60,8 @@ pub struct RuleSet {
     always: Vec<u32>,
     by_name: HashMap<Box<str>, Vec<u32>>,
     by_source: HashMap<Box<str>, Vec<u32>>,
+    /// The top-level fields evaluation reads or writes: all a reader needs to parse.
+    record_fields: FieldSet,
     version: String,
 }
 
@@ -66,14 +72,32 @@ enum Requirement {
 }
 
 impl RuleSet {
-    pub(crate) fn new(rules: Vec<CompiledRule>, version: String) -> RuleSet {
+    /// `fields_read`: the top-level fields the rules' terms read.
+    pub(crate) fn new(
+        rules: Vec<CompiledRule>,
+        mut fields_read: BTreeSet<String>,
+        version: String,
+    ) -> RuleSet {
         let event_name = FieldPath::keys("eventName");
         let event_source = FieldPath::keys("eventSource");
+        // The index reads these; the writer must see any field the rules add
+        // that the record already has.
+        let written = rules
+            .iter()
+            .flat_map(|r| &r.actions)
+            .filter_map(|a| match a {
+                Set { field, .. } | SetPriority { field, .. } => Some(field.to_string()),
+                _ => None,
+            });
+        fields_read.extend(written);
+        fields_read
+            .extend(["eventName", "eventSource", TAGS_FIELD, RULES_FIELD].map(str::to_owned));
         let mut set = RuleSet {
             rules,
             always: Vec::new(),
             by_name: HashMap::new(),
             by_source: HashMap::new(),
+            record_fields: FieldSet::new(fields_read),
             version,
         };
         for (i, rule) in set.rules.iter().enumerate() {
@@ -106,6 +130,12 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// The top-level fields of a record that evaluating and writing it need:
+    /// a reader may leave the others unparsed.
+    pub fn record_fields(&self) -> &FieldSet {
+        &self.record_fields
+    }
+
     /// A short fingerprint of the rules' text: names the version in reports.
     pub fn version(&self) -> &str {
         &self.version
@@ -125,12 +155,12 @@ impl RuleSet {
         eval.matched.clear();
         eval.candidates.clear();
         eval.candidates.extend_from_slice(&self.always);
-        if let Some(Value::String(name)) = record.get("eventName") {
+        if let Some(Value::String(name)) = member(record, "eventName") {
             if let Some(rules) = self.by_name.get(name.as_str()) {
                 eval.candidates.extend_from_slice(rules);
             }
         }
-        if let Some(Value::String(source)) = record.get("eventSource") {
+        if let Some(Value::String(source)) = member(record, "eventSource") {
             if let Some(rules) = self.by_source.get(source.as_str()) {
                 eval.candidates.extend_from_slice(rules);
             }

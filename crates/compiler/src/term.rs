@@ -11,6 +11,7 @@
 //! record when asked; the actor once per record ([`Scope`]), GeoIP answers once
 //! per distinct address (the database's cache).
 
+use ctrules_context::actor::Actor;
 use ctrules_context::geoip::GeoIp;
 use ctrules_context::time::{self, Calendar, Tz};
 use ctrules_core::FieldPath;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 /// One record under evaluation, with what has been derived from it so far.
 pub struct Scope<'r> {
     pub record: &'r Value,
-    actor: OnceCell<Value>,
+    actor: OnceCell<Actor>,
 }
 
 impl<'r> Scope<'r> {
@@ -35,9 +36,9 @@ impl<'r> Scope<'r> {
     }
 
     /// Who acted, resolved on first use.
-    pub fn actor(&self) -> &Value {
+    pub fn actor(&self) -> &Actor {
         self.actor
-            .get_or_init(|| ctrules_context::actor::resolve(self.record).to_value())
+            .get_or_init(|| ctrules_context::actor::resolve(self.record))
     }
 }
 
@@ -103,6 +104,8 @@ pub enum ZoneArg {
 #[derive(Debug, Clone)]
 pub enum Derived {
     Actor,
+    /// One field of the actor (`actor.name`): read without building the whole object.
+    ActorField(Box<str>),
     GeoIp {
         geoip: Shared<GeoIp>,
         ip: Term,
@@ -203,7 +206,11 @@ pub fn text_of(v: &Value) -> Option<String> {
 impl Derived {
     fn produce(&self, scope: &Scope<'_>, found: &mut dyn FnMut(&Value) -> bool) -> bool {
         match self {
-            Derived::Actor => found(scope.actor()),
+            Derived::Actor => found(&scope.actor().to_value()),
+            Derived::ActorField(name) => match scope.actor().field(name) {
+                Some(value) => found(&value),
+                None => true,
+            },
             Derived::GeoIp { geoip, ip } => ip.visit(scope, &mut |v| match v
                 .as_str()
                 .and_then(|text| geoip.lookup(text))

@@ -725,3 +725,85 @@ fn a_misused_declaration_is_one_error_not_also_unused_or_unknown() {
         assert_eq!(codes(&c), ["E505"], "{rule}:\n{}", show(&c.diagnostics));
     }
 }
+
+/// Every file under `dir`.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The reader parses only `RuleSet::record_fields`: the shipped rules must
+/// give every record the same verdict and fields as when it is parsed whole.
+/// Each sample record is tried as it is and with addresses the test GeoIP
+/// database knows, so the geo rule fires too.
+#[test]
+fn the_shipped_rules_decide_the_same_on_records_parsed_in_part() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let rules_dir = repo.join("rules.d");
+    let sources = read_rules(std::slice::from_ref(&rules_dir)).unwrap();
+    let geoip = GeoIp::open(&[mmdb("GeoIP2-Country-Test.mmdb")]).unwrap();
+    let options = Options {
+        rules_root: Some(rules_dir),
+        geoip: Some(Arc::new(geoip)),
+        ..Options::default()
+    };
+    let c = compile_with(&sources, &options);
+    let set = c
+        .rules
+        .unwrap_or_else(|| panic!("{}", show(&c.diagnostics)));
+    let fields = set.record_fields();
+    for name in [
+        "eventName",
+        "eventSource",
+        "userIdentity",
+        "sourceIPAddress",
+        "eventTime",
+    ] {
+        assert!(fields.contains(name), "{name} is read by rules.d");
+    }
+    assert!(!fields.contains("requestParameters") && !fields.contains("responseElements"));
+
+    let mut files = Vec::new();
+    files_under(&repo.join("tests/fixtures/sample-logs"), &mut files);
+    let mut records = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        let _ = ctrules_core::read_log(&bytes[..], &mut |r: ctrules_core::Record<'_>| {
+            records.push(r.value.clone());
+            Ok(())
+        });
+    }
+    assert!(records.len() > 300, "{} sample records", records.len());
+    let (mut whole_eval, mut part_eval) = (Evaluation::default(), Evaluation::default());
+    let mut fired = std::collections::BTreeSet::new();
+    for record in &records {
+        for ip in [None, Some("81.2.69.160"), Some("2001:218::1")] {
+            let mut record = record.clone();
+            if let Some(ip) = ip {
+                record["sourceIPAddress"] = json!(ip);
+            }
+            let raw = serde_json::to_vec(&record).unwrap();
+            let part = ctrules_core::reader::parse_projected(&raw, Some(fields)).unwrap();
+            set.evaluate(&record, &mut whole_eval);
+            set.evaluate(&part, &mut part_eval);
+            assert_eq!(whole_eval.enrichment, part_eval.enrichment, "{record}");
+            assert_eq!(whole_eval.matched, part_eval.matched, "{record}");
+            fired.extend(whole_eval.enrichment.rules.iter().map(|r| r.to_string()));
+        }
+    }
+    for rule in [
+        "actor",
+        "outside_home_country",
+        "iam_high_priority",
+        "after_hours",
+        "team",
+    ] {
+        assert!(fired.contains(rule), "{rule} never fired: {fired:?}");
+    }
+}

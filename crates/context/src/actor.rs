@@ -124,6 +124,31 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// One field by its name in [`ACTOR_FIELDS`]: what `actor.NAME` reads,
+    /// without building the whole object.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        let text = match name {
+            "type" => return Some(Value::String(self.kind.clone())),
+            "mfa" => return self.mfa.map(Value::Bool),
+            "name" => &self.name,
+            "user" => &self.user,
+            "account" => &self.account,
+            "arn" => &self.arn,
+            "principal_id" => &self.principal_id,
+            "access_key_id" => &self.access_key_id,
+            "role" => &self.role,
+            "session" => &self.session,
+            "permission_set" => &self.permission_set,
+            "service" => &self.service,
+            "invoked_by" => &self.invoked_by,
+            "identity_provider" => &self.identity_provider,
+            "identity_store_arn" => &self.identity_store_arn,
+            "source_identity" => &self.source_identity,
+            _ => return None,
+        };
+        text.as_ref().map(|t| Value::String(t.clone()))
+    }
+
     /// The actor as a JSON object: `type` for `kind`, absent fields left
     /// out, keys in the order of [`ACTOR_FIELDS`].
     pub fn to_value(&self) -> Value {
@@ -156,6 +181,15 @@ impl Actor {
         Value::Object(object)
     }
 }
+
+/// The top-level fields of a record that [`resolve`] reads: a reader that
+/// parses only some fields must parse these for the actor to be right.
+pub const RECORD_FIELDS: &[&str] = &[
+    "userIdentity",
+    "recipientAccountId",
+    "eventName",
+    "additionalEventData",
+];
 
 /// Who acted in `record` (a CloudTrail record). Never fails: whatever is
 /// missing or odd is left out.

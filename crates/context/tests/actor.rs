@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ctrules_context::actor::{resolve, Actor, ACTOR_FIELDS};
+use ctrules_context::actor::{resolve, Actor, ACTOR_FIELDS, RECORD_FIELDS};
 use serde_json::{json, Value};
 
 const CORPUS: &str = concat!(
@@ -598,6 +598,24 @@ fn every_corpus_event_resolves_to_a_named_actor() {
             *kinds.entry(actor.kind.clone()).or_default() += 1;
             let value = actor.to_value();
             assert!(value["type"].is_string(), "{}: {value}", file.display());
+            // A reader that parses only RECORD_FIELDS gives the same actor.
+            let projected: serde_json::Map<String, Value> = record
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(key, _)| RECORD_FIELDS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            assert_eq!(
+                resolve(&Value::Object(projected)),
+                actor,
+                "{}: RECORD_FIELDS misses a field resolve reads",
+                file.display()
+            );
+            // One field at a time reads what the whole object holds.
+            for (name, _) in ACTOR_FIELDS {
+                assert_eq!(actor.field(name).as_ref(), value.get(*name), "{name}");
+            }
             let named = actor.name.as_deref().is_some_and(|name| !name.is_empty());
             if !named && actor.kind != "Unknown" && actor.kind != "Missing" {
                 unnamed.push(format!("{}: {}", file.display(), record["userIdentity"]));

@@ -21,5 +21,8 @@ pub mod writer;
 
 pub use enrichment::Enrichment;
 pub use path::{FieldPath, PathSegment};
-pub use reader::{read_log, Layout, ReadError, ReadOutcome, Record, RecordError, RecordPosition};
+pub use reader::{
+    read_log, read_log_with, FieldSet, Layout, ReadError, ReadOptions, ReadOutcome, Record,
+    RecordError, RecordPosition,
+};
 pub use writer::EnrichedWriter;

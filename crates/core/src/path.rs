@@ -63,6 +63,21 @@ impl FieldPath {
     }
 }
 
+/// The field `key` of an object. Records parsed for rules hold a dozen
+/// fields, where comparing names beats hashing them (serde_json's maps hash
+/// with SipHash); big objects are hashed.
+pub fn member<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    const SCAN_UP_TO: usize = 16;
+    match value {
+        Value::Object(map) if map.len() <= SCAN_UP_TO => map
+            .iter()
+            .find(|(name, _)| name.as_str() == key)
+            .map(|(_, v)| v),
+        Value::Object(map) => map.get(key),
+        _ => None,
+    }
+}
+
 fn visit_from<'v>(
     segments: &[PathSegment],
     value: &'v Value,
@@ -72,7 +87,7 @@ fn visit_from<'v>(
         return if value.is_null() { true } else { found(value) };
     };
     match head {
-        PathSegment::Key(key) => match value.get(&**key) {
+        PathSegment::Key(key) => match member(value, key) {
             Some(next) => visit_from(rest, next, found),
             None => true,
         },

@@ -9,6 +9,7 @@
 use crate::enrichment::Enrichment;
 use crate::json::compact_into;
 use crate::path::set_path;
+use crate::reader::Record;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::Value;
@@ -19,9 +20,22 @@ use std::io::{self, Write};
 const CHUNK: usize = 128 * 1024;
 
 /// Appends one enriched record, and a newline, to `out`.
-pub fn write_enriched(raw: &[u8], record: &Value, enrichment: &Enrichment, out: &mut Vec<u8>) {
-    let Some(object) = record.as_object() else {
-        compact_into(raw, out);
+///
+/// `record.value` may hold only some fields (see
+/// [`ReadOptions::fields`](crate::reader::ReadOptions::fields)), but must
+/// hold every top-level field the enrichment adds, so that an existing one is
+/// replaced rather than repeated.
+pub fn write_enriched(record: &Record<'_>, enrichment: &Enrichment, out: &mut Vec<u8>) {
+    let raw = record.raw;
+    let copy_raw = |out: &mut Vec<u8>| {
+        if record.compact {
+            out.extend_from_slice(raw);
+        } else {
+            compact_into(raw, out);
+        }
+    };
+    let Some(object) = record.value.as_object() else {
+        copy_raw(out);
         out.push(b'\n');
         return;
     };
@@ -31,7 +45,7 @@ pub fn write_enriched(raw: &[u8], record: &Value, enrichment: &Enrichment, out: 
             .all(|(name, _)| !object.contains_key(name));
     if splice {
         let start = out.len();
-        compact_into(raw, out);
+        copy_raw(out);
         let mut first = object.is_empty();
         if enrichment.is_empty() || out.last() != Some(&b'}') {
             out.push(b'\n');
@@ -50,7 +64,8 @@ pub fn write_enriched(raw: &[u8], record: &Value, enrichment: &Enrichment, out: 
         out.push(b'}');
         debug_assert!(serde_json::from_slice::<Value>(&out[start..]).is_ok());
     } else {
-        let mut copy = record.clone();
+        // The whole record, not just the fields the rules read.
+        let mut copy: Value = serde_json::from_slice(raw).unwrap_or_else(|_| record.value.clone());
         for (path, value) in &enrichment.overwrites {
             set_path(&mut copy, path, value);
         }
@@ -81,8 +96,8 @@ impl<W: Write> EnrichedWriter<W> {
         }
     }
 
-    pub fn write(&mut self, raw: &[u8], record: &Value, enrichment: &Enrichment) -> io::Result<()> {
-        write_enriched(raw, record, enrichment, &mut self.buffer);
+    pub fn write(&mut self, record: &Record<'_>, enrichment: &Enrichment) -> io::Result<()> {
+        write_enriched(record, enrichment, &mut self.buffer);
         self.records += 1;
         if self.buffer.len() >= CHUNK {
             self.encoder.write_all(&self.buffer)?;
@@ -106,13 +121,23 @@ impl<W: Write> EnrichedWriter<W> {
 mod tests {
     use super::*;
     use crate::path::FieldPath;
+    use crate::reader::RecordPosition;
     use serde_json::json;
     use std::sync::Arc;
+
+    fn record<'a>(raw: &'a str, value: &'a Value) -> Record<'a> {
+        Record {
+            raw: raw.as_bytes(),
+            value,
+            position: RecordPosition::Index(0),
+            compact: false,
+        }
+    }
 
     fn line(raw: &str, enr: &Enrichment) -> String {
         let value: Value = serde_json::from_str(raw).unwrap();
         let mut out = Vec::new();
-        write_enriched(raw.as_bytes(), &value, enr, &mut out);
+        write_enriched(&record(raw, &value), enr, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -155,6 +180,32 @@ mod tests {
     }
 
     #[test]
+    fn overwrites_see_the_whole_record_when_only_some_fields_were_parsed() {
+        let mut e = with_field("xpriority", json!("HIGH"));
+        e.overwrites
+            .push((FieldPath::keys("userIdentity.arn"), json!("hidden")));
+        let raw = r#"{"userIdentity":{"arn":"a"},"requestParameters":{"k":1}}"#;
+        let projected = json!({"userIdentity": {"arn": "a"}});
+        let mut out = Vec::new();
+        write_enriched(&record(raw, &projected), &e, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"userIdentity\":{\"arn\":\"hidden\"},\"requestParameters\":{\"k\":1},\"xpriority\":\"HIGH\"}\n"
+        );
+    }
+
+    #[test]
+    fn compact_records_are_copied_as_they_are() {
+        let raw = r#"{"a":"x  y"}"#;
+        let value = json!({"a": "x  y"});
+        let mut rec = record(raw, &value);
+        rec.compact = true;
+        let mut out = Vec::new();
+        write_enriched(&rec, &Enrichment::default(), &mut out);
+        assert_eq!(out, b"{\"a\":\"x  y\"}\n");
+    }
+
+    #[test]
     fn overwrites_change_nested_fields() {
         let mut e = Enrichment::default();
         e.overwrites.push((
@@ -174,8 +225,9 @@ mod tests {
     fn writer_output_is_gzipped_ndjson() {
         let mut w = EnrichedWriter::new(Vec::new(), 6);
         let v = json!({"a": 1});
-        w.write(b"{\"a\": 1}", &v, &Enrichment::default()).unwrap();
-        w.write(b"{\"a\": 1}", &v, &with_field("x", json!(true)))
+        w.write(&record("{\"a\": 1}", &v), &Enrichment::default())
+            .unwrap();
+        w.write(&record("{\"a\": 1}", &v), &with_field("x", json!(true)))
             .unwrap();
         let gz = w.finish().unwrap();
         let mut text = String::new();

@@ -2,7 +2,9 @@
 
 use crate::inputs::{Input, Origin};
 use ctrules_compiler::{Evaluation, RuleSet};
-use ctrules_core::reader::{read_log, ReadError, ReadErrorKind, Record, RecordError};
+use ctrules_core::reader::{
+    read_log_with, ReadError, ReadErrorKind, ReadOptions, Record, RecordError,
+};
 use ctrules_core::writer::write_enriched;
 use ctrules_core::EnrichedWriter;
 use std::fs::File;
@@ -81,8 +83,8 @@ pub fn process(input: &Input, opts: &Options<'_>) -> FileReport {
     let result = match opts.destination {
         Destination::Memory => {
             let mut out = Vec::new();
-            let r = evaluate_into(reader, opts.rules, &mut report, |raw, value, enr| {
-                write_enriched(raw, value, enr, &mut out);
+            let r = evaluate_into(reader, opts.rules, &mut report, |record, enr| {
+                write_enriched(record, enr, &mut out);
                 Ok(())
             });
             report.memory = out;
@@ -134,8 +136,8 @@ fn write_file(
         BufWriter::with_capacity(256 * 1024, file),
         opts.compression_level,
     );
-    let result = evaluate_into(reader, opts.rules, report, |raw, value, enr| {
-        writer.write(raw, value, enr)
+    let result = evaluate_into(reader, opts.rules, report, |record, enr| {
+        writer.write(record, enr)
     });
     let finished = match result {
         Ok(None) => writer
@@ -163,13 +165,16 @@ fn evaluate_into(
     reader: Box<dyn Read>,
     rules: &RuleSet,
     report: &mut FileReport,
-    mut write: impl FnMut(&[u8], &serde_json::Value, &ctrules_core::Enrichment) -> io::Result<()>,
+    mut write: impl FnMut(&Record<'_>, &ctrules_core::Enrichment) -> io::Result<()>,
 ) -> Result<Option<String>, ReadError> {
     let mut eval = Evaluation::default();
     let mut records_out = 0u64;
     let mut dropped = 0u64;
     let matches = &mut report.matches;
-    let outcome = read_log(reader, &mut |record: Record<'_>| {
+    let options = ReadOptions {
+        fields: Some(rules.record_fields().clone()),
+    };
+    let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
         rules.evaluate(record.value, &mut eval);
         for &i in &eval.matched {
             matches[i] += 1;
@@ -179,7 +184,7 @@ fn evaluate_into(
             return Ok(());
         }
         records_out += 1;
-        write(record.raw, record.value, &eval.enrichment)
+        write(&record, &eval.enrichment)
     })?;
     report.records_in = outcome.records + outcome.rejected;
     report.records_out = records_out;

@@ -16,7 +16,7 @@ use ctrules_lang::ast::{
 };
 use ctrules_lang::{Diagnostic, Source, Span};
 use regex::Regex;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 mod terms;
@@ -96,6 +96,8 @@ pub struct Lowerer<'a, 'd> {
     warned_no_geoip: bool,
     /// Names offered as "did you mean": not reported as unused.
     pub suggested: HashSet<&'a str>,
+    /// Top-level fields of the record that some rule reads.
+    pub fields_read: BTreeSet<String>,
     macro_cache: HashMap<&'a str, Cond>,
     /// Macros being expanded, innermost last: a name seen twice is a cycle.
     expanding: Vec<&'a str>,
@@ -143,6 +145,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             used: HashSet::new(),
             warned_no_geoip: false,
             used_macros: HashSet::new(),
+            fields_read: BTreeSet::new(),
             suggested: HashSet::new(),
             macro_cache: HashMap::new(),
             expanding: Vec::new(),

@@ -137,7 +137,18 @@ impl<'a> Lowerer<'a, '_> {
                     rest,
                     ctrules_context::actor::ACTOR_FIELDS,
                 );
-                Some(Term::Derived(Box::new(Derived::Actor), segments_path(rest)))
+                self.fields_read.extend(
+                    ctrules_context::actor::RECORD_FIELDS
+                        .iter()
+                        .map(|f| f.to_string()),
+                );
+                let derived = match rest.split_first() {
+                    Some((ast::Segment::Field(name), tail)) => {
+                        (Derived::ActorField(name.as_str().into()), tail)
+                    }
+                    _ => (Derived::Actor, rest),
+                };
+                Some(Term::Derived(Box::new(derived.0), segments_path(derived.1)))
             }
             ast::Term::Path(p) => {
                 let name = p.root();
@@ -164,6 +175,7 @@ impl<'a> Lowerer<'a, '_> {
                     );
                     return None;
                 }
+                self.fields_read.insert(name.to_owned());
                 Some(Term::Field(field_path(p)))
             }
             ast::Term::Call(call) => self.call(source, call, span),

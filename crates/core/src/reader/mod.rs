@@ -13,12 +13,15 @@
 //! Every failure names its place (line and column of the decompressed text, or
 //! the record's index) and its cause.
 
+mod projection;
+mod split;
+
+pub use projection::{parse_projected, FieldSet};
+
 use crate::schema::{DIGEST_FIELDS, RECORD_MARKERS};
-use serde::de::{
-    self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use split::Splitter;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -57,8 +60,20 @@ impl fmt::Display for RecordPosition {
 /// its parsed value.
 pub struct Record<'a> {
     pub raw: &'a [u8],
+    /// The record parsed: only the fields of [`ReadOptions::fields`], when given.
     pub value: &'a Value,
     pub position: RecordPosition,
+    /// True when `raw` has no whitespace outside strings (it is one line as it is).
+    pub compact: bool,
+}
+
+/// How to read a log file.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The top-level fields to parse into [`Record::value`]; None: all.
+    /// Records streamed from an array keep only these (the others are still
+    /// checked to be valid JSON). Other layouts are parsed whole.
+    pub fields: Option<FieldSet>,
 }
 
 /// A record that could not be used; the rest of the file still is.
@@ -165,8 +180,17 @@ const MAX_KEPT_ERRORS: usize = 100;
 
 const BUFFER: usize = 256 * 1024;
 
-/// Reads one log file, calling `sink` for every record in file order.
+/// Reads one log file, calling `sink` for every record (parsed whole) in file order.
 pub fn read_log(input: impl Read, sink: &mut RecordSink<'_>) -> Result<ReadOutcome, ReadError> {
+    read_log_with(input, &ReadOptions::default(), sink)
+}
+
+/// Reads one log file as `options` say, calling `sink` for every record in file order.
+pub fn read_log_with(
+    input: impl Read,
+    options: &ReadOptions,
+    sink: &mut RecordSink<'_>,
+) -> Result<ReadOutcome, ReadError> {
     let mut raw = BufReader::with_capacity(BUFFER, input);
     let head = raw
         .fill_buf()
@@ -179,15 +203,16 @@ pub fn read_log(input: impl Read, sink: &mut RecordSink<'_>) -> Result<ReadOutco
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         let text = BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(raw));
-        read_text(text, true, sink)
+        read_text(text, true, options, sink)
     } else {
-        read_text(raw, false, sink)
+        read_text(raw, false, options, sink)
     }
 }
 
 fn read_text(
     mut text: impl BufRead,
     gzipped: bool,
+    options: &ReadOptions,
     sink: &mut RecordSink<'_>,
 ) -> Result<ReadOutcome, ReadError> {
     let io_err = |e: io::Error| io_error(e, gzipped);
@@ -218,15 +243,20 @@ fn read_text(
         sink_error: None,
         gzipped,
         line_offset: skipped_lines,
+        fields: options.fields.as_ref(),
     };
     let result = match first {
         b'[' => {
             ctx.outcome.layout = Layout::JsonArray;
-            ctx.stream(text, |de, ctx| de.deserialize_seq(RecordsVisitor { ctx }))
+            let mut text = Splitter::new(text, gzipped, skipped_lines);
+            ctx.records_array(&mut text)
+                .and_then(|()| end_of_text(&mut text))
         }
         b'{' if starts_records_object(text.fill_buf().map_err(io_err)?) => {
             ctx.outcome.layout = Layout::RecordsObject;
-            ctx.stream(text, |de, ctx| de.deserialize_map(EnvelopeVisitor { ctx }))
+            let mut text = Splitter::new(text, gzipped, skipped_lines);
+            ctx.envelope(&mut text)
+                .and_then(|()| end_of_text(&mut text))
         }
         _ => ctx.lines_or_document(text),
     };
@@ -271,7 +301,15 @@ fn io_error(e: io::Error, gzipped: bool) -> ReadError {
     }
 }
 
-struct Ctx<'s, 'k> {
+/// Only whitespace may follow the top-level value.
+fn end_of_text<R: Read>(text: &mut Splitter<R>) -> Result<(), ReadError> {
+    match text.peek()? {
+        None => Ok(()),
+        Some(_) => Err(text.syntax_error("trailing characters")),
+    }
+}
+
+struct Ctx<'s, 'k, 'o> {
     sink: &'s mut RecordSink<'k>,
     outcome: ReadOutcome,
     /// The sink's error, kept while serde unwinds with a placeholder.
@@ -279,11 +317,24 @@ struct Ctx<'s, 'k> {
     gzipped: bool,
     /// Lines skipped before the JSON started, added to serde's line numbers.
     line_offset: usize,
+    /// The fields to parse of records streamed from an array.
+    fields: Option<&'o FieldSet>,
 }
 
-impl Ctx<'_, '_> {
+impl Ctx<'_, '_, '_> {
     /// Hands one record to the sink, or records why it cannot be used.
     fn record(&mut self, raw: &[u8], value: &Value, position: RecordPosition) -> io::Result<()> {
+        self.record_of(raw, false, value, position)
+    }
+
+    /// [`Ctx::record`], knowing whether `raw` is compact.
+    fn record_of(
+        &mut self,
+        raw: &[u8],
+        compact: bool,
+        value: &Value,
+        position: RecordPosition,
+    ) -> io::Result<()> {
         if !value.is_object() {
             self.reject(
                 position,
@@ -296,14 +347,16 @@ impl Ctx<'_, '_> {
             raw,
             value,
             position,
+            compact,
         })
     }
 
     /// A record known only as a parsed value (inside a document read whole):
     /// its bytes are the value serialized.
     fn value_record(&mut self, value: &Value, position: RecordPosition) -> io::Result<()> {
-        self.record(
+        self.record_of(
             &serde_json::to_vec(value).expect("a Value serializes"),
+            true,
             value,
             position,
         )
@@ -327,19 +380,94 @@ impl Ctx<'_, '_> {
         }
     }
 
-    /// Streams a file whose top level is handled by `drive` (a serde visitor).
-    fn stream<R: BufRead>(
-        &mut self,
-        text: R,
-        drive: impl FnOnce(
-            &mut serde_json::Deserializer<serde_json::de::IoRead<R>>,
-            &mut Self,
-        ) -> Result<(), serde_json::Error>,
-    ) -> Result<(), ReadError> {
-        let mut de = serde_json::Deserializer::from_reader(text);
-        drive(&mut de, self)
-            .and_then(|()| de.end())
-            .map_err(|e| self.json_error(e))
+    /// `{"Records":[...], ...}`: streams each Records array, skips other keys.
+    fn envelope<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<(), ReadError> {
+        text.expect(b'{', "`{`")?;
+        if text.peek()? == Some(b'}') {
+            text.advance();
+            return Ok(());
+        }
+        loop {
+            let key = text.value()?;
+            let key: String = serde_json::from_slice(text.bytes(&key))
+                .map_err(|_| text.syntax_error("expected a field name"))?;
+            text.expect(b':', "`:`")?;
+            if key == "Records" {
+                if text.peek()? != Some(b'[') {
+                    let value = text.value()?;
+                    let found = serde_json::from_slice::<Value>(text.bytes(&value))
+                        .map(|v| kind_of(&v))
+                        .unwrap_or("invalid JSON");
+                    return Err(ReadError::new(
+                        ReadErrorKind::Shape,
+                        format!("not a CloudTrail log file: \"Records\" is {found}, expected an array of CloudTrail records"),
+                    ));
+                }
+                self.records_array(text)?;
+            } else {
+                let value = text.value()?;
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(text.bytes(&value))
+                {
+                    return Err(text.syntax_error(&format!("in \"{key}\": {}", serde_message(&e))));
+                }
+            }
+            match text.peek()? {
+                Some(b',') => text.advance(),
+                Some(b'}') => {
+                    text.advance();
+                    return Ok(());
+                }
+                Some(_) => return Err(text.syntax_error("expected `,` or `}`")),
+                None => return Err(text.truncated("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// `[record, ...]`: each record found by the splitter, parsed from its
+    /// bytes, and handed to the sink. A record that is not valid JSON is
+    /// rejected with its place; the others are still read.
+    fn records_array<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<(), ReadError> {
+        text.expect(b'[', "`[`")?;
+        if text.peek()? == Some(b']') {
+            text.advance();
+            return Ok(());
+        }
+        let mut index = 0usize;
+        loop {
+            let slice = text.value()?;
+            let position = RecordPosition::Index(index);
+            index += 1;
+            let bytes = text.bytes(&slice);
+            match parse_projected(bytes, self.fields) {
+                Ok(value) => self
+                    .record_of(bytes, slice.compact, &value, position)
+                    .map_err(output_error)?,
+                Err(e) => {
+                    let (line, column) = text.place(slice.start);
+                    let (line, column) = if e.line() <= 1 {
+                        (line, column + e.column().saturating_sub(1))
+                    } else {
+                        (line + e.line() - 1, e.column())
+                    };
+                    self.reject(
+                        position,
+                        format!(
+                            "invalid JSON at line {line}, column {column}: {}",
+                            serde_message(&e)
+                        ),
+                    );
+                }
+            }
+            match text.peek()? {
+                Some(b',') => text.advance(),
+                Some(b']') => {
+                    text.advance();
+                    return Ok(());
+                }
+                Some(_) => return Err(text.syntax_error("expected `,` or `]` after a record")),
+                None => return Err(text.truncated("expected `,` or `]` after a record")),
+            }
+        }
     }
 
     fn json_error(&mut self, e: serde_json::Error) -> ReadError {
@@ -356,10 +484,7 @@ impl Ctx<'_, '_> {
             Category::Syntax => ReadErrorKind::Json,
             Category::Eof => ReadErrorKind::Json,
         };
-        let mut message = e.to_string();
-        if let Some(i) = message.rfind(" at line ") {
-            message.truncate(i);
-        }
+        let message = serde_message(&e);
         let message = match kind {
             ReadErrorKind::Shape => format!("not a CloudTrail log file: {message}"),
             _ if e.classify() == Category::Eof => format!("truncated JSON: {message}"),
@@ -399,10 +524,7 @@ impl Ctx<'_, '_> {
                     match serde_json::from_slice::<Value>(&line) {
                         Ok(value) => self.line(&line, &value, line_no)?,
                         Err(e) => {
-                            let mut message = e.to_string();
-                            if let Some(i) = message.rfind(" at line ") {
-                                message.truncate(i);
-                            }
+                            let message = serde_message(&e);
                             let place = if e.column() == 0 {
                                 "at the end of the line".to_string()
                             } else {
@@ -571,75 +693,13 @@ fn digest_reason(v: &Value) -> Option<String> {
         .then(|| "a CloudTrail digest file (integrity digest, not a log of events)".to_string())
 }
 
-/// Top level `{"Records": [...], ...}`: streams the Records array, ignores other keys.
-struct EnvelopeVisitor<'c, 's, 'k> {
-    ctx: &'c mut Ctx<'s, 'k>,
-}
-
-impl<'de> Visitor<'de> for EnvelopeVisitor<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with a \"Records\" array")
+/// serde_json's message without its " at line L column C" tail (places are given our way).
+fn serde_message(e: &serde_json::Error) -> String {
+    let mut message = e.to_string();
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "Records" {
-                map.next_value_seed(RecordsSeed {
-                    ctx: &mut *self.ctx,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-struct RecordsSeed<'c, 's, 'k> {
-    ctx: &'c mut Ctx<'s, 'k>,
-}
-
-impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_, '_> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(RecordsVisitor { ctx: self.ctx })
-    }
-}
-
-/// An array of records, handed to the sink one by one as they are read.
-struct RecordsVisitor<'c, 's, 'k> {
-    ctx: &'c mut Ctx<'s, 'k>,
-}
-
-impl<'de> Visitor<'de> for RecordsVisitor<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of CloudTrail records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0usize;
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            let position = RecordPosition::Index(index);
-            index += 1;
-            let value: Value = match serde_json::from_str(raw.get()) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.ctx.reject(position, format!("cannot parse: {e}"));
-                    continue;
-                }
-            };
-            if let Err(e) = self.ctx.record(raw.get().as_bytes(), &value, position) {
-                self.ctx.sink_error = Some(e);
-                return Err(de::Error::custom("output failed"));
-            }
-        }
-        Ok(())
-    }
+    message
 }
 
 #[cfg(test)]

@@ -1,0 +1,306 @@
+//! Finding where each JSON value of a stream begins and ends.
+//!
+//! A log file's records are found by scanning a buffer for the end of each
+//! value: only strings, escapes and nesting matter, so the scan runs at
+//! memory speed (`memchr` inside strings). Each record's bytes are then parsed
+//! from a slice, which is several times faster than serde_json reading
+//! through `io::Read` byte by byte, and lets the parser skip what no rule reads.
+//!
+//! The scanner decides boundaries, not validity: whether a value's bytes are
+//! valid JSON is for the parser that reads them. Memory is the largest
+//! single value plus one read, whatever the size of the file.
+
+use super::{io_error, ReadError, ReadErrorKind};
+use std::io::Read;
+
+const READ_SIZE: usize = 256 * 1024;
+
+/// One value's bytes, and whether they hold whitespace outside strings.
+pub(super) struct Slice {
+    pub start: usize,
+    pub end: usize,
+    pub compact: bool,
+}
+
+/// A JSON text read in chunks, scanned value by value.
+pub(super) struct Splitter<R> {
+    input: R,
+    gzipped: bool,
+    buf: Vec<u8>,
+    /// Next unread byte of `buf`.
+    pos: usize,
+    /// End of the data in `buf`.
+    len: usize,
+    eof: bool,
+    /// Newlines in the bytes already dropped from the buffer, plus the lines
+    /// skipped before the splitter started.
+    lines_dropped: usize,
+    /// Bytes after the last dropped newline (the column carried into `buf`).
+    column_dropped: usize,
+}
+
+impl<R: Read> Splitter<R> {
+    pub fn new(input: R, gzipped: bool, lines_before: usize) -> Self {
+        Splitter {
+            input,
+            gzipped,
+            buf: vec![0; READ_SIZE],
+            pos: 0,
+            len: 0,
+            eof: false,
+            lines_dropped: lines_before,
+            column_dropped: 0,
+        }
+    }
+
+    pub fn bytes(&self, slice: &Slice) -> &[u8] {
+        &self.buf[slice.start..slice.end]
+    }
+
+    /// Moves unread bytes to the front and reads more. Returns how far the
+    /// unread bytes moved (to adjust indexes into the buffer), or None at
+    /// the end of the input.
+    fn refill(&mut self) -> Result<Option<usize>, ReadError> {
+        if self.eof {
+            return Ok(None);
+        }
+        let shift = self.pos;
+        if shift > 0 {
+            let dropped = &self.buf[..shift];
+            match memchr::memrchr(b'\n', dropped) {
+                Some(last) => {
+                    self.lines_dropped += memchr::memchr_iter(b'\n', dropped).count();
+                    self.column_dropped = shift - last - 1;
+                }
+                None => self.column_dropped += shift,
+            }
+            self.buf.copy_within(shift..self.len, 0);
+            self.len -= shift;
+            self.pos = 0;
+        }
+        if self.len == self.buf.len() {
+            let bigger = self.buf.len() * 2;
+            self.buf.resize(bigger, 0);
+        }
+        loop {
+            match self.input.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(if shift > 0 { Some(shift) } else { None });
+                }
+                Ok(n) => {
+                    self.len += n;
+                    return Ok(Some(shift));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(e, self.gzipped)),
+            }
+        }
+    }
+
+    /// The next byte that is not whitespace, left unread; None at the end.
+    pub fn peek(&mut self) -> Result<Option<u8>, ReadError> {
+        loop {
+            while self.pos < self.len {
+                let b = self.buf[self.pos];
+                if !b.is_ascii_whitespace() {
+                    return Ok(Some(b));
+                }
+                self.pos += 1;
+            }
+            if self.refill()?.is_none() && self.pos >= self.len {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Consumes the byte [`peek`](Self::peek) returned.
+    pub fn advance(&mut self) {
+        self.pos += 1;
+    }
+
+    /// Consumes `expected` after optional whitespace, or says what is there instead.
+    pub fn expect(&mut self, expected: u8, what: &str) -> Result<(), ReadError> {
+        match self.peek()? {
+            Some(b) if b == expected => {
+                self.advance();
+                Ok(())
+            }
+            Some(_) => Err(self.syntax_error(&format!("expected {what}"))),
+            None => Err(self.truncated(&format!("expected {what}"))),
+        }
+    }
+
+    /// Scans the value that starts at the next non-whitespace byte and
+    /// consumes it. A string, object or array ends at its closing character;
+    /// any other value at the next delimiter.
+    pub fn value(&mut self) -> Result<Slice, ReadError> {
+        if self.peek()?.is_none() {
+            return Err(self.truncated("expected a value"));
+        }
+        let mut i = self.pos;
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut compact = true;
+        loop {
+            let data = &self.buf[..self.len];
+            while i < data.len() {
+                if in_string {
+                    match memchr::memchr2(b'"', b'\\', &data[i..]) {
+                        None => i = data.len(),
+                        Some(k) => {
+                            i += k;
+                            if data[i] == b'\\' {
+                                if i + 1 >= data.len() {
+                                    break; // the escaped byte is in the next read
+                                }
+                                i += 2;
+                            } else {
+                                in_string = false;
+                                i += 1;
+                                if depth == 0 {
+                                    return Ok(self.take(i, compact));
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                match data[i] {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        if depth == 0 {
+                            return Ok(self.take(i, compact));
+                        }
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(self.take(i + 1, compact));
+                        }
+                    }
+                    b',' | b':' if depth == 0 => return Ok(self.take(i, compact)),
+                    b' ' | b'\n' | b'\r' | b'\t' => {
+                        if depth == 0 {
+                            return Ok(self.take(i, compact));
+                        }
+                        compact = false;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            match self.refill()? {
+                Some(shift) => i -= shift,
+                None if depth == 0 && !in_string => return Ok(self.take(self.len, compact)),
+                None => {
+                    self.pos = self.len;
+                    return Err(self.truncated("unexpected end of the value"));
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, end: usize, compact: bool) -> Slice {
+        let start = self.pos;
+        self.pos = end;
+        Slice {
+            start,
+            end,
+            compact,
+        }
+    }
+
+    /// 1-based line and column of byte `at` of the buffer.
+    pub fn place(&self, at: usize) -> (usize, usize) {
+        let before = &self.buf[..at.min(self.len)];
+        let lines = memchr::memchr_iter(b'\n', before).count();
+        let column = match memchr::memrchr(b'\n', before) {
+            Some(last) => at - last - 1,
+            None => self.column_dropped + at,
+        };
+        (self.lines_dropped + lines + 1, column + 1)
+    }
+
+    /// Invalid JSON at the next unread byte.
+    pub fn syntax_error(&self, message: &str) -> ReadError {
+        let (line, column) = self.place(self.pos);
+        ReadError::new(ReadErrorKind::Json, format!("invalid JSON: {message}")).at(line, column)
+    }
+
+    pub fn truncated(&self, message: &str) -> ReadError {
+        let (line, column) = self.place(self.pos);
+        ReadError::new(ReadErrorKind::Json, format!("truncated JSON: {message}")).at(line, column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits a JSON array's elements the way the reader does.
+    fn elements(text: &[u8], read_size: usize) -> Result<Vec<(String, bool)>, ReadError> {
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut s = Splitter::new(Trickle(text, read_size), false, 0);
+        let mut out = Vec::new();
+        s.expect(b'[', "`[`")?;
+        if s.peek()? == Some(b']') {
+            return Ok(out);
+        }
+        loop {
+            let v = s.value()?;
+            out.push((String::from_utf8_lossy(s.bytes(&v)).into_owned(), v.compact));
+            match s.peek()? {
+                Some(b',') => s.advance(),
+                Some(b']') => return Ok(out),
+                _ => return Err(s.syntax_error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    #[test]
+    fn splits_elements_whatever_the_read_size() {
+        let text = br#"[ {"a":"x}\"]{","b":[1,{"c":"\\"}]} , "s\"",12,null,[ [] ] ,{} ]"#;
+        let want = [
+            (r#"{"a":"x}\"]{","b":[1,{"c":"\\"}]}"#, true),
+            (r#""s\"""#, true),
+            ("12", true),
+            ("null", true),
+            ("[ [] ]", false),
+            ("{}", true),
+        ];
+        for size in [1, 2, 3, 7, 64, 1 << 20] {
+            let got = elements(text, size).unwrap();
+            let got: Vec<(&str, bool)> = got.iter().map(|(s, c)| (s.as_str(), *c)).collect();
+            assert_eq!(got, want, "read size {size}");
+        }
+    }
+
+    #[test]
+    fn whitespace_inside_strings_keeps_a_value_compact() {
+        let got = elements(b"[{\"a\": 1}, {\"a\":\" \\n \"}]", 5).unwrap();
+        assert!(!got[0].1);
+        assert!(got[1].1);
+    }
+
+    #[test]
+    fn a_truncated_value_is_named_with_its_place() {
+        let err = elements(b"[\n{\"a\":\"b", 4).unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Json);
+        assert!(err.message.starts_with("truncated JSON"), "{err}");
+        assert_eq!((err.line, err.column), (Some(2), Some(8)), "{err}");
+    }
+
+    #[test]
+    fn places_count_lines_across_refills() {
+        let err = elements(b"[1,\n2,\n 3 4]", 2).unwrap_err();
+        assert_eq!((err.line, err.column), (Some(3), Some(4)), "{err}");
+    }
+}
