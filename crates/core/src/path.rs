@@ -69,10 +69,15 @@ impl FieldPath {
 pub fn member<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     const SCAN_UP_TO: usize = 16;
     match value {
-        Value::Object(map) if map.len() <= SCAN_UP_TO => map
-            .iter()
-            .find(|(name, _)| name.as_str() == key)
-            .map(|(_, v)| v),
+        Value::Object(map) if map.len() <= SCAN_UP_TO => {
+            let (len, first) = (key.len(), key.as_bytes().first());
+            // Length and first byte rule out most names without a memcmp call.
+            map.iter()
+                .find(|(name, _)| {
+                    name.len() == len && name.as_bytes().first() == first && name.as_str() == key
+                })
+                .map(|(_, v)| v)
+        }
         Value::Object(map) => map.get(key),
         _ => None,
     }
