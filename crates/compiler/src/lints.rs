@@ -583,9 +583,15 @@ impl<'a, 'd> Linter<'a, 'd> {
             if catalog.service(source, ignore_case).is_some() {
                 continue;
             }
-            let qualified = format!("{}.amazonaws.com", source.to_ascii_lowercase());
+            let lower = source.to_ascii_lowercase();
+            let qualified = match lower.ends_with(".amazonaws.com") {
+                true => lower,
+                false => format!("{lower}.amazonaws.com"),
+            };
             let help = if catalog.service(&qualified, false).is_some() {
                 format!("did you mean \"{qualified}\"?")
+            } else if let Some(logged) = catalog.alias(&qualified) {
+                format!("CloudTrail logs this service as \"{logged}\"")
             } else if let Some(near) = closest(source, catalog.sources()) {
                 format!("did you mean \"{near}\"?")
             } else if !source.ends_with(".amazonaws.com") {

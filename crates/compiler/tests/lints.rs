@@ -153,6 +153,11 @@ fn names_no_service_logs() {
         help("when eventSource == \"iam\" drop"),
         "did you mean \"iam.amazonaws.com\"?"
     );
+    // The SDK's name of a service, where CloudTrail writes another.
+    assert_eq!(
+        help("when eventSource == \"sso-admin.amazonaws.com\" drop"),
+        "CloudTrail logs this service as \"sso.amazonaws.com\""
+    );
 }
 
 #[test]

@@ -10,7 +10,10 @@
 //! has, an eventName its eventSource never logs.
 //!
 //! Each line is `SOURCE NAME NAME ...`; a source whose last word is `*` is
-//! *open*: it is known, but not all its names are, so any name passes.
+//! *open*: it is known, but not all its names are, so any name passes. A
+//! line `= ALIAS SOURCE` names a service the way its SDK does
+//! (`sso-admin.amazonaws.com`) where CloudTrail writes SOURCE, for "did you
+//! mean".
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -22,6 +25,8 @@ pub struct Catalog {
     services: HashMap<&'static str, Service>,
     /// Every name some service logs.
     names: HashSet<&'static str>,
+    /// Names that are not eventSources, to the eventSource CloudTrail writes.
+    aliases: HashMap<&'static str, &'static str>,
 }
 
 /// One eventSource and the eventNames it logs.
@@ -62,8 +67,15 @@ impl Catalog {
     fn parse(text: &'static str) -> Catalog {
         let mut services = HashMap::new();
         let mut names = HashSet::new();
+        let mut aliases = HashMap::new();
         for line in text.lines() {
             if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if let Some(alias) = line.strip_prefix("= ") {
+                if let Some((alias, source)) = alias.split_once(' ') {
+                    aliases.insert(alias, source);
+                }
                 continue;
             }
             let mut words = line.split_ascii_whitespace();
@@ -83,7 +95,11 @@ impl Catalog {
             service.names.sort_unstable();
             services.insert(source, service);
         }
-        Catalog { services, names }
+        Catalog {
+            services,
+            names,
+            aliases,
+        }
     }
 
     /// The service of an eventSource, and its name as the catalog spells
@@ -98,6 +114,12 @@ impl Catalog {
             found => found,
         };
         found.map(|(s, service)| (*s, service))
+    }
+
+    /// The eventSource CloudTrail writes for a service named otherwise
+    /// (`sso-admin.amazonaws.com` is logged as `sso.amazonaws.com`).
+    pub fn alias(&self, name: &str) -> Option<&'static str> {
+        self.aliases.get(name).copied()
     }
 
     /// Every eventSource, in no particular order.
@@ -206,5 +228,14 @@ mod tests {
         assert!(c
             .names()
             .all(|n| !n.is_empty() && !n.contains(char::is_whitespace)));
+        for (alias, source) in &c.aliases {
+            assert!(c.service(alias, false).is_none(), "{alias}");
+            assert!(c.service(source, false).is_some(), "{alias} -> {source}");
+        }
+        assert_eq!(
+            c.alias("sso-admin.amazonaws.com"),
+            Some("sso.amazonaws.com")
+        );
+        assert_eq!(c.alias("email.amazonaws.com"), Some("ses.amazonaws.com"));
     }
 }
