@@ -14,10 +14,10 @@
 //!   the [catalog](ctrules_core::catalog).
 //!
 //! What a test requires of a path that reaches one value is a
-//! [`Constraint`]: the literals the value must equal (`==`, `in`) or must
+//! `Constraint`: the literals the value must equal (`==`, `in`) or must
 //! not (`!=`, `not in`). A condition is read bottom-up into the constraints
-//! that hold whenever it holds ([`Linter::summary`], through `and`, `or`
-//! and macros), then walked top-down ([`Linter::walk`]): each test is
+//! that hold whenever it holds (`Linter::summary`, through `and`, `or`
+//! and macros), then walked top-down (`Linter::walk`): each test is
 //! checked against the constraints of the tests beside it in its
 //! conjunctions. A contradiction is reported on the later test, with a
 //! label at the earlier one. `not` starts afresh for contradictions (a
@@ -80,7 +80,7 @@ impl Val {
         !matches!((self, other), (Val::Str(_, false), Val::Str(_, true))) && self.meets(other)
     }
 
-    /// "a string", "a number", "a boolean".
+    /// "string", "number", "boolean", for messages.
     fn kind(&self) -> &'static str {
         match self {
             Val::Str(..) => "string",
@@ -321,12 +321,12 @@ impl<'a, 'd> Linter<'a, 'd> {
                 let Some(first) = branches.first() else {
                     return Vec::new();
                 };
-                let mut paths: Vec<&'a ast::Path> = first
-                    .iter()
-                    .filter(|c| !c.negated)
-                    .map(|c| c.path)
-                    .collect();
-                paths.dedup();
+                let mut paths: Vec<&'a ast::Path> = Vec::new();
+                for c in first.iter().filter(|c| !c.negated) {
+                    if !paths.contains(&c.path) {
+                        paths.push(c.path);
+                    }
+                }
                 let mut out = Vec::new();
                 // A path every branch requires: one of the values of some branch.
                 for path in paths {
