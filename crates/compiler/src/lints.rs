@@ -39,6 +39,7 @@ use ctrules_core::catalog::{catalog, Service};
 use ctrules_core::schema::{self, Kind};
 use ctrules_lang::ast::{self, Expr, Literal, Op, Operand, Spanned, TestKind};
 use ctrules_lang::{Diagnostic, Source, Span};
+use std::collections::HashMap;
 use std::fmt;
 
 /// A literal a value is compared with.
@@ -182,7 +183,7 @@ impl Constraint<'_> {
     }
 }
 
-/// The values both positive constraints allow; None when there is none.
+/// The values every positive constraint allows; None when none constrains.
 fn allowed<'c, 'a: 'c>(constraints: impl Iterator<Item = &'c Constraint<'a>>) -> Option<Vec<Val>> {
     constraints
         .filter(|c| !c.negated)
@@ -237,6 +238,8 @@ pub struct Linter<'a, 'd> {
     diagnostics: &'d mut Vec<Diagnostic>,
     /// Macros being summarised, innermost last: a cycle (E205) stops there.
     expanding: Vec<&'a str>,
+    /// The constraints of each macro's body, once worked out.
+    macro_summaries: HashMap<&'a str, Vec<Constraint<'a>>>,
 }
 
 impl<'a, 'd> Linter<'a, 'd> {
@@ -250,6 +253,7 @@ impl<'a, 'd> Linter<'a, 'd> {
             declared,
             diagnostics,
             expanding: Vec::new(),
+            macro_summaries: HashMap::new(),
         }
     }
 
@@ -359,18 +363,24 @@ impl<'a, 'd> Linter<'a, 'd> {
                 let Some(&(def, def_source)) = symbols.macros.get(name.as_str()) else {
                     return Vec::new();
                 };
-                if self.expanding.contains(&name.as_str()) {
-                    return Vec::new();
-                }
-                self.expanding.push(def.name.node.as_str());
-                let inner = self.summary(def_source, &def.condition);
-                self.expanding.pop();
+                let name = def.name.node.as_str();
+                let inner = match self.macro_summaries.get(name) {
+                    Some(inner) => inner.clone(),
+                    None if self.expanding.contains(&name) => return Vec::new(),
+                    None => {
+                        self.expanding.push(name);
+                        let inner = self.summary(def_source, &def.condition);
+                        self.expanding.pop();
+                        self.macro_summaries.insert(name, inner.clone());
+                        inner
+                    }
+                };
                 inner
                     .into_iter()
                     .map(|c| Constraint {
                         source,
                         span: expr.span,
-                        via: Some(def.name.node.as_str()),
+                        via: Some(name),
                         ..c
                     })
                     .collect()
