@@ -34,6 +34,17 @@ pub const E_PRIORITY_MIX: &str = "E404";
 pub const W_UNKNOWN_VALUE_FIELD: &str = "W302";
 /// A path that CloudTrail does not write (a misspelt field).
 pub const W_UNKNOWN_FIELD: &str = "W303";
+/// A value CloudTrail never writes in a field with a closed set of values
+/// (`eventType`, `eventCategory`, `userIdentity.type`, ...).
+pub const W_IMPOSSIBLE_VALUE: &str = "W304";
+/// A comparison with a value of a type the field never has (`readOnly == "true"`).
+pub const W_WRONG_TYPE: &str = "W305";
+/// A test that contradicts an earlier one of the same `and`: no record passes both.
+pub const W_CONTRADICTION: &str = "W306";
+/// An eventSource that no AWS service logs.
+pub const W_UNKNOWN_SOURCE: &str = "W307";
+/// An eventName that its eventSource never logs, or that no service logs.
+pub const W_UNKNOWN_EVENT: &str = "W308";
 /// A list or macro that no rule uses.
 pub const W_UNUSED: &str = "W201";
 /// An enrichment field whose name does not start with `x`.

@@ -9,7 +9,10 @@
 //!    schedules and calendars ([`declarations`]);
 //! 4. **lower** each rule: names resolved, operands checked, regexes, CIDR
 //!    blocks and sets built once ([`lower`], [`actions`]);
-//! 5. **index** the rules by the eventName or eventSource they require ([`ruleset`]).
+//! 5. **lint** every rule and macro for conditions that can never hold:
+//!    contradictions, values of the wrong type, eventSources and eventNames
+//!    AWS does not log ([`lints`]);
+//! 6. **index** the rules by the eventName or eventSource they require ([`ruleset`]).
 //!
 //! Reading files from disk is [`loader`]'s job, before all of this.
 
@@ -17,6 +20,7 @@ pub mod actions;
 pub mod codes;
 pub mod condition;
 pub mod declarations;
+pub mod lints;
 pub mod loader;
 pub mod lower;
 pub mod ruleset;
@@ -268,6 +272,18 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     );
     for (kind, name, source, span) in unused_names {
         diagnostics.push(unused(source, span, kind, name));
+    }
+
+    // Phase 5: lint. Each macro once, on its own; in a rule, what a macro
+    // requires is checked against the tests beside its use.
+    let mut linter = lints::Linter::new(&symbols, env.declared, &mut diagnostics);
+    for (source, rule, _) in &rules {
+        linter.condition(source, &rule.condition);
+    }
+    let mut macros: Vec<_> = symbols.macros.values().collect();
+    macros.sort_by_key(|(def, source)| (source.name().to_string(), def.span.start));
+    for (def, source) in macros {
+        linter.condition(source, &def.condition);
     }
 
     sort_diagnostics(&mut diagnostics, sources);

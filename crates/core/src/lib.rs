@@ -8,10 +8,12 @@
 //!   matched rules, drop.
 //! - [`writer`] appends that enrichment to the record's original bytes and
 //!   writes gzipped NDJSON.
-//! - [`schema`] knows which top-level fields AWS writes.
+//! - [`schema`] knows which fields AWS writes, and what values they hold.
+//! - [`catalog`] knows which eventNames each eventSource logs.
 //!
 //! This crate knows nothing of the rule language.
 
+pub mod catalog;
 pub mod enrichment;
 pub mod json;
 pub mod path;

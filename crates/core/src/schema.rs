@@ -1,10 +1,14 @@
-//! What CloudTrail writes: the fields of a record and their nesting.
+//! What CloudTrail writes: the fields of a record, their nesting, and what
+//! each single value holds.
 //!
 //! Top-level fields outside [`RECORD_FIELDS`] are free for enrichment; by
 //! convention their names start with `x` so they never collide with a field
 //! AWS adds later. [`RECORD`] describes the nested structure, so that the
-//! compiler can flag a misspelt path. Service-specific parts
-//! (`requestParameters`, `responseElements`, ...) are open: any key is fine.
+//! compiler can flag a misspelt path, and the [`Kind`] of each single value
+//! (a string, a boolean, or one of a closed set of strings such as
+//! [`EVENT_TYPES`]), so that it can flag a comparison that never holds.
+//! Service-specific parts (`requestParameters`, `responseElements`, ...)
+//! are open: any key is fine.
 
 /// Top-level fields of a CloudTrail record (management, data, Insights and
 /// network-activity events), as documented in the CloudTrail record contents.
@@ -65,128 +69,195 @@ pub const RECORD_MARKERS: &[&str] = &[
     "eventType",
 ];
 
+/// What a single value of a CloudTrail record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A JSON string.
+    Str,
+    /// A JSON boolean (`readOnly`, `managementEvent`).
+    Bool,
+    /// A JSON string, always one of these (`eventType`).
+    OneOf(&'static [&'static str]),
+}
+
+impl Kind {
+    /// What the value is, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Str | Kind::OneOf(_) => "a string",
+            Kind::Bool => "a boolean",
+        }
+    }
+}
+
+/// `eventType`: what kind of event a record is (CloudTrail record contents).
+pub const EVENT_TYPES: &[&str] = &[
+    "AwsApiCall",
+    "AwsServiceEvent",
+    "AwsConsoleAction",
+    "AwsConsoleSignIn",
+    "AwsCloudTrailInsight",
+    "AwsVpceEvent",
+];
+
+/// `eventCategory`.
+pub const EVENT_CATEGORIES: &[&str] = &["Management", "Data", "Insight", "NetworkActivity"];
+
+/// `userIdentity.type` (CloudTrail userIdentity element).
+pub const IDENTITY_TYPES: &[&str] = &[
+    "Root",
+    "IAMUser",
+    "AssumedRole",
+    "Role",
+    "FederatedUser",
+    "Directory",
+    "AWSAccount",
+    "AWSService",
+    "IdentityCenterUser",
+    "SAMLUser",
+    "WebIdentityUser",
+    "Unknown",
+];
+
+/// `userIdentity.sessionContext.sessionIssuer.type`.
+pub const ISSUER_TYPES: &[&str] = &["Root", "IAMUser", "Role"];
+
+/// Flags CloudTrail writes as text, not as JSON booleans
+/// (`mfaAuthenticated`).
+pub const TEXT_BOOLEANS: &[&str] = &["true", "false"];
+
 /// The shape of a field in a CloudTrail record.
 #[derive(Debug)]
 pub enum Shape {
-    /// A scalar.
-    Leaf,
+    /// A single value.
+    Leaf(Kind),
     /// An object whose keys vary by service: any path below is accepted.
     Open,
     Object(&'static [(&'static str, Shape)]),
     Array(&'static Shape),
 }
 
+const STR: Shape = Shape::Leaf(Kind::Str);
+const BOOL: Shape = Shape::Leaf(Kind::Bool);
+
 const SESSION_ISSUER: &[(&str, Shape)] = &[
-    ("type", Shape::Leaf),
-    ("principalId", Shape::Leaf),
-    ("arn", Shape::Leaf),
-    ("accountId", Shape::Leaf),
-    ("userName", Shape::Leaf),
+    ("type", Shape::Leaf(Kind::OneOf(ISSUER_TYPES))),
+    ("principalId", STR),
+    ("arn", STR),
+    ("accountId", STR),
+    ("userName", STR),
 ];
 
 const SESSION_CONTEXT: &[(&str, Shape)] = &[
     (
         "attributes",
         Shape::Object(&[
-            ("creationDate", Shape::Leaf),
-            ("mfaAuthenticated", Shape::Leaf),
+            ("creationDate", STR),
+            ("mfaAuthenticated", Shape::Leaf(Kind::OneOf(TEXT_BOOLEANS))),
         ]),
     ),
     ("sessionIssuer", Shape::Object(SESSION_ISSUER)),
     (
         "webIdFederationData",
-        Shape::Object(&[
-            ("federatedProvider", Shape::Leaf),
-            ("attributes", Shape::Open),
-        ]),
+        Shape::Object(&[("federatedProvider", STR), ("attributes", Shape::Open)]),
     ),
-    ("sourceIdentity", Shape::Leaf),
-    ("ec2RoleDelivery", Shape::Leaf),
-    ("ec2IssuedInVPC", Shape::Leaf),
-    ("assumedRoot", Shape::Leaf),
+    ("sourceIdentity", STR),
+    ("ec2RoleDelivery", STR),
+    ("ec2IssuedInVPC", STR),
+    ("assumedRoot", STR),
 ];
 
 const USER_IDENTITY: &[(&str, Shape)] = &[
-    ("type", Shape::Leaf),
-    ("principalId", Shape::Leaf),
-    ("arn", Shape::Leaf),
-    ("accountId", Shape::Leaf),
-    ("accessKeyId", Shape::Leaf),
-    ("userName", Shape::Leaf),
+    ("type", Shape::Leaf(Kind::OneOf(IDENTITY_TYPES))),
+    ("principalId", STR),
+    ("arn", STR),
+    ("accountId", STR),
+    ("accessKeyId", STR),
+    ("userName", STR),
     ("sessionContext", Shape::Object(SESSION_CONTEXT)),
-    ("invokedBy", Shape::Leaf),
-    ("identityProvider", Shape::Leaf),
-    ("credentialId", Shape::Leaf),
+    ("invokedBy", STR),
+    ("identityProvider", STR),
+    ("credentialId", STR),
     (
         "onBehalfOf",
-        Shape::Object(&[("userId", Shape::Leaf), ("identityStoreArn", Shape::Leaf)]),
+        Shape::Object(&[("userId", STR), ("identityStoreArn", STR)]),
     ),
     ("inScopeOf", Shape::Open),
-    ("sourceIdentity", Shape::Leaf),
+    ("sourceIdentity", STR),
 ];
 
 /// The structure of a CloudTrail record.
 pub const RECORD: &[(&str, Shape)] = &[
-    ("eventVersion", Shape::Leaf),
+    ("eventVersion", STR),
     ("userIdentity", Shape::Object(USER_IDENTITY)),
-    ("eventTime", Shape::Leaf),
-    ("eventSource", Shape::Leaf),
-    ("eventName", Shape::Leaf),
-    ("awsRegion", Shape::Leaf),
-    ("sourceIPAddress", Shape::Leaf),
-    ("userAgent", Shape::Leaf),
-    ("errorCode", Shape::Leaf),
-    ("errorMessage", Shape::Leaf),
+    ("eventTime", STR),
+    ("eventSource", STR),
+    ("eventName", STR),
+    ("awsRegion", STR),
+    ("sourceIPAddress", STR),
+    ("userAgent", STR),
+    ("errorCode", STR),
+    ("errorMessage", STR),
     ("requestParameters", Shape::Open),
     ("responseElements", Shape::Open),
     ("additionalEventData", Shape::Open),
-    ("requestID", Shape::Leaf),
-    ("eventID", Shape::Leaf),
-    ("readOnly", Shape::Leaf),
+    ("requestID", STR),
+    ("eventID", STR),
+    ("readOnly", BOOL),
     (
         "resources",
         Shape::Array(&Shape::Object(&[
-            ("ARN", Shape::Leaf),
-            ("accountId", Shape::Leaf),
-            ("type", Shape::Leaf),
+            ("ARN", STR),
+            ("accountId", STR),
+            ("type", STR),
         ])),
     ),
-    ("eventType", Shape::Leaf),
-    ("apiVersion", Shape::Leaf),
-    ("managementEvent", Shape::Leaf),
-    ("recipientAccountId", Shape::Leaf),
+    ("eventType", Shape::Leaf(Kind::OneOf(EVENT_TYPES))),
+    ("apiVersion", STR),
+    ("managementEvent", BOOL),
+    ("recipientAccountId", STR),
     ("serviceEventDetails", Shape::Open),
-    ("sharedEventID", Shape::Leaf),
-    ("vpcEndpointId", Shape::Leaf),
-    ("vpcEndpointAccountId", Shape::Leaf),
-    ("eventCategory", Shape::Leaf),
+    ("sharedEventID", STR),
+    ("vpcEndpointId", STR),
+    ("vpcEndpointAccountId", STR),
+    ("eventCategory", Shape::Leaf(Kind::OneOf(EVENT_CATEGORIES))),
     (
         "addendum",
         Shape::Object(&[
-            ("reason", Shape::Leaf),
-            ("updatedFields", Shape::Leaf),
-            ("originalRequestID", Shape::Leaf),
-            ("originalEventID", Shape::Leaf),
+            ("reason", STR),
+            ("updatedFields", STR),
+            ("originalRequestID", STR),
+            ("originalEventID", STR),
         ]),
     ),
-    ("sessionCredentialFromConsole", Shape::Leaf),
+    // Written as the text "true", and left out otherwise.
+    (
+        "sessionCredentialFromConsole",
+        Shape::Leaf(Kind::OneOf(&["true"])),
+    ),
     ("edgeDeviceDetails", Shape::Open),
     (
         "tlsDetails",
         Shape::Object(&[
-            ("tlsVersion", Shape::Leaf),
-            ("cipherSuite", Shape::Leaf),
-            ("clientProvidedHostHeader", Shape::Leaf),
+            (
+                "tlsVersion",
+                Shape::Leaf(Kind::OneOf(&["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"])),
+            ),
+            ("cipherSuite", STR),
+            ("clientProvidedHostHeader", STR),
         ]),
     ),
     (
         "insightDetails",
         Shape::Object(&[
-            ("state", Shape::Leaf),
-            ("eventSource", Shape::Leaf),
-            ("eventName", Shape::Leaf),
-            ("errorCode", Shape::Leaf),
-            ("insightType", Shape::Leaf),
+            ("state", Shape::Leaf(Kind::OneOf(&["Start", "End"]))),
+            ("eventSource", STR),
+            ("eventName", STR),
+            ("errorCode", STR),
+            (
+                "insightType",
+                Shape::Leaf(Kind::OneOf(&["ApiCallRateInsight", "ApiErrorRateInsight"])),
+            ),
             ("insightContext", Shape::Open),
         ]),
     ),
@@ -232,7 +303,7 @@ pub fn check_path(steps: &[Step<'_>]) -> Result<(), UnknownField> {
                     }
                 }
             }
-            (Shape::Leaf, _) => {
+            (Shape::Leaf(_), _) => {
                 return Err(UnknownField {
                     step: i,
                     known: Vec::new(),
@@ -242,6 +313,25 @@ pub fn check_path(steps: &[Step<'_>]) -> Result<(), UnknownField> {
         };
     }
     Ok(())
+}
+
+/// What the value at a path holds, when the path leads to one single value
+/// CloudTrail writes (through `[]` or `[N]` into arrays).
+pub fn leaf_kind(steps: &[Step<'_>]) -> Option<Kind> {
+    let mut shape = &Shape::Object(RECORD);
+    for step in steps {
+        shape = match (shape, step) {
+            (Shape::Array(inner), Step::Element) => inner,
+            (Shape::Object(fields), Step::Key(key)) => {
+                &fields.iter().find(|(name, _)| name == key)?.1
+            }
+            _ => return None,
+        };
+    }
+    match shape {
+        Shape::Leaf(kind) => Some(*kind),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +361,20 @@ mod tests {
         let err = check_path(&keys("eventName.length")).unwrap_err();
         assert!(err.below_scalar && err.step == 1);
         assert_eq!(check_path(&keys("eventSorce")).unwrap_err().step, 0);
+    }
+
+    #[test]
+    fn kinds_of_single_values() {
+        assert_eq!(leaf_kind(&keys("readOnly")), Some(Kind::Bool));
+        assert_eq!(leaf_kind(&keys("eventName")), Some(Kind::Str));
+        assert_eq!(
+            leaf_kind(&keys("eventType")),
+            Some(Kind::OneOf(EVENT_TYPES))
+        );
+        assert_eq!(leaf_kind(&keys("resources.[].type")), Some(Kind::Str));
+        assert_eq!(leaf_kind(&keys("userIdentity")), None);
+        assert_eq!(leaf_kind(&keys("requestParameters.x")), None);
+        assert_eq!(leaf_kind(&keys("eventSorce")), None);
     }
 
     #[test]

@@ -104,16 +104,16 @@ pub struct Lowerer<'a, 'd> {
 }
 
 /// A list operand after resolution: its items and where they were written.
-struct ListRef<'a> {
-    ignore_case: bool,
-    items: std::borrow::Cow<'a, [Spanned<Literal>]>,
-    source: &'a Source,
+pub(crate) struct ListRef<'a> {
+    pub ignore_case: bool,
+    pub items: std::borrow::Cow<'a, [Spanned<Literal>]>,
+    pub source: &'a Source,
     /// For a list read from a file: the file and each item's line.
-    file: Option<&'a FileList>,
+    pub file: Option<&'a FileList>,
 }
 
 impl<'a> ListRef<'a> {
-    fn of(list: &'a ListLit, source: &'a Source) -> Self {
+    pub(crate) fn of(list: &'a ListLit, source: &'a Source) -> Self {
         ListRef {
             ignore_case: list.ignore_case,
             items: std::borrow::Cow::Borrowed(&list.items),
@@ -122,9 +122,43 @@ impl<'a> ListRef<'a> {
         }
     }
 
+    /// The members of a named list: written out, or read from its file
+    /// (None when the file did not load). File members are strings, each
+    /// at the span of the `file "..."` clause.
+    pub(crate) fn named(
+        def: &'a ListDef,
+        source: &'a Source,
+        declared: &'a Declared,
+    ) -> Option<Self> {
+        match &def.body.node {
+            ListBody::Items(items) => Some(ListRef::of(items, source)),
+            ListBody::File(_) => {
+                let file = declared.file_lists.get(&def.name.node)?;
+                let items = file
+                    .items
+                    .iter()
+                    .map(|item| {
+                        let value = ast::StrLit {
+                            value: item.value.clone(),
+                            ignore_case: false,
+                            raw: false,
+                        };
+                        Spanned::new(Literal::Str(value), def.body.span)
+                    })
+                    .collect();
+                Some(ListRef {
+                    ignore_case: false,
+                    items: std::borrow::Cow::Owned(items),
+                    source,
+                    file: Some(file),
+                })
+            }
+        }
+    }
+
     /// Where item `i` was written, for messages: a file and line, or nothing
     /// (the span shows it).
-    fn origin(&self, i: usize) -> String {
+    pub(crate) fn origin(&self, i: usize) -> String {
         match self.file.and_then(|f| f.items.get(i).map(|item| (f, item))) {
             Some((f, item)) => format!(" ({}:{})", f.path, item.line),
             None => String::new(),
@@ -466,33 +500,8 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 match symbols.lists.get(name) {
                     Some(&(def, def_source)) => {
                         self.used.insert(def.name.node.as_str());
-                        match &def.body.node {
-                            ListBody::Items(items) => Ok(ListRef::of(items, def_source)),
-                            ListBody::File(_) => match self.env.declared.file_lists.get(name) {
-                                Some(file) => Ok(ListRef {
-                                    ignore_case: false,
-                                    items: std::borrow::Cow::Owned(
-                                        file.items
-                                            .iter()
-                                            .map(|item| {
-                                                Spanned::new(
-                                                    Literal::Str(ast::StrLit {
-                                                        value: item.value.clone(),
-                                                        ignore_case: false,
-                                                        raw: false,
-                                                    }),
-                                                    def.body.span,
-                                                )
-                                            })
-                                            .collect(),
-                                    ),
-                                    source: def_source,
-                                    file: Some(file),
-                                }),
-                                // Its loading failed, and was reported.
-                                None => Err(()),
-                            },
-                        }
+                        // A file that failed to load was reported.
+                        ListRef::named(def, def_source, self.env.declared).ok_or(())
                     }
                     None if symbols.kind_of(name).is_some() => {
                         self.wrong_kind(source, rhs.span, name, op);
@@ -656,14 +665,7 @@ pub fn unknown_field_warning(source: &Source, path: &ast::Path, span: Span) -> O
     if path.root().starts_with('x') || path.root() == ACTOR {
         return None;
     }
-    let steps: Vec<Step<'_>> = path
-        .segments
-        .iter()
-        .map(|s| match s {
-            ast::Segment::Field(f) => Step::Key(f.as_str()),
-            ast::Segment::Each | ast::Segment::Index(_) => Step::Element,
-        })
-        .collect();
+    let steps = schema_steps(path);
     let unknown = check_path(&steps).err()?;
     let Step::Key(name) = steps[unknown.step] else {
         return None;
@@ -688,6 +690,18 @@ pub fn unknown_field_warning(source: &Source, path: &ast::Path, span: Span) -> O
             .with_label("unknown field")
             .with_help(help),
     )
+}
+
+/// A path as the schema reads it: keys and array elements.
+pub fn schema_steps(path: &ast::Path) -> Vec<ctrules_core::schema::Step<'_>> {
+    use ctrules_core::schema::Step;
+    path.segments
+        .iter()
+        .map(|s| match s {
+            ast::Segment::Field(f) => Step::Key(f.as_str()),
+            ast::Segment::Each | ast::Segment::Index(_) => Step::Element,
+        })
+        .collect()
 }
 
 /// The core field path for an AST path.
