@@ -411,14 +411,8 @@ impl Ctx<'_, '_, '_> {
                     return Err(text.syntax_error(&format!("in \"{key}\": {}", serde_message(&e))));
                 }
             }
-            match text.peek()? {
-                Some(b',') => text.advance(),
-                Some(b'}') => {
-                    text.advance();
-                    return Ok(());
-                }
-                Some(_) => return Err(text.syntax_error("expected `,` or `}`")),
-                None => return Err(text.truncated("expected `,` or `}`")),
+            if !text.separator(b'}', "expected `,` or `}`")? {
+                return Ok(());
             }
         }
     }
@@ -458,14 +452,8 @@ impl Ctx<'_, '_, '_> {
                     );
                 }
             }
-            match text.peek()? {
-                Some(b',') => text.advance(),
-                Some(b']') => {
-                    text.advance();
-                    return Ok(());
-                }
-                Some(_) => return Err(text.syntax_error("expected `,` or `]` after a record")),
-                None => return Err(text.truncated("expected `,` or `]` after a record")),
+            if !text.separator(b']', "expected `,` or `]` after a record")? {
+                return Ok(());
             }
         }
     }

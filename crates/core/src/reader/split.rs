@@ -131,6 +131,23 @@ impl<R: Read> Splitter<R> {
         }
     }
 
+    /// After a member of an object or array: consumes `,` (true: another
+    /// follows) or `close` (false: the end), or says `expected` is missing.
+    pub fn separator(&mut self, close: u8, expected: &str) -> Result<bool, ReadError> {
+        match self.peek()? {
+            Some(b',') => {
+                self.advance();
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.advance();
+                Ok(false)
+            }
+            Some(_) => Err(self.syntax_error(expected)),
+            None => Err(self.truncated(expected)),
+        }
+    }
+
     /// Scans the value that starts at the next non-whitespace byte and
     /// consumes it. A string, object or array ends at its closing character;
     /// any other value at the next delimiter.
@@ -257,10 +274,8 @@ mod tests {
         loop {
             let v = s.value()?;
             out.push((String::from_utf8_lossy(s.bytes(&v)).into_owned(), v.compact));
-            match s.peek()? {
-                Some(b',') => s.advance(),
-                Some(b']') => return Ok(out),
-                _ => return Err(s.syntax_error("expected `,` or `]`")),
+            if !s.separator(b']', "expected `,` or `]`")? {
+                return Ok(out);
             }
         }
     }
