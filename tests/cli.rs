@@ -476,6 +476,23 @@ fn the_bundled_sample_logs_run_clean() {
     assert!(records > 300);
 }
 
+/// Runs a command with `input` on its standard input.
+fn with_stdin(command: &mut Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn write_rules(dir: &Path, name: &str, body: &str) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
@@ -502,22 +519,13 @@ fn stdin_to_stdout_streams_plain_ndjson_in_order() {
     let input = "{\"eventName\":\"ConsoleLogin\",\"userIdentity\":{\"userName\":\"ann\"},\"additionalEventData\":{\"MFAUsed\":\"No\"}}\n\
                  {\"eventName\":\"ConsoleLogin\",\"eventSource\":\"iam.amazonaws.com\",\"additionalEventData\":{\"MFAUsed\":\"Yes\"}}\n\
                  {\"eventName\":\"GetObject\", \"eventSource\": \"s3.amazonaws.com\"}\n";
-    let mut child = ctrules()
-        .args(["run", "--rules"])
-        .arg(&rules)
-        .args(["--input", "-", "--output", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        ctrules()
+            .args(["run", "--rules"])
+            .arg(&rules)
+            .args(["--input", "-", "--output", "-"]),
+        input,
+    );
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
@@ -1071,24 +1079,8 @@ fn fmt_reports_a_file_that_does_not_parse_and_formats_the_others() {
 
 #[test]
 fn fmt_dash_formats_standard_input_to_standard_output() {
-    let run = |args: &[&str], input: &str| {
-        let mut child = ctrules()
-            .arg("fmt")
-            .args(args)
-            .arg("-")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run =
+        |args: &[&str], input: &str| with_stdin(ctrules().arg("fmt").args(args).arg("-"), input);
     let out = run(&[], "when a==1 drop # c");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
