@@ -9,7 +9,7 @@
 
 use crate::{exit, FmtArgs};
 use ctrules_compiler::loader::rule_files;
-use ctrules_lang::format::{format, tree_shape};
+use ctrules_lang::format::{format_file as layout, tree_shape};
 use ctrules_lang::{parse, Source};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -44,7 +44,7 @@ pub fn fmt(args: &FmtArgs) -> i32 {
             }
         };
         for file in files {
-            tally.note(format_file(&file, args.check, &mut report));
+            tally.note(format_path(&file, args.check, &mut report));
         }
     }
     let _ = report.flush();
@@ -106,32 +106,33 @@ impl Tally {
     }
 }
 
-/// The canonical text of `source`, or why there is none (already printed).
-fn formatted(source: &Source) -> Result<String, ()> {
-    let color = std::io::stderr().is_terminal();
-    let text = format(source).map_err(|diags| {
-        eprint!("{}", crate::check::render_human(&diags, color));
-    })?;
-    // A safety net: what is written must say what was read.
-    let same = match (
-        parse(source),
-        parse(&Source::new(source.name(), text.as_str())),
-    ) {
-        (Ok(before), Ok(after)) => tree_shape(&before) == tree_shape(&after),
-        _ => false,
+/// The canonical text of `source`; `None` when there is none, once the
+/// reason is printed.
+fn formatted(source: &Source) -> Option<String> {
+    let tree = match parse(source) {
+        Ok(tree) => tree,
+        Err(diags) => {
+            let color = std::io::stderr().is_terminal();
+            eprint!("{}", crate::check::render_human(&diags, color));
+            return None;
+        }
     };
+    let text = layout(source.text(), &tree);
+    // A safety net: what is written must say what was read.
+    let same = parse(&Source::new(source.name(), text.as_str()))
+        .is_ok_and(|after| tree_shape(&after) == tree_shape(&tree));
     if !same {
         eprintln!(
             "error: {}: the formatted text would not mean the same as the file; \
              left as it is (a bug in ctrules fmt: please report it)",
             source.name()
         );
-        return Err(());
+        return None;
     }
-    Ok(text)
+    Some(text)
 }
 
-fn format_file(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
+fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) => {
@@ -140,7 +141,7 @@ fn format_file(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
         }
     };
     let source = Source::new(path.display().to_string(), text.as_str());
-    let Ok(canonical) = formatted(&source) else {
+    let Some(canonical) = formatted(&source) else {
         return Outcome::Failed;
     };
     if canonical == text {
@@ -171,7 +172,7 @@ fn format_stdin(check: bool) -> Outcome {
         return Outcome::Failed;
     }
     let source = Source::new("<stdin>", text.as_str());
-    let Ok(canonical) = formatted(&source) else {
+    let Some(canonical) = formatted(&source) else {
         return Outcome::Failed;
     };
     let mut stdout = std::io::stdout();
