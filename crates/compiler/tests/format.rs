@@ -581,7 +581,7 @@ fn check_files(sources: &[Source], options: &Options) -> Vec<Source> {
     for (s, f) in sources.iter().zip(&formatted) {
         assert!(
             !s.text().contains("\"#") && !s.text().contains("#\""),
-            "{}",
+            "{}: plain_comments cannot tell a `#` in a string from a comment",
             s.name()
         );
         assert_eq!(
