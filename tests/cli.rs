@@ -512,6 +512,23 @@ fn the_bundled_sample_logs_run_clean() {
     assert!(records > 300);
 }
 
+/// Runs a command with `input` on its standard input.
+fn with_stdin(command: &mut Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn write_rules(dir: &Path, name: &str, body: &str) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
@@ -538,22 +555,13 @@ fn stdin_to_stdout_streams_plain_ndjson_in_order() {
     let input = "{\"eventName\":\"ConsoleLogin\",\"userIdentity\":{\"userName\":\"ann\"},\"additionalEventData\":{\"MFAUsed\":\"No\"}}\n\
                  {\"eventName\":\"ConsoleLogin\",\"eventSource\":\"iam.amazonaws.com\",\"additionalEventData\":{\"MFAUsed\":\"Yes\"}}\n\
                  {\"eventName\":\"GetObject\", \"eventSource\": \"s3.amazonaws.com\"}\n";
-    let mut child = ctrules()
-        .args(["run", "--rules"])
-        .arg(&rules)
-        .args(["--input", "-", "--output", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        ctrules()
+            .args(["run", "--rules"])
+            .arg(&rules)
+            .args(["--input", "-", "--output", "-"]),
+        input,
+    );
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
@@ -1006,4 +1014,141 @@ fn a_failing_rule_test_shows_expected_against_actual() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("rule `untested`"));
+}
+
+// ---- ctrules fmt --------------------------------------------------------------
+
+fn fmt(args: &[&str], paths: &[&Path]) -> Output {
+    ctrules()
+        .arg("fmt")
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn fmt_check_names_unformatted_files_then_fmt_rewrites_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(tmp.path(), "a.rules", "# a\nwhen a==1   set x=2\n");
+    std::fs::write(rules.join("b.rules"), "when b == 1 set y = 2\n").unwrap();
+    std::fs::create_dir(rules.join("sub")).unwrap();
+    std::fs::write(rules.join("sub/c.rules"), "rule c { when c exists drop }").unwrap();
+    std::fs::write(rules.join("notes.txt"), "when   not rules").unwrap();
+    let before = |name: &str| std::fs::read_to_string(rules.join(name)).unwrap();
+    let (a, b, c) = (before("a.rules"), before("b.rules"), before("sub/c.rules"));
+
+    let out = fmt(&["--check"], &[&rules]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("--- ") && stdout.contains("a.rules"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sub/c.rules"), "{stdout}");
+    assert!(!stdout.contains("b.rules"), "{stdout}");
+    assert!(
+        stdout.contains("@@ -1,2 +1,2 @@\n # a\n-when a==1   set x=2\n+when a == 1 set x = 2\n"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("2 files would be reformatted, 1 already formatted"),
+        "{}",
+        text(&out)
+    );
+    // --check changes nothing.
+    assert_eq!(
+        (before("a.rules"), before("b.rules"), before("sub/c.rules")),
+        (a, b.clone(), c)
+    );
+
+    let out = fmt(&[], &[&rules]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("reformatted") && stdout.contains("a.rules"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("b.rules"), "{stdout}");
+    assert_eq!(before("a.rules"), "# a\nwhen a == 1 set x = 2\n");
+    assert_eq!(before("b.rules"), b);
+    assert_eq!(
+        before("sub/c.rules"),
+        "rule c {\n  when c exists\n  drop\n}\n"
+    );
+    assert_eq!(before("notes.txt"), "when   not rules");
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(&rules).unwrap().count(), 4);
+
+    let out = fmt(&["--check"], &[&rules]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+}
+
+#[test]
+fn fmt_reports_a_file_that_does_not_parse_and_formats_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(tmp.path(), "bad.rules", "when eventName = \"x\" drop\n");
+    std::fs::write(rules.join("good.rules"), "when  eventName==\"x\" drop").unwrap();
+    for check in [true, false] {
+        let args: &[&str] = if check { &["--check"] } else { &[] };
+        let out = fmt(args, &[&rules]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("E101") && stderr.contains("bad.rules:1:16"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("1 not formatted"), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("good.rules"));
+    }
+    assert_eq!(
+        std::fs::read_to_string(rules.join("bad.rules")).unwrap(),
+        "when eventName = \"x\" drop\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rules.join("good.rules")).unwrap(),
+        "when eventName == \"x\" drop\n"
+    );
+}
+
+#[test]
+fn fmt_dash_formats_standard_input_to_standard_output() {
+    let run =
+        |args: &[&str], input: &str| with_stdin(ctrules().arg("fmt").args(args).arg("-"), input);
+    let out = run(&[], "when a==1 drop # c");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "when a == 1 drop  # c\n"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out));
+
+    let out = run(&["--check"], "when a==1 drop\n");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-when a==1 drop\n+when a == 1 drop\n"));
+    let out = run(&["--check"], "when a == 1 drop\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = run(&[], "when a = 1 drop\n");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("<stdin>:1:8"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_shipped_rules_are_formatted() {
+    let out = fmt(
+        &["--check"],
+        &[
+            &repo().join("rules.d"),
+            &repo().join("tests/fixtures/rules"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

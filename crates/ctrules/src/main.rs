@@ -3,11 +3,13 @@
 //! - `ctrules check [PATH...]` lints rules files (see [`check`]).
 //! - `ctrules run --rules DIR --input SRC --output DST` enriches a batch (see [`run`]).
 //! - `ctrules test [PATH...]` runs the tests beside the rules (see [`test`]).
+//! - `ctrules fmt [--check] [PATH...]` rewrites rules files in the canonical layout (see [`fmt`]).
 //!
 //! Exit codes are documented in docs/cli.md and defined in [`exit`].
 
 mod check;
 mod exit;
+mod fmt;
 mod inputs;
 mod process;
 mod rules;
@@ -44,6 +46,20 @@ enum Command {
     Run(RunArgs),
     /// Run the tests written beside the rules (`*.test.json`).
     Test(TestArgs),
+    /// Rewrite rules files in the canonical layout; `--check` only reports.
+    Fmt(FmtArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FmtArgs {
+    /// Rules files or directories (searched recursively for *.rules); `-`
+    /// formats standard input to standard output.
+    #[arg(default_value = "rules.d")]
+    pub paths: Vec<PathBuf>,
+    /// Change nothing: show a diff of each file that is not formatted, and
+    /// exit 1 if there is any.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(clap::Args)]
@@ -125,6 +141,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::check(&args),
         Command::Run(args) => run::run(&args),
         Command::Test(args) => test::test(&args),
+        Command::Fmt(args) => fmt::fmt(&args),
     };
     ExitCode::from(code as u8)
 }

@@ -104,18 +104,33 @@ fn tight_len(text: &str) -> usize {
 
 /// Where a `#` comment starts in a line, outside any string.
 fn comment_start(line: &str) -> Option<usize> {
+    comments(line).next().map(|c| c.start)
+}
+
+/// The `#` comments of a text, in order: each from its `#` to the end of its
+/// line (the line break excluded). A `#` inside a string (`"a#b"`, escapes
+/// such as `\"` included) is text, not a comment.
+pub(crate) fn comments(text: &str) -> impl Iterator<Item = Span> + '_ {
+    let mut pos = 0;
     let mut in_string = false;
     let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_string => escaped = true,
-            '"' => in_string = !in_string,
-            '#' if !in_string => return Some(i),
-            _ => {}
+    std::iter::from_fn(move || {
+        while let Some(c) = text[pos..].chars().next() {
+            let at = pos;
+            pos += c.len_utf8();
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '#' if !in_string => {
+                    pos = text[at..].find('\n').map_or(text.len(), |n| at + n);
+                    return Some(Span::new(at, pos));
+                }
+                _ => {}
+            }
         }
-    }
-    None
+        None
+    })
 }
 
 impl Builder<'_> {
