@@ -2124,3 +2124,40 @@ fn w303_unknown_cloudtrail_fields_with_suggestions() {
                  and additionalEventData.MFAUsed == \"No\" and tlsDetails.tlsVersion exists drop";
     assert!(all_diags(clean).is_empty(), "{}", show(&all_diags(clean)));
 }
+
+/// What a glob matches, written out directly: `*` any run, `?` one character.
+fn glob_oracle(glob: &[char], text: &[char]) -> bool {
+    match glob.split_first() {
+        None => text.is_empty(),
+        Some(('*', rest)) => (0..=text.len()).any(|i| glob_oracle(rest, &text[i..])),
+        Some(('?', rest)) => !text.is_empty() && glob_oracle(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && glob_oracle(rest, &text[1..]),
+    }
+}
+
+proptest::proptest! {
+    /// `like` is compiled to startswith/endswith/contains when the glob
+    /// allows, and to a regex otherwise: both agree with the glob's meaning,
+    /// for one pattern and for a list, with and without `i`.
+    #[test]
+    fn like_matches_what_the_glob_says(
+        globs in proptest::collection::vec("[*]?[aAb?]{0,3}[*]?", 1..3),
+        value in "[aAbB]{0,5}",
+        ignore_case in proptest::bool::ANY,
+    ) {
+        let flag = if ignore_case { "i" } else { "" };
+        let list: Vec<String> = globs.iter().map(|g| format!("{flag}\"{g}\"")).collect();
+        let cond = if list.len() == 1 {
+            format!("userAgent like {}", list[0])
+        } else {
+            format!("userAgent like [{}]", list.join(", "))
+        };
+        let fold = |s: &str| if ignore_case { s.to_lowercase() } else { s.to_string() };
+        let text: Vec<char> = fold(&value).chars().collect();
+        let expected = globs.iter().any(|g| {
+            let glob: Vec<char> = fold(g).chars().collect();
+            glob_oracle(&glob, &text)
+        });
+        proptest::prop_assert_eq!(holds(&cond, &json!({"userAgent": value})), expected, "{}", cond);
+    }
+}

@@ -426,6 +426,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             Op::Contains => {
                 Matcher::Contains(strings.iter().map(|(s, i, _)| Text::new(s, *i)).collect())
             }
+            Op::Like if let Some(simple) = simple_globs(&strings) => simple,
             Op::Like => Matcher::Like(
                 strings
                     .iter()
@@ -705,6 +706,40 @@ pub fn schema_steps(path: &ast::Path) -> Vec<ctrules_core::schema::Step<'_>> {
 }
 
 /// The core field path for an AST path.
+/// `like` patterns that are one text with `*` at one or both ends
+/// (`"*prod*"`, `"arn:aws:*"`) as the matching `contains`, `startswith` or
+/// `endswith`, which are several times faster than the anchored regex a
+/// glob becomes. None when any pattern needs the regex (or `?`), or the
+/// patterns are of different shapes.
+fn simple_globs(strings: &[(String, bool, Span)]) -> Option<Matcher> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Shape {
+        Starts,
+        Ends,
+        Contains,
+    }
+    let mut shape = None;
+    let mut texts = Vec::new();
+    for (glob, ignore_case, _) in strings {
+        let (this, inner) = match (glob.strip_prefix('*'), glob.strip_suffix('*')) {
+            (Some(rest), Some(_)) if !rest.is_empty() => (Shape::Contains, &rest[..rest.len() - 1]),
+            (Some(rest), _) => (Shape::Ends, rest),
+            (None, Some(rest)) => (Shape::Starts, rest),
+            (None, None) => return None,
+        };
+        if inner.contains(['*', '?']) || shape.is_some_and(|s| s != this) {
+            return None;
+        }
+        shape = Some(this);
+        texts.push(Text::new(inner, *ignore_case));
+    }
+    Some(match shape? {
+        Shape::Starts => Matcher::StartsWith(texts.into()),
+        Shape::Ends => Matcher::EndsWith(texts.into()),
+        Shape::Contains => Matcher::Contains(texts.into()),
+    })
+}
+
 pub fn field_path(path: &ast::Path) -> FieldPath {
     segments_path(&path.segments)
 }
