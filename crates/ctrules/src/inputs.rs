@@ -18,6 +18,14 @@ pub struct Input {
 }
 
 impl Input {
+    /// Bytes to read, when known (0 for standard input or an unreadable file).
+    pub fn size(&self) -> u64 {
+        match &self.origin {
+            Origin::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
+            Origin::Stdin => 0,
+        }
+    }
+
     /// The output's relative path: the input's, with `.gz` added when missing.
     pub fn output_relative(&self) -> String {
         if self.relative.ends_with(".gz") {

@@ -9,7 +9,6 @@ use crate::process::{process, Destination, FileReport, Options, Status};
 use crate::summary::Summary;
 use crate::{exit, RunArgs};
 use ctrules_compiler::RuleSet;
-use rayon::prelude::*;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -68,20 +67,15 @@ pub fn run(args: &RunArgs) -> i32 {
         inputs.len().max(1)
     };
     for chunk in inputs.chunks(window) {
-        let reports: Vec<FileReport> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(
-                    |input| match collisions.iter().find(|(dup, _)| std::ptr::eq(*dup, input)) {
-                        Some((_, first)) => collision_report(input, first, &rules),
-                        None => {
-                            let report = process(input, &opts);
-                            report_problems(&report, args.quiet);
-                            report
-                        }
-                    },
-                )
-                .collect()
+        let reports = largest_first(&pool, chunk, |input| {
+            match collisions.iter().find(|(dup, _)| std::ptr::eq(*dup, input)) {
+                Some((_, first)) => collision_report(input, first, &rules),
+                None => {
+                    let report = process(input, &opts);
+                    report_problems(&report, args.quiet);
+                    report
+                }
+            }
         });
         for report in reports {
             if !report.memory.is_empty() {
@@ -145,4 +139,37 @@ fn collision_report(input: &Input, first: &str, rules: &RuleSet) -> FileReport {
     ));
     report_problems(&report, false);
     report
+}
+
+/// Runs `work` on every input on the pool's threads, biggest file first,
+/// and gives the results back in input order. Taking the biggest first keeps
+/// one large file from starting last and leaving the other cores idle.
+fn largest_first<T: Send>(
+    pool: &rayon::ThreadPool,
+    inputs: &[Input],
+    work: impl Fn(&Input) -> T + Sync,
+) -> Vec<T> {
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].size()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<T>>> =
+        inputs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    pool.scope(|scope| {
+        for _ in 0..pool.current_num_threads().min(inputs.len()) {
+            scope.spawn(|_| loop {
+                let taken = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = order.get(taken) else { break };
+                let result = work(&inputs[i]);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every input is taken by a worker")
+        })
+        .collect()
 }
