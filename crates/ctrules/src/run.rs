@@ -150,7 +150,8 @@ fn largest_first<T: Send>(
     work: impl Fn(&Input) -> T + Sync,
 ) -> Vec<T> {
     let mut order: Vec<usize> = (0..inputs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].size()));
+    // One stat per file: sort_by_key would ask for each size many times.
+    order.sort_by_cached_key(|&i| std::cmp::Reverse(inputs[i].size()));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<T>>> =
         inputs.iter().map(|_| std::sync::Mutex::new(None)).collect();
