@@ -100,7 +100,8 @@ proptest! {
         let text = if pretty { serde_json::to_vec_pretty(&doc) } else { serde_json::to_vec(&doc) }.unwrap();
         let input = if gz { gzip(&text) } else { text };
         let wanted = ["eventName", "userIdentity"];
-        let options = ReadOptions { fields: Some(FieldSet::new(wanted)) };
+        let fields = FieldSet::new(wanted);
+        let options = ReadOptions { fields: Some(&fields) };
         let mut seen = Vec::new();
         read_log_with(&input[..], &options, &mut |r: Record<'_>| {
             let mut compacted = Vec::new();

@@ -172,7 +172,7 @@ fn evaluate_into(
     let mut dropped = 0u64;
     let matches = &mut report.matches;
     let options = ReadOptions {
-        fields: Some(rules.record_fields().clone()),
+        fields: Some(rules.record_fields()),
     };
     let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
         rules.evaluate(record.value, &mut eval);

@@ -68,12 +68,12 @@ pub struct Record<'a> {
 }
 
 /// How to read a log file.
-#[derive(Debug, Clone, Default)]
-pub struct ReadOptions {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions<'f> {
     /// The top-level fields to parse into [`Record::value`]; None: all.
     /// Records streamed from an array keep only these (the others are still
     /// checked to be valid JSON). Other layouts are parsed whole.
-    pub fields: Option<FieldSet>,
+    pub fields: Option<&'f FieldSet>,
 }
 
 /// A record that could not be used; the rest of the file still is.
@@ -188,7 +188,7 @@ pub fn read_log(input: impl Read, sink: &mut RecordSink<'_>) -> Result<ReadOutco
 /// Reads one log file as `options` say, calling `sink` for every record in file order.
 pub fn read_log_with(
     input: impl Read,
-    options: &ReadOptions,
+    options: &ReadOptions<'_>,
     sink: &mut RecordSink<'_>,
 ) -> Result<ReadOutcome, ReadError> {
     let mut raw = BufReader::with_capacity(BUFFER, input);
@@ -212,7 +212,7 @@ pub fn read_log_with(
 fn read_text(
     mut text: impl BufRead,
     gzipped: bool,
-    options: &ReadOptions,
+    options: &ReadOptions<'_>,
     sink: &mut RecordSink<'_>,
 ) -> Result<ReadOutcome, ReadError> {
     let io_err = |e: io::Error| io_error(e, gzipped);
@@ -243,7 +243,7 @@ fn read_text(
         sink_error: None,
         gzipped,
         line_offset: skipped_lines,
-        fields: options.fields.as_ref(),
+        fields: options.fields,
     };
     let result = match first {
         b'[' => {
