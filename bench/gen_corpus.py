@@ -213,6 +213,16 @@ class Gen:
                 for _ in range(POOL_SIZE)]
             self.service_pools[acct] = [self.new_principal(acct, "AWSService", s) for s in SERVICES_INVOKING]
 
+    def _assumed_role(self, acct, rid, role, role_path, session):
+        """userIdentity of a session of role `role` (IAM path `role_path`)."""
+        return {"type": "AssumedRole", "principalId": "%s:%s" % (rid, session),
+                "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (acct, role, session),
+                "accountId": acct, "accessKeyId": "ASIA" + self._upper(16),
+                "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": rid,
+                                                     "arn": "arn:aws:iam::%s:role/%s%s" % (acct, role_path, role),
+                                                     "accountId": acct, "userName": role},
+                                   "webIdFederationData": {}}}
+
     def new_principal(self, acct, kind, invoker=None):
         rng = self.rng
         mfa = "true" if rng.random() < 0.3 else "false"
@@ -227,13 +237,7 @@ class Gen:
                                   "aws-go-sdk-%d" % rng.randrange(10**18, 10**19), rng.choice(PEOPLE),
                                   "GitHubActions", "%d" % rng.randrange(10**18, 10**19)])
             rid = self.role_ids[role]
-            ident = {"type": "AssumedRole", "principalId": "%s:%s" % (rid, session),
-                     "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (acct, role, session),
-                     "accountId": acct, "accessKeyId": "ASIA" + self._upper(16),
-                     "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": rid,
-                                                          "arn": "arn:aws:iam::%s:role/%s" % (acct, role),
-                                                          "accountId": acct, "userName": role},
-                                        "webIdFederationData": {}}}
+            ident = self._assumed_role(acct, rid, role, "", session)
             if rng.random() < 0.15:
                 ident["sessionContext"]["ec2RoleDelivery"] = "2.0"
             if rng.random() < 0.1:
@@ -245,13 +249,7 @@ class Gen:
             role = "AWSReservedSSO_%s_%s" % (ps, suffix)
             email = "%s@example.com" % rng.choice(PEOPLE).lower()
             mfa = "false"
-            ident = {"type": "AssumedRole", "principalId": "%s:%s" % (rid, email),
-                     "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (acct, role, email),
-                     "accountId": acct, "accessKeyId": "ASIA" + self._upper(16),
-                     "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": rid,
-                                                          "arn": "arn:aws:iam::%s:role/aws-reserved/sso.amazonaws.com/%s" % (acct, role),
-                                                          "accountId": acct, "userName": role},
-                                        "webIdFederationData": {}}}
+            ident = self._assumed_role(acct, rid, role, "aws-reserved/sso.amazonaws.com/", email)
         elif kind == "IAMUser":
             person = rng.choice(PEOPLE)
             aid, key = self.user_ids[person]
