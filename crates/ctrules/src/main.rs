@@ -10,11 +10,8 @@
 mod check;
 mod exit;
 mod fmt;
-mod inputs;
-mod process;
 mod rules;
 mod run;
-mod summary;
 mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -121,9 +118,10 @@ pub struct RunArgs {
     /// .mmdb) for `geoip(...)` in rules; repeatable, earlier files win.
     #[arg(long, value_name = "FILE")]
     pub geoip: Vec<PathBuf>,
-    /// Files processed at once (default: one per core).
-    #[arg(long)]
-    pub jobs: Option<usize>,
+    /// Files processed at once (default: one per core; at most 256, since
+    /// each job is a thread with its own buffers and more only add memory).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub jobs: Option<u16>,
     /// gzip level of the output, 0 (none) to 9 (smallest).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     pub compression_level: u32,

@@ -1,0 +1,112 @@
+//! One input through the pipeline: open, read and evaluate, write, commit.
+//!
+//! An input is handled by one worker from start to end and evaluated by one
+//! rule set. Its output is committed only when the whole input was read;
+//! a failure at any stage leaves no output and names the stage.
+
+use crate::report::{FileReport, JobError, Stage, Status};
+use crate::sink::dir::DirSink;
+use crate::sink::stdout::Spill;
+use crate::source::{Input, Origin};
+use ctrules_compiler::{Evaluation, RuleSet};
+use ctrules_core::reader::{read_log_with, ReadError, ReadErrorKind, ReadOptions, Record};
+use ctrules_core::writer::write_enriched;
+use ctrules_core::Enrichment;
+use std::fs::File;
+use std::io::{self, Read};
+
+/// Where one input's records go.
+pub enum Sink<'a> {
+    Dir(&'a DirSink),
+    /// Gathered for standard output, which the caller writes in order.
+    Stdout,
+}
+
+/// Runs one input through `rules` into `sink`. For [`Sink::Stdout`], the
+/// gathered output comes back with the report (empty when it failed).
+pub fn process(input: &Input, rules: &RuleSet, sink: &Sink<'_>) -> (FileReport, Spill) {
+    let mut report = FileReport::new(input.display(), rules.len());
+    let mut spill = Spill::new();
+    let result = open(input).and_then(|reader| match sink {
+        Sink::Dir(dir) => {
+            let mut out = dir.open(input)?;
+            evaluate_into(reader, rules, &mut report, |record, enr| {
+                out.records().write(record, enr)
+            })?
+            .map_or_else(|| out.commit().map(|()| None), |skip| Ok(Some(skip)))
+        }
+        Sink::Stdout => evaluate_into(reader, rules, &mut report, |record, enr| {
+            write_enriched(record, enr, spill.buffer());
+            spill.settle()
+        }),
+    });
+    match result {
+        Ok(None) => {}
+        Ok(Some(skip)) => report.status = Status::Skipped(skip),
+        Err(e) => {
+            report.status = Status::Failed(e);
+            spill = Spill::new();
+        }
+    }
+    (report, spill)
+}
+
+fn open(input: &Input) -> Result<Box<dyn Read + '_>, JobError> {
+    match &input.origin {
+        Origin::File(path) | Origin::Stream(path) => match File::open(path) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) => Err(JobError::new(
+                Stage::Open,
+                e.kind() != io::ErrorKind::NotFound && e.kind() != io::ErrorKind::PermissionDenied,
+                format!("cannot open: {e}"),
+            )),
+        },
+        Origin::Stdin => Ok(Box::new(io::stdin().lock())),
+    }
+}
+
+/// A reader's failure as a job failure: the sink's own errors are write
+/// failures (worth a retry); the others are the input's.
+fn read_failure(e: ReadError) -> JobError {
+    match e.kind {
+        ReadErrorKind::Output => JobError::new(Stage::Write, true, e.to_string()),
+        ReadErrorKind::Io => JobError::new(Stage::Read, true, e.to_string()),
+        _ => JobError::new(Stage::Read, false, e.to_string()),
+    }
+}
+
+/// Streams the records of `reader` through the rules into `write`.
+/// Returns the skip reason for a file that is not a log (nothing written).
+fn evaluate_into(
+    reader: Box<dyn Read + '_>,
+    rules: &RuleSet,
+    report: &mut FileReport,
+    mut write: impl FnMut(&Record<'_>, &Enrichment) -> io::Result<()>,
+) -> Result<Option<String>, JobError> {
+    let mut eval = Evaluation::default();
+    let mut records_out = 0u64;
+    let mut dropped = 0u64;
+    let matches = &mut report.matches;
+    let options = ReadOptions {
+        fields: Some(rules.record_fields()),
+    };
+    let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
+        rules.evaluate(record.value, &mut eval);
+        for &i in &eval.matched {
+            matches[i] += 1;
+        }
+        if eval.enrichment.drop {
+            dropped += 1;
+            return Ok(());
+        }
+        records_out += 1;
+        write(&record, &eval.enrichment)
+    })
+    .map_err(read_failure)?;
+    report.records_in = outcome.records + outcome.rejected;
+    report.records_out = records_out;
+    report.dropped = dropped;
+    report.rejected = outcome.rejected;
+    report.record_errors = outcome.record_errors;
+    Ok(outcome.skipped)
+}

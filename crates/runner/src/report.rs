@@ -1,0 +1,278 @@
+//! What happened to each input, and the end-of-run summary: counts, matches
+//! per rule, and every input that was skipped or failed, with its cause.
+//! The summary is rendered for people and serialized for `--summary-json`
+//! (docs/cli.md describes the fields).
+
+use ctrules_compiler::RuleSet;
+use ctrules_core::RecordError;
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+
+/// The step of the pipeline where an input failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Finding it: a dangling link, a link loop, an unreadable directory.
+    Discover,
+    /// Opening it.
+    Open,
+    /// Reading its records: bad gzip, bad JSON, not a log file.
+    Read,
+    /// Writing its output.
+    Write,
+    /// Putting the finished output in place.
+    Commit,
+}
+
+/// Why one input failed: the stage, whether trying again could help, and
+/// the cause as the failing layer gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    pub stage: Stage,
+    /// True for I/O troubles that may pass (a full disk, a busy file);
+    /// false when the input itself is bad and a retry would fail the same way.
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl JobError {
+    pub fn new(stage: Stage, retryable: bool, message: impl Into<String>) -> JobError {
+        JobError {
+            stage,
+            retryable,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for JobError {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Done,
+    /// Not a log (a digest, another file name, not a regular file); nothing written.
+    Skipped(String),
+    Failed(JobError),
+}
+
+/// What happened to one input.
+#[derive(Debug)]
+pub struct FileReport {
+    /// The input as the user would find it (path, escaped for display).
+    pub input: String,
+    pub status: Status,
+    pub records_in: u64,
+    pub records_out: u64,
+    pub dropped: u64,
+    /// Records that could not be used, and the first of them with their causes.
+    pub rejected: u64,
+    pub record_errors: Vec<RecordError>,
+    /// Matches per rule, indexed like `RuleSet::rules`.
+    pub matches: Vec<u64>,
+}
+
+impl FileReport {
+    /// A report with nothing done yet, for a run of `rules` rules.
+    pub fn new(input: String, rules: usize) -> FileReport {
+        FileReport {
+            input,
+            status: Status::Done,
+            records_in: 0,
+            records_out: 0,
+            dropped: 0,
+            rejected: 0,
+            record_errors: Vec::new(),
+            matches: vec![0; rules],
+        }
+    }
+
+    /// A report of an input that failed before any record was read.
+    pub fn failed(input: String, rules: usize, error: JobError) -> FileReport {
+        let mut report = FileReport::new(input, rules);
+        report.status = Status::Failed(error);
+        report
+    }
+
+    /// A report of an input passed over on purpose.
+    pub fn skipped(input: String, rules: usize, why: impl Into<String>) -> FileReport {
+        let mut report = FileReport::new(input, rules);
+        report.status = Status::Skipped(why.into());
+        report
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub rules_version: String,
+    pub rules: usize,
+    pub files_processed: u64,
+    pub files_skipped: u64,
+    pub files_failed: u64,
+    pub events_in: u64,
+    pub events_out: u64,
+    pub events_dropped: u64,
+    pub events_rejected: u64,
+    /// Rule id and how many events it matched, in load order.
+    pub matches: Vec<RuleMatches>,
+    pub skipped: Vec<FileProblem>,
+    pub failed: Vec<FileProblem>,
+    /// Records that could not be used, in files that were otherwise processed.
+    pub rejected: Vec<FileProblem>,
+    /// Set when the run stopped before every input was handled (standard
+    /// output failed): the inputs not reached are in no other list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    pub elapsed_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleMatches {
+    pub rule: String,
+    pub events: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileProblem {
+    pub file: String,
+    pub cause: String,
+    /// For failures: where in the pipeline, and whether a retry may help.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+impl FileProblem {
+    fn new(file: &str, cause: String) -> FileProblem {
+        FileProblem {
+            file: file.to_string(),
+            cause,
+            stage: None,
+            retryable: None,
+        }
+    }
+}
+
+impl Summary {
+    pub fn new(rules: &RuleSet) -> Summary {
+        Summary {
+            rules_version: rules.version().to_string(),
+            rules: rules.len(),
+            matches: rules
+                .rules()
+                .iter()
+                .map(|r| RuleMatches {
+                    rule: r.info.id.to_string(),
+                    events: 0,
+                })
+                .collect(),
+            ..Summary::default()
+        }
+    }
+
+    pub fn add(&mut self, report: &FileReport) {
+        match &report.status {
+            Status::Done => self.files_processed += 1,
+            Status::Skipped(why) => {
+                self.files_skipped += 1;
+                self.skipped
+                    .push(FileProblem::new(&report.input, why.clone()));
+            }
+            Status::Failed(error) => {
+                self.files_failed += 1;
+                self.failed.push(FileProblem {
+                    stage: Some(error.stage),
+                    retryable: Some(error.retryable),
+                    ..FileProblem::new(&report.input, error.message.clone())
+                });
+                return;
+            }
+        }
+        self.events_in += report.records_in;
+        self.events_out += report.records_out;
+        self.events_dropped += report.dropped;
+        self.events_rejected += report.rejected;
+        for (m, n) in self.matches.iter_mut().zip(&report.matches) {
+            m.events += n;
+        }
+        for e in &report.record_errors {
+            self.rejected
+                .push(FileProblem::new(&report.input, e.to_string()));
+        }
+        if report.rejected > report.record_errors.len() as u64 {
+            let more = report.rejected - report.record_errors.len() as u64;
+            self.rejected.push(FileProblem::new(
+                &report.input,
+                format!("and {more} more records"),
+            ));
+        }
+    }
+
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.elapsed_seconds = (elapsed.as_secs_f64() * 1000.0).round() / 1000.0;
+        self.skipped.sort_by(|a, b| a.file.cmp(&b.file));
+        self.failed.sort_by(|a, b| a.file.cmp(&b.file));
+    }
+
+    /// True when something could not be processed.
+    pub fn is_partial(&self) -> bool {
+        self.files_failed > 0 || self.events_rejected > 0 || self.stopped.is_some()
+    }
+
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "ctrules run: {} rules (version {})",
+            self.rules, self.rules_version
+        );
+        let _ = writeln!(
+            s,
+            "files:  {} processed, {} skipped, {} failed",
+            self.files_processed, self.files_skipped, self.files_failed
+        );
+        let _ = writeln!(
+            s,
+            "events: {} in, {} out, {} dropped by rules, {} rejected",
+            self.events_in, self.events_out, self.events_dropped, self.events_rejected
+        );
+        if !self.matches.is_empty() {
+            let _ = writeln!(s, "matches per rule:");
+            let width = self.matches.iter().map(|m| m.rule.len()).max().unwrap_or(0);
+            for m in &self.matches {
+                let _ = writeln!(s, "  {:width$}  {}", m.rule, m.events);
+            }
+        }
+        for (title, list) in [
+            ("skipped", &self.skipped),
+            ("failed", &self.failed),
+            ("rejected records", &self.rejected),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(s, "{title}:");
+                for p in list {
+                    let _ = writeln!(s, "  {}: {}", p.file, p.cause);
+                }
+            }
+        }
+        if let Some(why) = &self.stopped {
+            let _ = writeln!(s, "stopped early: {why}");
+        }
+        let secs = self.elapsed_seconds;
+        let rate = if secs > 0.0 {
+            self.events_in as f64 / secs
+        } else {
+            0.0
+        };
+        let _ = writeln!(s, "elapsed {secs:.3}s ({rate:.0} events/s)");
+        s
+    }
+}

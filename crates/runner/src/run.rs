@@ -1,0 +1,246 @@
+//! A batch: every input of a source through the pipeline, on a pool of
+//! workers, into one sink, and the summary of it all.
+
+use crate::job::{process, Sink};
+use crate::plan::{Location, Plan, MAX_JOBS};
+use crate::report::{FileReport, JobError, Stage, Summary};
+use crate::sink::dir::{output_collisions, DirSink};
+use crate::sink::stdout::Spill;
+use crate::source::{self, display_path, FileId, Found, Input};
+use ctrules_compiler::RuleSet;
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Instant;
+
+/// Why a run could not start: nothing was read or written.
+#[derive(Debug)]
+pub enum RunError {
+    /// The input or output cannot be used as given (missing, the same
+    /// place, an output that would replace an input).
+    Usage(String),
+    /// The workers could not be started.
+    Setup(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Usage(m) | RunError::Setup(m) => f.write_str(m),
+        }
+    }
+}
+
+/// What the caller hears while a run goes on.
+pub enum Event<'a> {
+    /// An input is finished (processed, skipped or failed).
+    Finished(&'a FileReport),
+    /// Temporaries left by runs that were killed were removed.
+    StaleRemoved(usize),
+}
+
+/// The end of a run.
+pub struct Outcome {
+    pub summary: Summary,
+    /// Writing to standard output failed, and the run stopped there.
+    pub stdout_error: Option<io::Error>,
+}
+
+/// Writes a line to standard error, never failing: a closed or broken
+/// standard error must not stop the work (or panic, as `eprintln!` does).
+pub fn say(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(line.as_bytes());
+    let _ = err.write_all(b"\n");
+}
+
+/// Runs `plan` with `rules`. `events` is called from the workers.
+pub fn run(
+    plan: &Plan,
+    rules: &RuleSet,
+    events: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    if plan.output == Location::Stdio && !stdout_is_open() {
+        return Err(RunError::Usage(
+            "standard output is closed; nothing was processed".into(),
+        ));
+    }
+    let (found, sink) = resolve(plan)?;
+    let jobs = plan.jobs.clamp(1, MAX_JOBS);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| RunError::Setup(format!("cannot start workers: {e}")))?;
+
+    let mut summary = Summary::new(rules);
+    for (file, why) in &found.passed_over {
+        let report = FileReport::skipped(file.clone(), rules.len(), why.clone());
+        events(Event::Finished(&report));
+        summary.add(&report);
+    }
+    for (file, error) in &found.broken {
+        let report = FileReport::failed(file.clone(), rules.len(), error.clone());
+        events(Event::Finished(&report));
+        summary.add(&report);
+    }
+    let inputs = &found.inputs;
+    let collisions = output_collisions(inputs);
+    let work = |i: usize, sink: &Sink<'_>| -> (FileReport, Spill) {
+        let (report, spill) = match collisions.get(&i) {
+            Some(first) => {
+                let error = JobError::new(
+                    Stage::Write,
+                    false,
+                    format!(
+                        "its output {} would overwrite the output of {first}",
+                        display_path(&inputs[i].output_relative())
+                    ),
+                );
+                let report = FileReport::failed(inputs[i].display(), rules.len(), error);
+                (report, Spill::new())
+            }
+            None => process(&inputs[i], rules, sink),
+        };
+        events(Event::Finished(&report));
+        (report, spill)
+    };
+
+    let mut stdout_error = None;
+    match &sink {
+        Some(dir) => {
+            let removed = dir.remove_stale_temporaries(inputs);
+            if removed > 0 {
+                events(Event::StaleRemoved(removed));
+            }
+            let sink = Sink::Dir(dir);
+            let all: Vec<usize> = (0..inputs.len()).collect();
+            for (report, _) in largest_first(&pool, inputs, &all, |i| work(i, &sink)) {
+                summary.add(&report);
+            }
+        }
+        None => {
+            // In input order: a window of inputs in parallel, then written
+            // in order. A window of 2 x jobs keeps every worker busy while
+            // bounding what waits in spills.
+            let mut out = io::stdout().lock();
+            let all: Vec<usize> = (0..inputs.len()).collect();
+            'windows: for window in all.chunks(jobs * 2) {
+                let done = largest_first(&pool, inputs, window, |i| work(i, &Sink::Stdout));
+                for (report, spill) in done {
+                    if let Err(e) = spill.copy_to(&mut out).and_then(|()| out.flush()) {
+                        summary.stopped = Some(format!("cannot write to standard output: {e}"));
+                        stdout_error = Some(e);
+                        break 'windows;
+                    }
+                    summary.add(&report);
+                }
+            }
+        }
+    }
+    summary.finish(started.elapsed());
+    Ok(Outcome {
+        summary,
+        stdout_error,
+    })
+}
+
+/// The inputs and the output directory (None: standard output), after
+/// refusing any plan that would read the output or replace an input.
+fn resolve(plan: &Plan) -> Result<(Found, Option<DirSink>), RunError> {
+    let input_root = match &plan.input {
+        Location::Stdio => None,
+        Location::Path(p) => {
+            std::fs::metadata(p)
+                .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(p))))?;
+            Some(p.as_path())
+        }
+    };
+    let sink = match &plan.output {
+        Location::Stdio => None,
+        Location::Path(dir) => {
+            if let Some(root) = input_root {
+                refuse_same_place(root, dir)?;
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| RunError::Usage(format!("output {}: {e}", display_path(dir))))?;
+            Some(DirSink {
+                root: dir.clone(),
+                compression_level: plan.compression_level,
+            })
+        }
+    };
+    let found = match input_root {
+        None => source::stdin(),
+        Some(root) => {
+            let exclude = sink.as_ref().and_then(|s| FileId::of_path(&s.root));
+            source::discover_path(root, exclude)
+                .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(root))))?
+        }
+    };
+    if let Some(dir) = &sink {
+        let replacing = dir.targets_replacing_inputs(&found.inputs);
+        if let Some((input, target)) = replacing.first() {
+            return Err(RunError::Usage(format!(
+                "output {} would replace the input {}{}; choose an output directory outside the input",
+                display_path(target),
+                input.display(),
+                match replacing.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more inputs)", n - 1),
+                }
+            )));
+        }
+    }
+    Ok((found, sink))
+}
+
+/// Refuses an output directory that is the input directory itself.
+fn refuse_same_place(input: &Path, output: &Path) -> Result<(), RunError> {
+    if FileId::of_path(input).is_some() && FileId::of_path(input) == FileId::of_path(output) {
+        return Err(RunError::Usage(format!(
+            "output {} is the input directory: its enriched copies would replace the original logs or be read back as input; choose another directory",
+            display_path(output)
+        )));
+    }
+    Ok(())
+}
+
+fn stdout_is_open() -> bool {
+    // Rust's standard output swallows EBADF (a closed descriptor) and
+    // reports every write as done; ask the descriptor itself.
+    // SAFETY: F_GETFD reads descriptor flags; no memory is touched.
+    unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) != -1 }
+}
+
+/// Runs `work` on the inputs `which` on the pool's threads, biggest file
+/// first, and gives the results back in the order of `which`. Taking the
+/// biggest first keeps one large file from starting last and leaving the
+/// other cores idle.
+fn largest_first<T: Send>(
+    pool: &rayon::ThreadPool,
+    inputs: &[Input],
+    which: &[usize],
+    work: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let mut order: Vec<usize> = (0..which.len()).collect();
+    // One stat per file: sort_by_key would ask for each size many times.
+    order.sort_by_cached_key(|&k| std::cmp::Reverse(inputs[which[k]].size()));
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<T>>> = which.iter().map(|_| Mutex::new(None)).collect();
+    pool.scope(|scope| {
+        for _ in 0..pool.current_num_threads().min(which.len()) {
+            scope.spawn(|_| loop {
+                let taken = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&k) = order.get(taken) else { break };
+                let result = work(which[k]);
+                *results[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}

@@ -1,0 +1,129 @@
+//! Outputs in a local directory: complete or absent, never partial.
+
+use crate::inflight::Temp;
+use crate::report::{JobError, Stage};
+use crate::source::{display_path, FileId, Input};
+use ctrules_core::EnrichedWriter;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// An output directory.
+#[derive(Debug, Clone)]
+pub struct DirSink {
+    pub root: PathBuf,
+    pub compression_level: u32,
+}
+
+/// An output being written, not yet in place.
+pub struct DirWriter {
+    target: PathBuf,
+    temp: Temp,
+    writer: EnrichedWriter<BufWriter<File>>,
+}
+
+fn write_error(stage: Stage, what: &str, target: &Path, e: &io::Error) -> JobError {
+    JobError::new(stage, true, format!("{what} {}: {e}", display_path(target)))
+}
+
+impl DirSink {
+    /// Where `input`'s output goes.
+    pub fn target(&self, input: &Input) -> PathBuf {
+        self.root.join(input.output_relative())
+    }
+
+    /// Starts writing `input`'s output to a temporary beside its target.
+    pub fn open(&self, input: &Input) -> Result<DirWriter, JobError> {
+        let target = self.target(input);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                write_error(Stage::Write, "cannot create the directory of", &target, &e)
+            })?;
+        }
+        let (temp, file) = Temp::create(&target)
+            .map_err(|e| write_error(Stage::Write, "cannot create a temporary for", &target, &e))?;
+        let writer = EnrichedWriter::new(
+            BufWriter::with_capacity(256 * 1024, file),
+            self.compression_level,
+        );
+        Ok(DirWriter {
+            target,
+            temp,
+            writer,
+        })
+    }
+
+    /// The inputs whose output would replace an input file (the same file,
+    /// or a hard link to it), with that target. A run refuses to start when
+    /// there is any.
+    pub fn targets_replacing_inputs<'i>(&self, inputs: &'i [Input]) -> Vec<(&'i Input, PathBuf)> {
+        let input_ids: HashSet<FileId> = inputs
+            .iter()
+            .filter_map(|i| match &i.origin {
+                crate::source::Origin::File(p) => FileId::of_path(p),
+                _ => None,
+            })
+            .collect();
+        inputs
+            .iter()
+            .filter_map(|i| {
+                let target = self.target(i);
+                let id = FileId::of_path(&target)?;
+                input_ids.contains(&id).then_some((i, target))
+            })
+            .collect()
+    }
+
+    /// Removes the temporaries of dead runs in the directories this run
+    /// writes to; how many.
+    pub fn remove_stale_temporaries(&self, inputs: &[Input]) -> usize {
+        let dirs: BTreeSet<PathBuf> = inputs
+            .iter()
+            .filter_map(|i| self.target(i).parent().map(Path::to_path_buf))
+            .collect();
+        dirs.iter().map(|d| crate::inflight::remove_stale(d)).sum()
+    }
+}
+
+impl DirWriter {
+    pub fn records(&mut self) -> &mut EnrichedWriter<BufWriter<File>> {
+        &mut self.writer
+    }
+
+    /// Finishes the gzip stream, flushes it to disk and renames it into place.
+    pub fn commit(self) -> Result<(), JobError> {
+        let target = self.target;
+        let file = self
+            .writer
+            .finish()
+            .and_then(|mut w| {
+                w.flush()?;
+                w.into_inner().map_err(|e| e.into_error())
+            })
+            .and_then(|f| f.sync_all().map(|()| f))
+            .map_err(|e| write_error(Stage::Write, "cannot write", &target, &e))?;
+        drop(file);
+        self.temp
+            .commit(&target)
+            .map_err(|e| write_error(Stage::Commit, "cannot rename into place", &target, &e))
+    }
+}
+
+/// Inputs whose output another input already takes (`a.json` and
+/// `a.json.gz`): the later input and the name of the first.
+pub fn output_collisions(inputs: &[Input]) -> HashMap<usize, String> {
+    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+    let mut dups = HashMap::new();
+    for (i, input) in inputs.iter().enumerate() {
+        match seen.get(&input.output_relative()) {
+            Some(&first) => {
+                dups.insert(i, inputs[first].display());
+            }
+            None => {
+                seen.insert(input.output_relative(), i);
+            }
+        }
+    }
+    dups
+}
