@@ -3,67 +3,14 @@
 //! malformed inputs. Every count is checked against an independent reading of
 //! the input with serde_json.
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-fn ctrules() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ctrules"))
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Runs `ctrules run` and returns its output and the JSON summary.
-fn run(rules: &Path, input: &Path, output: &Path, extra: &[&str]) -> (Output, Value) {
-    let summary = output.with_extension("summary.json");
-    let out = ctrules()
-        .args(["run", "--rules"])
-        .arg(rules)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .arg("--summary-json")
-        .arg(&summary)
-        .args(extra)
-        .output()
-        .unwrap();
-    let summary = std::fs::read_to_string(&summary)
-        .map(|s| serde_json::from_str(&s).unwrap())
-        .unwrap_or(Value::Null);
-    (out, summary)
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-fn gunzip(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_string(&mut s)
-        .unwrap();
-    s
-}
+mod support;
+use support::*;
 
 /// The records of an input file, read independently of ctrules; `None` when
 /// it is not a log file.
@@ -118,23 +65,6 @@ fn output_lines(path: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn is_iam(record: &Value) -> bool {
@@ -510,30 +440,6 @@ fn the_bundled_sample_logs_run_clean() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let records = assert_outputs_match_inputs(&input, &tmp.path().join("out"), &summary);
     assert!(records > 300);
-}
-
-/// Runs a command with `input` on its standard input.
-fn with_stdin(command: &mut Command, input: &str) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn write_rules(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let rules = dir.join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join(name), body).unwrap();
-    rules
 }
 
 #[test]

@@ -206,10 +206,22 @@ fn refuse_same_place(input: &Path, output: &Path) -> Result<(), RunError> {
 }
 
 fn stdout_is_open() -> bool {
-    // Rust's standard output swallows EBADF (a closed descriptor) and
-    // reports every write as done; ask the descriptor itself.
-    // SAFETY: F_GETFD reads descriptor flags; no memory is touched.
-    unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) != -1 }
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    // Rust's runtime reopens a closed standard output on /dev/null before
+    // main (read-write, where a shell's `>/dev/null` is write-only), so
+    // every write would "succeed" into nothing: that pairing means closed.
+    // SAFETY: F_GETFL reads the descriptor's flags; no memory is touched.
+    let flags = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFL) };
+    if flags == -1 {
+        return false;
+    }
+    if flags & libc::O_ACCMODE != libc::O_RDWR {
+        return true;
+    }
+    let is_null =
+        |m: &std::fs::Metadata| m.file_type().is_char_device() && m.rdev() == libc::makedev(1, 3);
+    let stdout = std::fs::metadata("/dev/stdout").or_else(|_| std::fs::metadata("/proc/self/fd/1"));
+    !stdout.is_ok_and(|m| is_null(&m))
 }
 
 /// Runs `work` on the inputs `which` on the pool's threads, biggest file
