@@ -84,8 +84,7 @@ pub fn process(input: &Input, opts: &Options<'_>) -> FileReport {
         Destination::Memory => {
             let mut out = Vec::new();
             let r = evaluate_into(reader, opts.rules, &mut report, |record, enr| {
-                write_enriched(record, enr, &mut out);
-                Ok(())
+                write_enriched(record, enr, &mut out)
             });
             report.memory = out;
             r
@@ -183,8 +182,10 @@ fn evaluate_into(
             dropped += 1;
             return Ok(());
         }
+        // Counted once written: a record the writer rejects is counted by the reader.
+        write(&record, &eval.enrichment)?;
         records_out += 1;
-        write(&record, &eval.enrichment)
+        Ok(())
     })?;
     report.records_in = outcome.records + outcome.rejected;
     report.records_out = records_out;

@@ -19,6 +19,7 @@ mod split;
 pub use projection::{parse_projected, FieldSet};
 
 use crate::schema::{DIGEST_FIELDS, RECORD_MARKERS};
+pub use crate::writer::Rejected;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use split::Splitter;
@@ -172,7 +173,9 @@ impl fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
-/// Receives each good record; an error stops the read (as [`ReadErrorKind::Output`]).
+/// Receives each good record; an error stops the read (as
+/// [`ReadErrorKind::Output`]), except a [`Rejected`] one, which rejects that
+/// record (it counts as rejected, not read) and goes on.
 pub type RecordSink<'s> = dyn FnMut(Record<'_>) -> io::Result<()> + 's;
 
 /// Most record errors kept per file; the count goes on past it.
@@ -342,13 +345,26 @@ impl Ctx<'_, '_, '_> {
             );
             return Ok(());
         }
-        self.outcome.records += 1;
-        (self.sink)(Record {
+        match (self.sink)(Record {
             raw,
             value,
             position,
             compact,
-        })
+        }) {
+            Ok(()) => {
+                self.outcome.records += 1;
+                Ok(())
+            }
+            // The sink could not write this record faithfully: it is named
+            // and the rest of the file is read.
+            Err(e) => match Rejected::of(&e) {
+                Some(rejected) => {
+                    self.reject(position, rejected.message.clone());
+                    Ok(())
+                }
+                None => Err(e),
+            },
+        }
     }
 
     /// A record known only as a parsed value (inside a document read whole):
@@ -826,6 +842,31 @@ mod tests {
                 position: RecordPosition::Index(1),
                 message: "expected a JSON object, found null".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_record_the_sink_rejects_is_named_and_the_rest_read() {
+        let mut seen = Vec::new();
+        let outcome = read_log(
+            &br#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventName":"C"}]}"#[..],
+            &mut |r: Record<'_>| {
+                if r.value["eventName"] == "B" {
+                    return Err(Rejected {
+                        message: "cannot rewrite".into(),
+                    }
+                    .into());
+                }
+                seen.push(r.value["eventName"].as_str().unwrap().to_string());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, ["A", "C"]);
+        assert_eq!((outcome.records, outcome.rejected), (2, 1));
+        assert_eq!(
+            outcome.record_errors[0].to_string(),
+            "record 1: cannot rewrite"
         );
     }
 
