@@ -444,6 +444,14 @@ impl Ctx<'_, '_, '_> {
         }
     }
 
+    /// `position`, the next index of the file when it is one.
+    fn take(&mut self, position: RecordPosition) -> RecordPosition {
+        if let RecordPosition::Index(_) = position {
+            self.index += 1;
+        }
+        position
+    }
+
     fn next_index(&mut self) -> RecordPosition {
         self.index += 1;
         RecordPosition::Index(self.index - 1)
@@ -465,7 +473,7 @@ impl Ctx<'_, '_, '_> {
                             end: start + object.len,
                             compact: false,
                         };
-                        let position = self.next_index();
+                        let position = RecordPosition::Index(self.index);
                         let result = self.whole(text.bytes(&slice), position, || text.place(start));
                         text.unpin();
                         result?;
@@ -637,8 +645,9 @@ impl Ctx<'_, '_, '_> {
     }
 
     /// An object read whole (a record, a digest, `lookup-events` output, an
-    /// envelope on one NDJSON line), at `position`; `start` gives the line
-    /// and column where it starts, for errors.
+    /// envelope on one NDJSON line), at `position` (an index is taken only
+    /// if it is a record, or rejected); `start` gives the line and column
+    /// where it starts, for errors.
     fn whole(
         &mut self,
         bytes: &[u8],
@@ -653,6 +662,7 @@ impl Ctx<'_, '_, '_> {
         let (value, keys) = match parsed {
             Ok(parsed) => parsed,
             Err((what, at, e)) => {
+                self.take(position);
                 let cause = e.map(|e| format!(": {}", serde_message(&e)));
                 let (line, column) = place_within(start(), at);
                 let place = match position {
@@ -675,7 +685,8 @@ impl Ctx<'_, '_, '_> {
             let mut inner = Splitter::with_capacity(bytes, false, line - 1, bytes.len());
             return match self.documents(&mut inner) {
                 Err(e) if e.kind != ReadErrorKind::Output => {
-                    self.reject(position, e.message);
+                    let position = self.take(position);
+                    self.reject(position, e.to_string());
                     Ok(())
                 }
                 other => other,
@@ -692,8 +703,10 @@ impl Ctx<'_, '_, '_> {
             return Ok(());
         }
         if !value.is_object() || keys.marker {
+            let position = self.take(position);
             return self.record(bytes, &value, position).map_err(output_error);
         }
+        let position = self.take(position);
         self.reject(
             position,
             format!(
@@ -744,7 +757,7 @@ impl Ctx<'_, '_, '_> {
         let position = if one_line {
             RecordPosition::Line(line as u64)
         } else {
-            self.next_index()
+            RecordPosition::Index(self.index)
         };
         let result = self.whole(text.bytes(&slice), position, || (line, column));
         text.unpin();
