@@ -80,8 +80,9 @@ pub struct Record<'a> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReadOptions<'f> {
     /// The top-level fields to parse into [`Record::value`]; None: all.
-    /// Records streamed from an array keep only these (the others are still
-    /// checked to be valid JSON). Other layouts are parsed whole.
+    /// Every record keeps only these (the others are still checked to be
+    /// valid JSON, and the record's bytes to be UTF-8), except the Insights
+    /// events of `lookup-events` output, parsed whole.
     pub fields: Option<&'f FieldSet>,
 }
 
