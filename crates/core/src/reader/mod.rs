@@ -81,8 +81,8 @@ pub struct Record<'a> {
 pub struct ReadOptions<'f> {
     /// The top-level fields to parse into [`Record::value`]; None: all.
     /// Every record keeps only these (the others are still checked to be
-    /// valid JSON, and the record's bytes to be UTF-8), except the Insights
-    /// events of `lookup-events` output, parsed whole.
+    /// valid JSON, and the record's bytes to be UTF-8), except the records
+    /// of `lookup-events` output, parsed whole.
     pub fields: Option<&'f FieldSet>,
 }
 
@@ -313,7 +313,9 @@ fn utf16_or_32(head: &[u8]) -> Option<&'static str> {
 
 /// True when the text starts `{ "Records" :` (whitespace allowed).
 fn starts_records_object(buf: &[u8]) -> bool {
-    let mut rest = buf.strip_prefix(b"{").unwrap_or(buf);
+    let Some(mut rest) = buf.strip_prefix(b"{") else {
+        return false;
+    };
     let skip_ws = |s: &[u8]| -> usize { s.iter().take_while(|b| b.is_ascii_whitespace()).count() };
     rest = &rest[skip_ws(rest)..];
     let Some(after) = rest.strip_prefix(b"\"Records\"") else {
@@ -788,7 +790,20 @@ impl Ctx<'_, '_, '_> {
                 .count();
             if starts_records_object(&head[blank..]) {
                 text.consume(blank);
-                if let Some(object) = self.object(text)? {
+                let object = match self.object(text) {
+                    Ok(object) => object,
+                    // A broken document on a line: the records before the
+                    // break are kept, the line is named, the next one read.
+                    Err(e) if matches!(e.kind, ReadErrorKind::Json | ReadErrorKind::Shape) => {
+                        text.unpin();
+                        self.reject(RecordPosition::Line(line_no), e.to_string());
+                        text.line()?;
+                        line_no = text.place(text.position()).0 as u64;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(object) = object {
                     // Not reached: an object that starts with "Records" is an envelope.
                     let start = text.pinned();
                     let slice = Slice {
@@ -1246,6 +1261,27 @@ mod tests {
         assert_eq!(
             (outcome.layout, seen),
             (Layout::Document, vec!["A".into(), "B".into()])
+        );
+    }
+
+    #[test]
+    fn a_broken_document_on_an_ndjson_line_is_named_and_the_next_lines_read() {
+        let text = "{\"eventName\":\"A\"}\n{\"Records\":[{\"eventName\":\"B\"} {\"eventName\":\"X\"}]}\n{\"Records\":5}\n{\"eventName\":\"C\"}\n";
+        let (outcome, seen) = read(text.as_bytes()).unwrap();
+        assert_eq!(seen, ["A", "B", "C"]);
+        let places: Vec<_> = outcome.record_errors.iter().map(|e| e.position).collect();
+        assert_eq!(
+            places,
+            [RecordPosition::Line(2), RecordPosition::Line(3)],
+            "{:?}",
+            outcome.record_errors
+        );
+        assert!(
+            outcome.record_errors[0]
+                .message
+                .contains("(line 2, column 31)"),
+            "{:?}",
+            outcome.record_errors
         );
     }
 
