@@ -1058,3 +1058,94 @@ fn the_shipped_rules_are_formatted() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Runs `rules` over the file `input` (its bytes given) to standard output,
+/// with a JSON summary.
+fn run_to_stdout(rules: &Path, dir: &Path, input: &[u8]) -> (Output, Value) {
+    let path = dir.join("in.json");
+    std::fs::write(&path, input).unwrap();
+    let summary = dir.join("summary.json");
+    let out = ctrules()
+        .args(["run", "--rules"])
+        .arg(rules)
+        .arg("--input")
+        .arg(&path)
+        .args(["--output", "-", "--summary-json"])
+        .arg(&summary)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(&summary)
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap_or(Value::Null);
+    (out, summary)
+}
+
+#[test]
+fn a_rewritten_record_keeps_every_field_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        tmp.path(),
+        "a.rules",
+        "rule redact {\n when eventName exists\n overwrite userIdentity.accessKeyId = \"X\"\n}\n",
+    );
+    let input = r#"{"Records":[{"eventVersion":"1.08","eventName":"GetObject","eventSource":"s3.amazonaws.com","userIdentity":{"type":"IAMUser","accessKeyId":"AKIA"},"requestParameters":{"v":1e400,"z":-0,"n":12345678901234567890123456789,"s":"\ud800"}},
+      {"eventName":"B","xrules":["earlier"], "responseElements": {"d": [[[1e400]]]}}]}"#;
+    let (out, summary) = run_to_stdout(&rules, tmp.path(), input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["events_out"], 2, "{summary:#}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        concat!(
+            r#"{"eventVersion":"1.08","eventName":"GetObject","eventSource":"s3.amazonaws.com","userIdentity":{"type":"IAMUser","accessKeyId":"X"},"requestParameters":{"v":1e400,"z":-0,"n":12345678901234567890123456789,"s":"\ud800"},"xrules":["redact"]}"#,
+            "\n",
+            r#"{"eventName":"B","xrules":["redact"],"responseElements":{"d":[[[1e400]]]}}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn every_document_of_a_file_is_read_and_bad_records_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        tmp.path(),
+        "a.rules",
+        "when eventName exists tag \"seen\"\n",
+    );
+    let a = br#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#;
+    let digest = br#"{"awsAccountId":"1","digestStartTime":"x","digestEndTime":"y","logFiles":[]}"#;
+    let bad = b"{\"Records\":[{\"eventName\":\"C\",\"requestParameters\":{\"k\":\"\xff\"}},{\"eventName\":\"D\"}]}";
+    // Multi-member gzip of whole files, a digest among them, and a record
+    // with invalid UTF-8 in a field no rule reads.
+    let input = [gzip(a), gzip(digest), gzip(bad)].concat();
+    let (out, summary) = run_to_stdout(&rules, tmp.path(), &input);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["eventName"].to_string())
+        .collect();
+    assert_eq!(names, ["\"A\"", "\"B\"", "\"D\""]);
+    assert_eq!(summary["events_in"], 4, "{summary:#}");
+    assert_eq!(summary["events_rejected"], 1, "{summary:#}");
+    assert_eq!(summary["files_skipped"], 0, "{summary:#}");
+    assert_eq!(summary["digests_passed_over"], 1, "{summary:#}");
+    let rejected = summary["rejected"][0]["cause"].as_str().unwrap();
+    assert!(
+        rejected.contains("record 2: invalid UTF-8 at line 1, column 181"),
+        "{rejected}"
+    );
+
+    // UTF-16 text is named.
+    let utf16: Vec<u8> = std::str::from_utf8(a)
+        .unwrap()
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let (out, summary) = run_to_stdout(&rules, tmp.path(), &utf16);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        cause_of(&summary, "in.json").contains("UTF-16"),
+        "{summary:#}"
+    );
+}

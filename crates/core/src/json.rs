@@ -27,6 +27,118 @@ pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&raw[start..]);
 }
 
+/// A cursor over one complete JSON text, for the writer's rewrites: it finds
+/// where keys and values begin and end without building values. It never
+/// panics; bytes that are not JSON give `Err` with the offset.
+pub(crate) struct Cursor<'a> {
+    pub raw: &'a [u8],
+    pub at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(raw: &'a [u8]) -> Self {
+        Cursor { raw, at: 0 }
+    }
+
+    pub fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.raw.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    pub fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.raw.get(self.at).copied()
+    }
+
+    /// Consumes `b` after whitespace.
+    pub fn eat(&mut self, b: u8) -> Result<(), usize> {
+        if self.peek() == Some(b) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(self.at)
+        }
+    }
+
+    /// After a member: true for `,`, false for `close`.
+    pub fn separator(&mut self, close: u8) -> Result<bool, usize> {
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.at += 1;
+                Ok(false)
+            }
+            _ => Err(self.at),
+        }
+    }
+
+    /// The extent of the string that starts here, quotes included.
+    pub fn string(&mut self) -> Result<(usize, usize), usize> {
+        if self.peek() != Some(b'"') {
+            return Err(self.at);
+        }
+        let start = self.at;
+        let mut i = self.at + 1;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &self.raw[i.min(self.raw.len())..]) {
+                None => return Err(self.raw.len()),
+                Some(k) => {
+                    i += k;
+                    if self.raw[i] == b'\\' {
+                        i += 2;
+                    } else {
+                        self.at = i + 1;
+                        return Ok((start, self.at));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The extent of the value that starts here (after whitespace).
+    pub fn value(&mut self) -> Result<(usize, usize), usize> {
+        let start = match self.peek() {
+            None => return Err(self.at),
+            Some(b'"') => return self.string(),
+            Some(_) => self.at,
+        };
+        let mut depth = 0usize;
+        let mut i = start;
+        while i < self.raw.len() {
+            match self.raw[i] {
+                b'"' => {
+                    self.at = i;
+                    self.string()?;
+                    i = self.at;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => break,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                b',' | b':' | b' ' | b'\n' | b'\r' | b'\t' if depth == 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        if depth > 0 || i == start {
+            return Err(i);
+        }
+        self.at = i;
+        Ok((start, i))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,7 +135,7 @@ pub fn set_path(record: &mut Value, path: &FieldPath, value: &Value) {
     set_from(path.segments(), record, value)
 }
 
-fn set_from(segments: &[PathSegment], target: &mut Value, value: &Value) {
+pub(crate) fn set_from(segments: &[PathSegment], target: &mut Value, value: &Value) {
     let Some((head, rest)) = segments.split_first() else {
         *target = value.clone();
         return;

@@ -36,7 +36,7 @@ pub fn process(input: &Input, rules: &RuleSet, sink: &Sink<'_>) -> (FileReport, 
             .map_or_else(|| out.commit().map(|()| None), |skip| Ok(Some(skip)))
         }
         Sink::Stdout => evaluate_into(reader, rules, &mut report, |record, enr| {
-            write_enriched(record, enr, spill.buffer());
+            write_enriched(record, enr, spill.buffer())?;
             spill.settle()
         }),
     });
@@ -92,15 +92,18 @@ fn evaluate_into(
     };
     let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
         rules.evaluate(record.value, &mut eval);
+        if eval.enrichment.drop {
+            dropped += 1;
+        } else {
+            // A record the writer rejects (it cannot be written faithfully)
+            // is counted by the reader as rejected, and matched nothing.
+            write(&record, &eval.enrichment)?;
+            records_out += 1;
+        }
         for &i in &eval.matched {
             matches[i] += 1;
         }
-        if eval.enrichment.drop {
-            dropped += 1;
-            return Ok(());
-        }
-        records_out += 1;
-        write(&record, &eval.enrichment)
+        Ok(())
     })
     .map_err(read_failure)?;
     report.records_in = outcome.records + outcome.rejected;
@@ -108,5 +111,6 @@ fn evaluate_into(
     report.dropped = dropped;
     report.rejected = outcome.rejected;
     report.record_errors = outcome.record_errors;
+    report.digests = outcome.digests;
     Ok(outcome.skipped)
 }

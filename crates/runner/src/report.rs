@@ -74,6 +74,8 @@ pub struct FileReport {
     /// Records that could not be used, and the first of them with their causes.
     pub rejected: u64,
     pub record_errors: Vec<RecordError>,
+    /// Digest documents passed over among the records.
+    pub digests: u64,
     /// Matches per rule, indexed like `RuleSet::rules`.
     pub matches: Vec<u64>,
 }
@@ -89,6 +91,7 @@ impl FileReport {
             dropped: 0,
             rejected: 0,
             record_errors: Vec::new(),
+            digests: 0,
             matches: vec![0; rules],
         }
     }
@@ -119,6 +122,9 @@ pub struct Summary {
     pub events_out: u64,
     pub events_dropped: u64,
     pub events_rejected: u64,
+    /// CloudTrail digest documents passed over inside files that also hold
+    /// records (a file of digests only is counted in `files_skipped`).
+    pub digests_passed_over: u64,
     /// Rule id and how many events it matched, in load order.
     pub matches: Vec<RuleMatches>,
     pub skipped: Vec<FileProblem>,
@@ -199,6 +205,9 @@ impl Summary {
         self.events_out += report.records_out;
         self.events_dropped += report.dropped;
         self.events_rejected += report.rejected;
+        if report.status == Status::Done {
+            self.digests_passed_over += report.digests;
+        }
         for (m, n) in self.matches.iter_mut().zip(&report.matches) {
             m.events += n;
         }
@@ -244,6 +253,13 @@ impl Summary {
             "events: {} in, {} out, {} dropped by rules, {} rejected",
             self.events_in, self.events_out, self.events_dropped, self.events_rejected
         );
+        if self.digests_passed_over > 0 {
+            let _ = writeln!(
+                s,
+                "digests: {} passed over among the records",
+                self.digests_passed_over
+            );
+        }
         if !self.matches.is_empty() {
             let _ = writeln!(s, "matches per rule:");
             let width = self.matches.iter().map(|m| m.rule.len()).max().unwrap_or(0);

@@ -1,27 +1,36 @@
 //! Reading CloudTrail log files.
 //!
 //! A log file arrives as bytes, gzipped or not (sniffed by magic number, not
-//! by name). Its content is one of:
+//! by name; gzip members are read one after another). Its text is one or
+//! more JSON documents, each decided on by itself:
 //! - `{"Records":[...]}`, what CloudTrail writes: streamed record by record,
-//!   so a file of any size is read in bounded memory;
+//!   so a file of any size is read in bounded memory, wherever the `Records`
+//!   key stands among the others;
 //! - a JSON array of records: streamed the same way;
-//! - NDJSON, one record per line: a bad line is reported and the rest read;
-//! - one record, or several concatenated JSON values (read whole);
-//! - the output of `aws cloudtrail lookup-events` (`{"Events":[{"CloudTrailEvent":"..."}]}`).
+//! - one record (an object with a CloudTrail field), read whole;
+//! - the output of `aws cloudtrail lookup-events` (`{"Events":[{"CloudTrailEvent":"..."}]}`);
+//! - a CloudTrail digest: passed over (a file of digests only is skipped).
 //!
-//! Digest files (CloudTrail's integrity digests) are recognised and skipped.
+//! A file whose first document is one object alone on its first line is
+//! NDJSON: read line by line, so a bad line is reported and the rest read (a
+//! line may hold any of the above; one that starts `{"Records":` is streamed).
+//!
 //! Every failure names its place (line and column of the decompressed text, or
-//! the record's index) and its cause.
+//! the record's index) and its cause. A record whose bytes are not valid
+//! UTF-8 or JSON is rejected, and the rest of the file read. Text in UTF-16
+//! or UTF-32 is named as such.
 
 mod projection;
 mod split;
 
 pub use projection::{parse_projected, FieldSet};
 
-use crate::schema::{DIGEST_FIELDS, RECORD_MARKERS};
-use serde_json::value::RawValue;
+use crate::schema::RECORD_MARKERS;
+pub use crate::writer::Rejected;
+use projection::parse_noting_keys;
 use serde_json::Value;
-use split::Splitter;
+use split::{Slice, Splitter};
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -71,8 +80,9 @@ pub struct Record<'a> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReadOptions<'f> {
     /// The top-level fields to parse into [`Record::value`]; None: all.
-    /// Records streamed from an array keep only these (the others are still
-    /// checked to be valid JSON). Other layouts are parsed whole.
+    /// Every record keeps only these (the others are still checked to be
+    /// valid JSON, and the record's bytes to be UTF-8), except the records
+    /// of `lookup-events` output, parsed whole.
     pub fields: Option<&'f FieldSet>,
 }
 
@@ -99,8 +109,12 @@ pub struct ReadOutcome {
     pub rejected: u64,
     /// The first of those, with their places and causes.
     pub record_errors: Vec<RecordError>,
-    /// Set when the file is not a log file and was skipped on purpose (digests).
+    /// Set when the file is not a log file and was skipped on purpose: it
+    /// holds digests and nothing else.
     pub skipped: Option<String>,
+    /// CloudTrail digest documents passed over (in a file of records, or of
+    /// digests only, then `skipped` says so).
+    pub digests: u64,
 }
 
 impl ReadOutcome {
@@ -111,6 +125,7 @@ impl ReadOutcome {
             rejected: 0,
             record_errors: Vec::new(),
             skipped: None,
+            digests: 0,
         }
     }
 }
@@ -172,7 +187,9 @@ impl fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
-/// Receives each good record; an error stops the read (as [`ReadErrorKind::Output`]).
+/// Receives each good record; an error stops the read (as
+/// [`ReadErrorKind::Output`]), except a [`Rejected`] one, which rejects that
+/// record (it counts as rejected, not read) and goes on.
 pub type RecordSink<'s> = dyn FnMut(Record<'_>) -> io::Result<()> + 's;
 
 /// Most record errors kept per file; the count goes on past it.
@@ -209,59 +226,64 @@ pub fn read_log_with(
     }
 }
 
+const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+
+/// The text of a log file, document after document: every `{"Records":[...]}`
+/// and array is streamed (so are concatenated files, and gzip members), and
+/// a file whose first value is one object on its first line is read as
+/// NDJSON, line by line.
 fn read_text(
-    mut text: impl BufRead,
+    text: impl Read,
     gzipped: bool,
     options: &ReadOptions<'_>,
     sink: &mut RecordSink<'_>,
 ) -> Result<ReadOutcome, ReadError> {
-    let io_err = |e: io::Error| io_error(e, gzipped);
-    // Skip a byte-order mark and leading whitespace, counting lines for positions.
-    let mut skipped_lines = 0usize;
-    let first = loop {
-        let buf = text.fill_buf().map_err(io_err)?;
-        let Some(&b) = buf.first() else {
-            return Err(ReadError::new(
-                ReadErrorKind::Empty,
-                "empty file: no CloudTrail records",
-            ));
-        };
-        if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
-            text.consume(3);
-        } else if b.is_ascii_whitespace() {
-            if b == b'\n' {
-                skipped_lines += 1;
-            }
-            text.consume(1);
-        } else {
-            break b;
-        }
+    let mut text = Splitter::new(text, gzipped, 0);
+    if let Some(encoding) = utf16_or_32(text.head(4)?) {
+        return Err(ReadError::new(
+            ReadErrorKind::Json,
+            format!("the file looks like {encoding} text, but CloudTrail logs are UTF-8 JSON: convert it to UTF-8 first"),
+        )
+        .at(1, 1));
+    }
+    if text.head(3)?.starts_with(UTF8_BOM) {
+        text.consume(3);
+    }
+    let Some(first) = text.peek()? else {
+        return Err(ReadError::new(
+            ReadErrorKind::Empty,
+            "empty file: no CloudTrail records",
+        ));
     };
     let mut ctx = Ctx {
         sink,
         outcome: ReadOutcome::new(Layout::Document),
-        sink_error: None,
-        gzipped,
-        line_offset: skipped_lines,
         fields: options.fields,
+        index: 0,
     };
-    let result = match first {
+    match first {
         b'[' => {
             ctx.outcome.layout = Layout::JsonArray;
-            let mut text = Splitter::new(text, gzipped, skipped_lines);
-            ctx.records_array(&mut text)
-                .and_then(|()| end_of_text(&mut text))
+            ctx.documents(&mut text)?;
         }
-        b'{' if starts_records_object(text.fill_buf().map_err(io_err)?) => {
-            ctx.outcome.layout = Layout::RecordsObject;
-            let mut text = Splitter::new(text, gzipped, skipped_lines);
-            ctx.envelope(&mut text)
-                .and_then(|()| end_of_text(&mut text))
-        }
-        _ => ctx.lines_or_document(text),
-    };
-    result?;
-    let outcome = ctx.outcome;
+        b'{' => match ctx.object(&mut text)? {
+            None => {
+                ctx.outcome.layout = Layout::RecordsObject;
+                ctx.documents(&mut text)?;
+            }
+            Some(object) => {
+                if ctx.first_line(&mut text, &object)? {
+                    ctx.outcome.layout = Layout::Lines;
+                }
+            }
+        },
+        _ => ctx.documents(&mut text)?,
+    }
+    let mut outcome = ctx.outcome;
+    if outcome.records == 0 && outcome.rejected == 0 && outcome.digests > 0 {
+        outcome.skipped =
+            Some("a CloudTrail digest file (integrity digest, not a log of events)".to_string());
+    }
     if outcome.skipped.is_none() && outcome.records == 0 {
         if let Some(first) = outcome.record_errors.first() {
             return Err(ReadError::new(
@@ -273,9 +295,27 @@ fn read_text(
     Ok(outcome)
 }
 
+/// The encoding a text in UTF-16 or UTF-32 shows in its first bytes: a
+/// byte-order mark, or the NUL bytes beside the ASCII of JSON.
+fn utf16_or_32(head: &[u8]) -> Option<&'static str> {
+    match head {
+        [0xFF, 0xFE, 0, 0, ..] => Some("UTF-32 (little-endian)"),
+        [0, 0, 0xFE, 0xFF, ..] => Some("UTF-32 (big-endian)"),
+        [0xFF, 0xFE, ..] => Some("UTF-16 (little-endian)"),
+        [0xFE, 0xFF, ..] => Some("UTF-16 (big-endian)"),
+        [a, 0, 0, 0, ..] if *a != 0 => Some("UTF-32 (little-endian)"),
+        [0, 0, 0, a, ..] if *a != 0 => Some("UTF-32 (big-endian)"),
+        [a, 0, ..] if *a != 0 => Some("UTF-16 (little-endian)"),
+        [0, a, ..] if *a != 0 => Some("UTF-16 (big-endian)"),
+        _ => None,
+    }
+}
+
 /// True when the text starts `{ "Records" :` (whitespace allowed).
 fn starts_records_object(buf: &[u8]) -> bool {
-    let mut rest = buf.strip_prefix(b"{").unwrap_or(buf);
+    let Some(mut rest) = buf.strip_prefix(b"{") else {
+        return false;
+    };
     let skip_ws = |s: &[u8]| -> usize { s.iter().take_while(|b| b.is_ascii_whitespace()).count() };
     rest = &rest[skip_ws(rest)..];
     let Some(after) = rest.strip_prefix(b"\"Records\"") else {
@@ -301,24 +341,47 @@ fn io_error(e: io::Error, gzipped: bool) -> ReadError {
     }
 }
 
-/// Only whitespace may follow the top-level value.
-fn end_of_text<R: Read>(text: &mut Splitter<R>) -> Result<(), ReadError> {
-    match text.peek()? {
-        None => Ok(()),
-        Some(_) => Err(text.syntax_error("trailing characters")),
+/// A key's text, unescaped (None if it cannot be).
+fn key_text(quoted: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = quoted.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if memchr::memchr(b'\\', inner).is_none() {
+        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+    } else {
+        serde_json::from_slice::<String>(quoted)
+            .ok()
+            .map(Cow::Owned)
+    }
+}
+
+/// Where `bytes` stop being UTF-8, as a line and column within them (1-based).
+fn utf8_error(bytes: &[u8]) -> Option<(usize, usize)> {
+    let at = std::str::from_utf8(bytes).err()?.valid_up_to();
+    let before = &bytes[..at];
+    let line = memchr::memchr_iter(b'\n', before).count();
+    let column = match memchr::memrchr(b'\n', before) {
+        Some(nl) => at - nl,
+        None => at + 1,
+    };
+    Some((line + 1, column))
+}
+
+/// A place inside a value that starts at line `line`, column `column` of the
+/// file: serde's (line, column) within the value, made absolute.
+fn place_within((line, column): (usize, usize), (l, c): (usize, usize)) -> (usize, usize) {
+    if l <= 1 {
+        (line, column + c.saturating_sub(1))
+    } else {
+        (line + l - 1, c)
     }
 }
 
 struct Ctx<'s, 'k, 'o> {
     sink: &'s mut RecordSink<'k>,
     outcome: ReadOutcome,
-    /// The sink's error, kept while serde unwinds with a placeholder.
-    sink_error: Option<io::Error>,
-    gzipped: bool,
-    /// Lines skipped before the JSON started, added to serde's line numbers.
-    line_offset: usize,
-    /// The fields to parse of records streamed from an array.
+    /// The fields to parse of each record.
     fields: Option<&'o FieldSet>,
+    /// Records found so far in arrays and documents, to number the next one.
+    index: usize,
 }
 
 impl Ctx<'_, '_, '_> {
@@ -342,17 +405,30 @@ impl Ctx<'_, '_, '_> {
             );
             return Ok(());
         }
-        self.outcome.records += 1;
-        (self.sink)(Record {
+        match (self.sink)(Record {
             raw,
             value,
             position,
             compact,
-        })
+        }) {
+            Ok(()) => {
+                self.outcome.records += 1;
+                Ok(())
+            }
+            // The sink could not write this record faithfully: it is named
+            // and the rest of the file is read.
+            Err(e) => match Rejected::of(&e) {
+                Some(rejected) => {
+                    self.reject(position, rejected.message.clone());
+                    Ok(())
+                }
+                None => Err(e),
+            },
+        }
     }
 
-    /// A record known only as a parsed value (inside a document read whole):
-    /// its bytes are the value serialized.
+    /// A record known only as a parsed value (an Insights event of
+    /// `lookup-events` output): its bytes are the value serialized.
     fn value_record(&mut self, value: &Value, position: RecordPosition) -> io::Result<()> {
         self.record_of(
             &serde_json::to_vec(value).expect("a Value serializes"),
@@ -360,15 +436,6 @@ impl Ctx<'_, '_, '_> {
             value,
             position,
         )
-    }
-
-    /// Each element of an array of records, numbered on from `index`.
-    fn value_records(&mut self, records: &[Value], index: &mut usize) -> io::Result<()> {
-        for r in records {
-            self.value_record(r, RecordPosition::Index(*index))?;
-            *index += 1;
-        }
-        Ok(())
     }
 
     fn reject(&mut self, position: RecordPosition, message: String) {
@@ -380,74 +447,196 @@ impl Ctx<'_, '_, '_> {
         }
     }
 
-    /// `{"Records":[...], ...}`: streams each Records array, skips other keys.
-    fn envelope<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<(), ReadError> {
+    /// `position`, the next index of the file when it is one.
+    fn take(&mut self, position: RecordPosition) -> RecordPosition {
+        if let RecordPosition::Index(_) = position {
+            self.index += 1;
+        }
+        position
+    }
+
+    fn next_index(&mut self) -> RecordPosition {
+        self.index += 1;
+        RecordPosition::Index(self.index - 1)
+    }
+
+    /// One value after another until the end of the text: arrays and
+    /// `{"Records":[...]}` streamed, other objects read whole (a record, a
+    /// digest, `lookup-events` output).
+    fn documents<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<(), ReadError> {
+        loop {
+            match text.peek()? {
+                None => return Ok(()),
+                Some(b'[') => self.records_array(text)?,
+                Some(b'{') => {
+                    if let Some(object) = self.object(text)? {
+                        let start = text.pinned();
+                        let slice = Slice {
+                            start,
+                            end: start + object.len,
+                            compact: false,
+                        };
+                        let position = RecordPosition::Index(self.index);
+                        let result = self.whole(text.bytes(&slice), position, || text.place(start));
+                        text.unpin();
+                        result?;
+                    }
+                }
+                // A byte-order mark where a file starts (concatenated files).
+                Some(0xEF) if text.head(3)?.starts_with(UTF8_BOM) => text.consume(3),
+                Some(_) => {
+                    let slice = text.value()?;
+                    let position = self.next_index();
+                    match serde_json::from_slice::<Value>(text.bytes(&slice)) {
+                        Ok(value) => self.reject(
+                            position,
+                            format!(
+                                "expected {{\"Records\":[...]}}, an array or an object, found {}",
+                                kind_of(&value)
+                            ),
+                        ),
+                        Err(e) => {
+                            let (line, column) =
+                                place_within(text.place(slice.start), (e.line(), e.column()));
+                            return Err(ReadError::new(
+                                ReadErrorKind::Json,
+                                format!("invalid JSON: {}", serde_message(&e)),
+                            )
+                            .at(line, column));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An object, member by member. A `Records` array (before any record
+    /// field) makes it a log file's envelope: the array is streamed, the
+    /// other members checked and skipped, and None returned. Otherwise the
+    /// object is left pinned in the buffer (from [`Splitter::pinned`]), and
+    /// its length returned, for the caller to read whole and unpin.
+    fn object<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<Option<Whole>, ReadError> {
+        text.pin();
         text.expect(b'{', "`{`")?;
+        // The members seen (key start, value start, value end, as offsets
+        // from the pin), to check if it turns out to be an envelope.
+        let mut members: Vec<(usize, usize, usize)> = Vec::new();
+        let mut marker = false;
         if text.peek()? == Some(b'}') {
             text.advance();
-            return Ok(());
+            return Ok(Some(Whole {
+                len: text.position() - text.pinned(),
+            }));
         }
         loop {
             let key = text.value()?;
-            let key: String = serde_json::from_slice(text.bytes(&key))
-                .map_err(|_| text.syntax_error("expected a field name"))?;
+            let name = key_text(text.bytes(&key));
+            let Some(name) = name.map(Cow::into_owned) else {
+                text.unpin();
+                return Err(text.syntax_error("expected a field name"));
+            };
             text.expect(b':', "`:`")?;
-            if key == "Records" {
-                if text.peek()? != Some(b'[') {
-                    let value = text.value()?;
-                    let found = serde_json::from_slice::<Value>(text.bytes(&value))
-                        .map(|v| kind_of(&v))
-                        .unwrap_or("invalid JSON");
-                    return Err(ReadError::new(
-                        ReadErrorKind::Shape,
-                        format!("not a CloudTrail log file: \"Records\" is {found}, expected an array of CloudTrail records"),
-                    ));
+            if name == "Records" && !marker {
+                let pin = text.pinned();
+                for &(k, s, e) in &members {
+                    let key = Slice {
+                        start: pin + k,
+                        end: pin + s,
+                        compact: false,
+                    };
+                    let value = Slice {
+                        start: pin + s,
+                        end: pin + e,
+                        compact: false,
+                    };
+                    check_member(text, &key, &value)?;
                 }
-                self.records_array(text)?;
-            } else {
-                let value = text.value()?;
-                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(text.bytes(&value))
-                {
-                    return Err(text.syntax_error(&format!("in \"{key}\": {}", serde_message(&e))));
-                }
+                text.unpin();
+                return self.envelope(text).map(|()| None);
             }
+            marker |= RECORD_MARKERS.contains(&name.as_str());
+            let key_start = key.start - text.pinned();
+            let value = text.value()?;
+            let pin = text.pinned();
+            members.push((key_start, value.start - pin, value.end - pin));
             if !text.separator(b'}', "expected `,` or `}`")? {
-                return Ok(());
+                return Ok(Some(Whole {
+                    len: text.position() - text.pinned(),
+                }));
+            }
+        }
+    }
+
+    /// The rest of `{"Records":[...], ...}` after the first `"Records":`:
+    /// streams each Records array, checks and skips other keys.
+    fn envelope<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<(), ReadError> {
+        loop {
+            if text.peek()? != Some(b'[') {
+                let value = text.value()?;
+                let found = serde_json::from_slice::<Value>(text.bytes(&value))
+                    .map(|v| kind_of(&v))
+                    .unwrap_or("invalid JSON");
+                return Err(ReadError::new(
+                    ReadErrorKind::Shape,
+                    format!("not a CloudTrail log file: \"Records\" is {found}, expected an array of CloudTrail records"),
+                ));
+            }
+            self.records_array(text)?;
+            // The members after it, up to the next Records array.
+            loop {
+                if !text.separator(b'}', "expected `,` or `}`")? {
+                    return Ok(());
+                }
+                let key = text.value()?;
+                let (key_start, key_end) = (key.start, key.end);
+                let Some(name) = key_text(text.bytes(&key)).map(Cow::into_owned) else {
+                    return Err(text.syntax_error("expected a field name"));
+                };
+                text.expect(b':', "`:`")?;
+                if name == "Records" {
+                    break;
+                }
+                let key = Slice {
+                    start: key_start,
+                    end: key_end,
+                    compact: false,
+                };
+                let value = text.value()?;
+                check_member(text, &key, &value)?;
             }
         }
     }
 
     /// `[record, ...]`: each record found by the splitter, parsed from its
-    /// bytes, and handed to the sink. A record that is not valid JSON is
-    /// rejected with its place; the others are still read.
+    /// bytes, and handed to the sink. A record that is not valid JSON (or
+    /// not UTF-8) is rejected with its place; the others are still read.
     fn records_array<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<(), ReadError> {
         text.expect(b'[', "`[`")?;
         if text.peek()? == Some(b']') {
             text.advance();
             return Ok(());
         }
-        let mut index = 0usize;
         loop {
             let slice = text.value()?;
-            let position = RecordPosition::Index(index);
-            index += 1;
+            let position = self.next_index();
             let bytes = text.bytes(&slice);
-            match parse_projected(bytes, self.fields) {
+            let parsed = match utf8_error(bytes) {
+                Some(at) => Err(("invalid UTF-8", at, None)),
+                None => parse_projected(bytes, self.fields)
+                    .map_err(|e| ("invalid JSON", (e.line(), e.column()), Some(e))),
+            };
+            match parsed {
                 Ok(value) => self
                     .record_of(bytes, slice.compact, &value, position)
                     .map_err(output_error)?,
-                Err(e) => {
-                    let (line, column) = text.place(slice.start);
-                    let (line, column) = if e.line() <= 1 {
-                        (line, column + e.column().saturating_sub(1))
-                    } else {
-                        (line + e.line() - 1, e.column())
-                    };
+                Err((what, at, e)) => {
+                    let (line, column) = place_within(text.place(slice.start), at);
+                    let cause = e.map(|e| format!(": {}", serde_message(&e)));
                     self.reject(
                         position,
                         format!(
-                            "invalid JSON at line {line}, column {column}: {}",
-                            serde_message(&e)
+                            "{what} at line {line}, column {column}{}",
+                            cause.unwrap_or_default()
                         ),
                     );
                 }
@@ -458,106 +647,204 @@ impl Ctx<'_, '_, '_> {
         }
     }
 
-    fn json_error(&mut self, e: serde_json::Error) -> ReadError {
-        if let Some(sink) = self.sink_error.take() {
-            return output_error(sink);
-        }
-        use serde_json::error::Category;
-        let kind = match e.classify() {
-            Category::Io => {
-                let io = io::Error::from(e);
-                return io_error(io, self.gzipped);
+    /// An object read whole (a record, a digest, `lookup-events` output, an
+    /// envelope on one NDJSON line), at `position` (an index is taken only
+    /// if it is a record, or rejected); `start` gives the line and column
+    /// where it starts, for errors.
+    fn whole(
+        &mut self,
+        bytes: &[u8],
+        position: RecordPosition,
+        start: impl Fn() -> (usize, usize),
+    ) -> Result<(), ReadError> {
+        let parsed = match utf8_error(bytes) {
+            Some(at) => Err(("invalid UTF-8", at, None)),
+            None => parse_noting_keys(bytes, self.fields)
+                .map_err(|e| ("invalid JSON", (e.line(), e.column()), Some(e))),
+        };
+        let (value, keys) = match parsed {
+            Ok(parsed) => parsed,
+            Err((what, at, e)) => {
+                self.take(position);
+                let cause = e.map(|e| format!(": {}", serde_message(&e)));
+                let (line, column) = place_within(start(), at);
+                let place = match position {
+                    // One line: its column says it all.
+                    RecordPosition::Line(_) if column == 0 => "at the end of the line".to_string(),
+                    RecordPosition::Line(_) => format!("at column {column}"),
+                    RecordPosition::Index(_) => format!("at line {line}, column {column}"),
+                };
+                self.reject(
+                    position,
+                    format!("{what} {place}{}", cause.unwrap_or_default()),
+                );
+                return Ok(());
             }
-            Category::Data => ReadErrorKind::Shape,
-            Category::Syntax => ReadErrorKind::Json,
-            Category::Eof => ReadErrorKind::Json,
         };
-        let message = serde_message(&e);
-        let message = match kind {
-            ReadErrorKind::Shape => format!("not a CloudTrail log file: {message}"),
-            _ if e.classify() == Category::Eof => format!("truncated JSON: {message}"),
-            _ => format!("invalid JSON: {message}"),
-        };
-        ReadError::new(kind, message).at(e.line() + self.line_offset, e.column())
+        if keys.records && !keys.marker {
+            // `{"x":1,"Records":[...]}` on one NDJSON line: its records are
+            // found in the line's bytes, and keep them.
+            let (line, _) = start();
+            let mut inner = Splitter::with_capacity(bytes, false, line - 1, bytes.len());
+            return match self.documents(&mut inner) {
+                Err(e) if e.kind != ReadErrorKind::Output => {
+                    let position = self.take(position);
+                    self.reject(position, e.to_string());
+                    Ok(())
+                }
+                other => other,
+            };
+        }
+        if keys.events {
+            let whole: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+            if lookup_events(&whole) {
+                return self.lookup_events(&whole).map_err(output_error);
+            }
+        }
+        if keys.digest {
+            self.outcome.digests += 1;
+            return Ok(());
+        }
+        if !value.is_object() || keys.marker {
+            let position = self.take(position);
+            return self.record(bytes, &value, position).map_err(output_error);
+        }
+        let position = self.take(position);
+        self.reject(
+            position,
+            format!(
+                "an object without CloudTrail fields (keys: {})",
+                keys.first.join(", ")
+            ),
+        );
+        Ok(())
     }
 
-    /// NDJSON when the first line is a complete JSON value, else one document.
-    fn lines_or_document(&mut self, mut text: impl BufRead) -> Result<(), ReadError> {
-        let gzipped = self.gzipped;
-        let mut line = Vec::new();
-        text.read_until(b'\n', &mut line)
-            .map_err(|e| io_error(e, gzipped))?;
-        let first_line_no = self.line_offset as u64 + 1;
-        match serde_json::from_slice::<Value>(&line) {
-            Ok(value) => {
-                self.outcome.layout = Layout::Lines;
-                if let Some(reason) = digest_reason(&value) {
-                    self.outcome.skipped = Some(reason);
-                    return Ok(());
-                }
-                self.line(&line, &value, first_line_no)?;
-                let mut line_no = first_line_no;
-                loop {
-                    line.clear();
-                    let n = text
-                        .read_until(b'\n', &mut line)
-                        .map_err(|e| io_error(e, gzipped))?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    line_no += 1;
-                    if line.iter().all(u8::is_ascii_whitespace) {
+    /// The first object of the text, left pinned by [`Ctx::object`]: if it
+    /// is alone on its line, it is the first line of NDJSON (true); else the
+    /// first of the documents (false). Either way it is read, and unpinned.
+    fn first_line<R: Read>(
+        &mut self,
+        text: &mut Splitter<R>,
+        object: &Whole,
+    ) -> Result<bool, ReadError> {
+        let pinned = |text: &Splitter<R>| {
+            let start = text.pinned();
+            Slice {
+                start,
+                end: start + object.len,
+                compact: false,
+            }
+        };
+        let mut one_line = memchr::memchr(b'\n', text.bytes(&pinned(text))).is_none();
+        // The rest of the line must be blank.
+        let mut n = 1;
+        while one_line {
+            let rest = text.head(n)?;
+            let blank = rest
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                .count();
+            if blank < rest.len() {
+                one_line = rest[blank] == b'\n';
+                break;
+            }
+            if rest.len() < n {
+                break; // the end of the text
+            }
+            n = rest.len() + 1;
+        }
+        // (Looking ahead may have moved the pinned bytes.)
+        let slice = pinned(text);
+        let (line, column) = text.place(slice.start);
+        let position = if one_line {
+            RecordPosition::Line(line as u64)
+        } else {
+            RecordPosition::Index(self.index)
+        };
+        let result = self.whole(text.bytes(&slice), position, || (line, column));
+        text.unpin();
+        result?;
+        if one_line {
+            text.line()?; // the (blank) rest of the first line
+            self.lines(text, line as u64 + 1)?;
+        } else {
+            self.documents(text)?;
+        }
+        Ok(one_line)
+    }
+
+    /// NDJSON from line `line_no` on: each line read whole and parsed; a bad
+    /// line is rejected, and the next one read. A line that starts
+    /// `{"Records":` is streamed as a document.
+    fn lines<R: Read>(
+        &mut self,
+        text: &mut Splitter<R>,
+        mut line_no: u64,
+    ) -> Result<(), ReadError> {
+        loop {
+            let head = text.head(64)?;
+            let blank = head
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                .count();
+            if starts_records_object(&head[blank..]) {
+                text.consume(blank);
+                let object = match self.object(text) {
+                    Ok(object) => object,
+                    // A broken document on a line: the records before the
+                    // break are kept, the line is named, the next one read.
+                    Err(e) if matches!(e.kind, ReadErrorKind::Json | ReadErrorKind::Shape) => {
+                        text.unpin();
+                        self.reject(RecordPosition::Line(line_no), e.to_string());
+                        text.line()?;
+                        line_no = text.place(text.position()).0 as u64;
                         continue;
                     }
-                    match serde_json::from_slice::<Value>(&line) {
-                        Ok(value) => self.line(&line, &value, line_no)?,
-                        Err(e) => {
-                            let message = serde_message(&e);
-                            let place = if e.column() == 0 {
-                                "at the end of the line".to_string()
-                            } else {
-                                format!("at column {}", e.column())
-                            };
-                            self.reject(
-                                RecordPosition::Line(line_no),
-                                format!("invalid JSON {place}: {message}"),
-                            );
-                        }
-                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(object) = object {
+                    // Not reached: an object that starts with "Records" is an envelope.
+                    let start = text.pinned();
+                    let slice = Slice {
+                        start,
+                        end: start + object.len,
+                        compact: false,
+                    };
+                    let result =
+                        self.whole(text.bytes(&slice), RecordPosition::Line(line_no), || {
+                            text.place(start)
+                        });
+                    text.unpin();
+                    result?;
                 }
+                // The line where it ended: the next line() reads its rest.
+                line_no = text.place(text.position()).0 as u64;
+                continue;
             }
-            Err(_) => {
-                let mut all = line;
-                text.read_to_end(&mut all)
-                    .map_err(|e| io_error(e, gzipped))?;
-                self.document(&all)
+            let Some(slice) = text.line()? else {
+                return Ok(());
+            };
+            let n = line_no;
+            line_no += 1;
+            let bytes = text.bytes(&slice);
+            let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+            let lead = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            if lead == bytes.len() {
+                continue;
             }
+            let column = slice.end - slice.start - bytes.len() + lead + 1;
+            self.whole(&bytes[lead..], RecordPosition::Line(n), || {
+                (n as usize, column)
+            })?;
         }
-    }
-
-    /// One NDJSON line: a record, or a whole `{"Records":[...]}` on one line.
-    fn line(&mut self, raw: &[u8], value: &Value, line_no: u64) -> Result<(), ReadError> {
-        let position = RecordPosition::Line(line_no);
-        let result = match value.get("Records") {
-            Some(Value::Array(records)) if !is_record_like(value) => records
-                .iter()
-                .try_for_each(|r| self.value_record(r, position)),
-            _ if lookup_events(value) => self.lookup_events(value, &mut 0),
-            _ if value.is_object() && !is_record_like(value) => {
-                self.reject(position, not_a_record(value));
-                Ok(())
-            }
-            _ => self.record(raw, value, position),
-        };
-        result.map_err(output_error)
     }
 
     /// `aws cloudtrail lookup-events` output: each record is a JSON string
-    /// (Insights events come as records). `index` counts records across the file.
-    fn lookup_events(&mut self, value: &Value, index: &mut usize) -> io::Result<()> {
+    /// (Insights events come as records), numbered across the file.
+    fn lookup_events(&mut self, value: &Value) -> io::Result<()> {
         for event in value["Events"].as_array().into_iter().flatten() {
-            let position = RecordPosition::Index(*index);
-            *index += 1;
+            let position = self.next_index();
             match event.get("CloudTrailEvent").and_then(Value::as_str) {
                 Some(text) => match serde_json::from_str::<Value>(text) {
                     Ok(record) => self.record(text.as_bytes(), &record, position)?,
@@ -570,63 +857,26 @@ impl Ctx<'_, '_, '_> {
         }
         Ok(())
     }
+}
 
-    /// A document that is neither NDJSON nor streamable: read whole.
-    fn document(&mut self, text: &[u8]) -> Result<(), ReadError> {
-        let mut values = serde_json::Deserializer::from_slice(text).into_iter::<Box<RawValue>>();
-        let mut index = 0usize;
-        let mut any = false;
-        for next in values.by_ref() {
-            let raw = next.map_err(|e| self.json_error(e))?;
-            any = true;
-            let value: Value = serde_json::from_str(raw.get()).map_err(|e| self.json_error(e))?;
-            match &value {
-                Value::Object(map) if map.contains_key("Records") && !is_record_like(&value) => {
-                    let Some(Value::Array(records)) = map.get("Records") else {
-                        return Err(ReadError::new(
-                            ReadErrorKind::Shape,
-                            "not a CloudTrail log file: \"Records\" is not an array",
-                        ));
-                    };
-                    self.value_records(records, &mut index)
-                        .map_err(output_error)?;
-                }
-                Value::Object(_) if lookup_events(&value) => self
-                    .lookup_events(&value, &mut index)
-                    .map_err(output_error)?,
-                Value::Object(_) => {
-                    if let Some(reason) = digest_reason(&value) {
-                        self.outcome.skipped = Some(reason);
-                        return Ok(());
-                    }
-                    if !is_record_like(&value) {
-                        return Err(ReadError::new(
-                            ReadErrorKind::Shape,
-                            format!("not a CloudTrail log file: {}", not_a_record(&value)),
-                        ));
-                    }
-                    self.record(raw.get().as_bytes(), &value, RecordPosition::Index(index))
-                        .map_err(output_error)?;
-                    index += 1;
-                }
-                Value::Array(records) => self
-                    .value_records(records, &mut index)
-                    .map_err(output_error)?,
-                other => {
-                    return Err(ReadError::new(
-                        ReadErrorKind::Shape,
-                        format!("not a CloudTrail log file: expected {{\"Records\":[...]}}, an array or an object, found {}", kind_of(other)),
-                    ));
-                }
-            }
+/// An object [`Ctx::object`] left pinned: its length from the pin.
+struct Whole {
+    len: usize,
+}
+
+/// Checks that a member of an envelope other than `Records` is valid JSON.
+fn check_member<R: Read>(text: &Splitter<R>, key: &Slice, value: &Slice) -> Result<(), ReadError> {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(text.bytes(value)) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let name = key_text(text.bytes(key)).unwrap_or_default();
+            let (line, column) = place_within(text.place(value.start), (e.line(), e.column()));
+            Err(ReadError::new(
+                ReadErrorKind::Json,
+                format!("invalid JSON: in \"{name}\": {}", serde_message(&e)),
+            )
+            .at(line, column))
         }
-        if !any {
-            return Err(ReadError::new(
-                ReadErrorKind::Empty,
-                "empty file: no CloudTrail records",
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -661,24 +911,6 @@ fn lookup_events(v: &Value) -> bool {
 
 fn is_record_like(v: &Value) -> bool {
     RECORD_MARKERS.iter().any(|k| v.get(k).is_some())
-}
-
-fn not_a_record(v: &Value) -> String {
-    let keys: Vec<&str> = v
-        .as_object()
-        .map(|m| m.keys().take(5).map(String::as_str).collect())
-        .unwrap_or_default();
-    format!(
-        "an object without CloudTrail fields (keys: {})",
-        keys.join(", ")
-    )
-}
-
-fn digest_reason(v: &Value) -> Option<String> {
-    DIGEST_FIELDS
-        .iter()
-        .any(|k| v.get(k).is_some())
-        .then(|| "a CloudTrail digest file (integrity digest, not a log of events)".to_string())
 }
 
 /// serde_json's message without its " at line L column C" tail (places are given our way).
@@ -718,7 +950,7 @@ mod tests {
             (r#"[{"eventName":"A"},{"eventName":"B"}]"#, Layout::JsonArray),
             ("{\"eventName\":\"A\"}\n\n{\"eventName\":\"B\"}\n", Layout::Lines),
             ("{\n \"eventName\": \"A\"\n}\n{\n\"eventName\":\"B\"}", Layout::Document),
-            ("{\"other\":1,\n\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"B\"}]}", Layout::Document),
+            ("{\"other\":1,\n\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"B\"}]}", Layout::RecordsObject),
             ("{\"Events\":[{\"CloudTrailEvent\":\"{\\\"eventName\\\":\\\"A\\\"}\"},\n{\"CloudTrailEvent\":\"{\\\"eventName\\\":\\\"B\\\"}\"}]}", Layout::Document),
         ];
         for (text, layout) in cases {
@@ -815,6 +1047,244 @@ mod tests {
         }
     }
 
+    const DIGEST: &str =
+        r#"{"awsAccountId":"1","digestStartTime":"x","digestEndTime":"y","logFiles":[]}"#;
+
+    #[test]
+    fn a_digest_among_records_is_passed_over_and_the_records_kept() {
+        let a = r#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#;
+        let cases = [
+            format!("{a}\n{DIGEST}\n"),
+            format!("{DIGEST}\n{a}"),
+            format!("{DIGEST}\n{{\"eventName\":\"A\"}}\n{{\"eventName\":\"B\"}}\n"),
+            format!("{{\"eventName\":\"A\"}}\n{DIGEST}\n{{\"eventName\":\"B\"}}\n"),
+            format!("{{\n\"eventName\":\"A\"}}\n{DIGEST}\n{{\"eventName\":\"B\"}}"),
+            format!("[{{\"eventName\":\"A\"}}] {DIGEST} [{{\"eventName\":\"B\"}}]"),
+        ];
+        for text in &cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let (outcome, seen) = read(&bytes).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(seen, ["A", "B"], "{text}");
+                assert_eq!(outcome.records, 2, "{text}");
+                assert_eq!(outcome.skipped, None, "{text}");
+                assert!(outcome.record_errors.is_empty(), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn reads_every_document_of_concatenated_files() {
+        let a = r#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#;
+        let b = "{\n  \"Records\": [\n    {\"eventName\": \"C\"}\n  ]\n}\n";
+        let c = "\u{feff}{\"x\":1,\"Records\":[{\"eventName\":\"D\"}]}";
+        let cases: Vec<(Vec<u8>, &[&str])> = vec![
+            // Multi-member gzip: `cat a.json.gz b.json.gz c.json.gz`.
+            (
+                [gzip(a.as_bytes()), gzip(b.as_bytes()), gzip(c.as_bytes())].concat(),
+                &["A", "B", "C", "D"],
+            ),
+            // NDJSON of whole documents, and documents one after another.
+            (format!("{a}\n{a}\n").into_bytes(), &["A", "B", "A", "B"]),
+            (format!("{a}{b}{a}").into_bytes(), &["A", "B", "C", "A", "B"]),
+            (
+                format!("{{\"eventName\":\"Z\"}}\n{a}\n{{\"x\":1,\"Records\":[{{\"eventName\":\"Y\"}}]}}\n")
+                    .into_bytes(),
+                &["Z", "A", "B", "Y"],
+            ),
+        ];
+        for (bytes, want) in cases {
+            let (outcome, seen) =
+                read(&bytes).unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(&bytes)));
+            assert_eq!(seen, want, "{}", String::from_utf8_lossy(&bytes));
+            assert!(outcome.record_errors.is_empty());
+        }
+    }
+
+    /// A `Read` that makes `{"x":...,"Records":[...]}` of `n` records as it
+    /// is read, and counts the bytes given out.
+    struct Generated {
+        n: usize,
+        made: usize,
+        pending: Vec<u8>,
+        given: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Read for Generated {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.pending.is_empty() {
+                self.pending = match self.made {
+                    0 => b"  {\"x\": {\"y\": [1, 2]},\n \"Records\": [".to_vec(),
+                    i if i <= self.n => format!(
+                        "{}{{\"eventName\":\"E{i}\",\"requestParameters\":{{\"pad\":\"{}\"}}}}",
+                        if i > 1 { "," } else { "" },
+                        "p".repeat(1000)
+                    )
+                    .into_bytes(),
+                    i if i == self.n + 1 => b"], \"z\": null}".to_vec(),
+                    _ => return Ok(0),
+                };
+                self.made += 1;
+            }
+            let k = self.pending.len().min(out.len());
+            out[..k].copy_from_slice(&self.pending[..k]);
+            self.pending.drain(..k);
+            self.given.set(self.given.get() + k);
+            Ok(k)
+        }
+    }
+
+    #[test]
+    fn records_after_other_keys_are_streamed() {
+        let given = std::rc::Rc::new(std::cell::Cell::new(0));
+        let input = Generated {
+            n: 8000,
+            made: 0,
+            pending: Vec::new(),
+            given: given.clone(),
+        };
+        let mut read_at_first = None;
+        let mut count = 0;
+        let outcome = read_log(input, &mut |r: Record<'_>| {
+            read_at_first.get_or_insert(given.get());
+            assert_eq!(r.value["eventName"], format!("E{}", count + 1));
+            count += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((outcome.records, count), (8000, 8000));
+        assert_eq!(outcome.layout, Layout::RecordsObject);
+        // 8 MB in all; the first record arrives after one read, not all of it.
+        let first = read_at_first.unwrap();
+        assert!(
+            first <= 2 * BUFFER,
+            "{first} bytes read before the first record"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_an_unread_field_rejects_the_record() {
+        let fields = FieldSet::new(["eventName"]);
+        let options = ReadOptions {
+            fields: Some(&fields),
+        };
+        let bad = b"{\"eventName\":\"B\",\"requestParameters\":{\"k\":\"\xff\"}}";
+        let texts: Vec<(Vec<u8>, RecordPosition, &str)> = vec![
+            (
+                [
+                    &b"{\"Records\":[{\"eventName\":\"A\"},\n"[..],
+                    bad,
+                    b",{\"eventName\":\"C\"}]}",
+                ]
+                .concat(),
+                RecordPosition::Index(1),
+                "invalid UTF-8 at line 2, column 44",
+            ),
+            (
+                [
+                    &b"{\"eventName\":\"A\"}\n"[..],
+                    bad,
+                    b"\n{\"eventName\":\"C\"}\n",
+                ]
+                .concat(),
+                RecordPosition::Line(2),
+                "invalid UTF-8 at column 44",
+            ),
+            (
+                [
+                    &b"{\"eventName\":\"A\"} "[..],
+                    bad,
+                    b" {\"eventName\":\"C\"}",
+                ]
+                .concat(),
+                RecordPosition::Index(1),
+                "invalid UTF-8 at line 1, column 62",
+            ),
+        ];
+        for (text, position, message) in texts {
+            let mut seen = Vec::new();
+            let outcome = read_log_with(&text[..], &options, &mut |r: Record<'_>| {
+                assert!(std::str::from_utf8(r.raw).is_ok());
+                seen.push(r.value["eventName"].as_str().unwrap().to_string());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(seen, ["A", "C"], "{}", String::from_utf8_lossy(&text));
+            assert_eq!(
+                outcome.record_errors,
+                vec![RecordError {
+                    position,
+                    message: message.into()
+                }]
+            );
+        }
+    }
+
+    #[test]
+    fn utf16_and_utf32_text_is_named() {
+        let text = r#"{"Records":[]}"#;
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let le32: Vec<u8> = text
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
+        let cases: [(Vec<u8>, &str); 5] = [
+            ([&[0xFF, 0xFE][..], &le].concat(), "UTF-16 (little-endian)"),
+            ([&[0xFE, 0xFF][..], &be].concat(), "UTF-16 (big-endian)"),
+            (le.clone(), "UTF-16 (little-endian)"),
+            (be, "UTF-16 (big-endian)"),
+            (le32, "UTF-32 (little-endian)"),
+        ];
+        for (bytes, encoding) in cases {
+            for bytes in [bytes.clone(), gzip(&bytes)] {
+                let err = read(&bytes).unwrap_err();
+                assert_eq!(err.kind, ReadErrorKind::Json);
+                assert!(
+                    err.to_string().contains(encoding) && err.to_string().contains("UTF-8"),
+                    "{err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_line_is_told_apart_across_reads() {
+        let pad = " ".repeat(600_000);
+        let lines = format!("{{\"eventName\":\"A\"}}{pad}\n{{\"eventName\":\"B\"}}\n");
+        let (outcome, seen) = read(lines.as_bytes()).unwrap();
+        assert_eq!(
+            (outcome.layout, seen),
+            (Layout::Lines, vec!["A".into(), "B".into()])
+        );
+        let documents = format!("{{\"eventName\":\"A\"}}{pad}{{\"eventName\":\"B\"}}\n");
+        let (outcome, seen) = read(documents.as_bytes()).unwrap();
+        assert_eq!(
+            (outcome.layout, seen),
+            (Layout::Document, vec!["A".into(), "B".into()])
+        );
+    }
+
+    #[test]
+    fn a_broken_document_on_an_ndjson_line_is_named_and_the_next_lines_read() {
+        let text = "{\"eventName\":\"A\"}\n{\"Records\":[{\"eventName\":\"B\"} {\"eventName\":\"X\"}]}\n{\"Records\":5}\n{\"eventName\":\"C\"}\n";
+        let (outcome, seen) = read(text.as_bytes()).unwrap();
+        assert_eq!(seen, ["A", "B", "C"]);
+        let places: Vec<_> = outcome.record_errors.iter().map(|e| e.position).collect();
+        assert_eq!(
+            places,
+            [RecordPosition::Line(2), RecordPosition::Line(3)],
+            "{:?}",
+            outcome.record_errors
+        );
+        assert!(
+            outcome.record_errors[0]
+                .message
+                .contains("(line 2, column 31)"),
+            "{:?}",
+            outcome.record_errors
+        );
+    }
+
     #[test]
     fn non_object_records_are_reported_not_passed_on() {
         let (outcome, seen) =
@@ -826,6 +1296,31 @@ mod tests {
                 position: RecordPosition::Index(1),
                 message: "expected a JSON object, found null".into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_record_the_sink_rejects_is_named_and_the_rest_read() {
+        let mut seen = Vec::new();
+        let outcome = read_log(
+            &br#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventName":"C"}]}"#[..],
+            &mut |r: Record<'_>| {
+                if r.value["eventName"] == "B" {
+                    return Err(Rejected {
+                        message: "cannot rewrite".into(),
+                    }
+                    .into());
+                }
+                seen.push(r.value["eventName"].as_str().unwrap().to_string());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, ["A", "C"]);
+        assert_eq!((outcome.records, outcome.rejected), (2, 1));
+        assert_eq!(
+            outcome.record_errors[0].to_string(),
+            "record 1: cannot rewrite"
         );
     }
 

@@ -6,6 +6,7 @@
 //! others are checked for validity (so the output stays valid JSON) but
 //! never allocated.
 
+use crate::schema::{DIGEST_FIELDS, RECORD_MARKERS};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -40,7 +41,13 @@ pub fn parse_projected(bytes: &[u8], fields: Option<&FieldSet>) -> serde_json::R
     match fields {
         Some(fields) if bytes.first() == Some(&b'{') => {
             let mut de = serde_json::Deserializer::from_slice(bytes);
-            let value = de::Deserializer::deserialize_map(&mut de, Projection { fields })?;
+            let value = de::Deserializer::deserialize_map(
+                &mut de,
+                Projection {
+                    fields: Some(fields),
+                    keys: None,
+                },
+            )?;
             de.end()?;
             Ok(value)
         }
@@ -48,21 +55,78 @@ pub fn parse_projected(bytes: &[u8], fields: Option<&FieldSet>) -> serde_json::R
     }
 }
 
-struct Projection<'f> {
-    fields: &'f FieldSet,
+/// What the top-level keys of an object say it is, noted while it is parsed.
+#[derive(Debug, Default)]
+pub(super) struct KeyInfo {
+    /// A key of [`RECORD_MARKERS`]: it is a record.
+    pub marker: bool,
+    /// A key of [`DIGEST_FIELDS`]: a CloudTrail digest.
+    pub digest: bool,
+    /// A `Records` key: a log file's envelope (unless it is a record).
+    pub records: bool,
+    /// An `Events` key: perhaps the output of `lookup-events`.
+    pub events: bool,
+    /// The first few keys, to name an object that is none of these.
+    pub first: Vec<String>,
 }
 
-impl<'de> Visitor<'de> for Projection<'_> {
+impl KeyInfo {
+    fn note(&mut self, name: &str) {
+        if self.first.len() < 5 {
+            self.first.push(name.to_owned());
+        }
+        match name {
+            "Records" => self.records = true,
+            "Events" => self.events = true,
+            _ if RECORD_MARKERS.contains(&name) => self.marker = true,
+            _ if DIGEST_FIELDS.contains(&name) => self.digest = true,
+            _ => {}
+        }
+    }
+}
+
+/// [`parse_projected`] (with `fields` None: every field), noting what the
+/// object's keys say it is. A value that is not an object gives no keys.
+pub(super) fn parse_noting_keys(
+    bytes: &[u8],
+    fields: Option<&FieldSet>,
+) -> serde_json::Result<(Value, KeyInfo)> {
+    let mut keys = KeyInfo::default();
+    let value = if bytes.first() == Some(&b'{') {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = de::Deserializer::deserialize_map(
+            &mut de,
+            Projection {
+                fields,
+                keys: Some(&mut keys),
+            },
+        )?;
+        de.end()?;
+        value
+    } else {
+        serde_json::from_slice(bytes)?
+    };
+    Ok((value, keys))
+}
+
+struct Projection<'f, 'k> {
+    /// None: every field.
+    fields: Option<&'f FieldSet>,
+    keys: Option<&'k mut KeyInfo>,
+}
+
+impl<'de> Visitor<'de> for Projection<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key_seed(WantedKey {
             fields: self.fields,
+            keys: self.keys.as_deref_mut(),
         })? {
             match key {
                 Some(name) => {
@@ -79,11 +143,12 @@ impl<'de> Visitor<'de> for Projection<'_> {
 }
 
 /// A key, allocated only when it is wanted.
-struct WantedKey<'f> {
-    fields: &'f FieldSet,
+struct WantedKey<'f, 'k> {
+    fields: Option<&'f FieldSet>,
+    keys: Option<&'k mut KeyInfo>,
 }
 
-impl<'de> DeserializeSeed<'de> for WantedKey<'_> {
+impl<'de> DeserializeSeed<'de> for WantedKey<'_, '_> {
     type Value = Option<String>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
@@ -91,7 +156,7 @@ impl<'de> DeserializeSeed<'de> for WantedKey<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for WantedKey<'_> {
+impl<'de> Visitor<'de> for WantedKey<'_, '_> {
     type Value = Option<String>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -99,7 +164,13 @@ impl<'de> Visitor<'de> for WantedKey<'_> {
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Option<String>, E> {
-        Ok(self.fields.contains(name).then(|| name.to_owned()))
+        if let Some(keys) = self.keys {
+            keys.note(name);
+        }
+        Ok(match self.fields {
+            Some(fields) => fields.contains(name).then(|| name.to_owned()),
+            None => Some(name.to_owned()),
+        })
     }
 }
 

@@ -37,19 +37,84 @@ pub(super) struct Splitter<R> {
     lines_dropped: usize,
     /// Bytes after the last dropped newline (the column carried into `buf`).
     column_dropped: usize,
+    /// Bytes from here on are kept in the buffer when it is refilled (an
+    /// object whose members are being walked, until it is known whether it
+    /// is a record or an envelope).
+    pin: Option<usize>,
 }
 
 impl<R: Read> Splitter<R> {
     pub fn new(input: R, gzipped: bool, lines_before: usize) -> Self {
+        Self::with_capacity(input, gzipped, lines_before, READ_SIZE)
+    }
+
+    /// A splitter whose first buffer holds `capacity` bytes (it grows for
+    /// longer values).
+    pub fn with_capacity(input: R, gzipped: bool, lines_before: usize, capacity: usize) -> Self {
         Splitter {
             input,
             gzipped,
-            buf: vec![0; READ_SIZE],
+            buf: vec![0; capacity.max(16)],
             pos: 0,
             len: 0,
             eof: false,
             lines_dropped: lines_before,
             column_dropped: 0,
+            pin: None,
+        }
+    }
+
+    /// Keeps the bytes from the next unread one on in the buffer until
+    /// [`unpin`](Self::unpin); returns where they start (which moves when the
+    /// buffer is refilled: see [`pinned`](Self::pinned)).
+    pub fn pin(&mut self) -> usize {
+        self.pin = Some(self.pos);
+        self.pos
+    }
+
+    /// Where the pinned bytes start now.
+    pub fn pinned(&self) -> usize {
+        self.pin.unwrap_or(self.pos)
+    }
+
+    /// The next unread byte's index in the buffer.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub fn unpin(&mut self) {
+        self.pin = None;
+    }
+
+    /// The unread bytes in the buffer, at least `n` of them unless the input
+    /// ends first.
+    pub fn head(&mut self, n: usize) -> Result<&[u8], ReadError> {
+        while self.len - self.pos < n {
+            if self.refill()?.is_none() {
+                break;
+            }
+        }
+        Ok(&self.buf[self.pos..self.len])
+    }
+
+    /// Consumes `n` bytes that [`head`](Self::head) showed.
+    pub fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.len);
+    }
+
+    /// The rest of the current line, its newline included; None at the end.
+    pub fn line(&mut self) -> Result<Option<Slice>, ReadError> {
+        let mut i = self.pos;
+        loop {
+            if let Some(k) = memchr::memchr(b'\n', &self.buf[i..self.len]) {
+                return Ok(Some(self.take(i + k + 1, false)));
+            }
+            i = self.len;
+            match self.refill()? {
+                Some(shift) => i -= shift,
+                None if self.pos < self.len => return Ok(Some(self.take(self.len, false))),
+                None => return Ok(None),
+            }
         }
     }
 
@@ -64,7 +129,7 @@ impl<R: Read> Splitter<R> {
         if self.eof {
             return Ok(None);
         }
-        let shift = self.pos;
+        let shift = self.pin.map_or(self.pos, |p| p.min(self.pos));
         if shift > 0 {
             let dropped = &self.buf[..shift];
             match memchr::memrchr(b'\n', dropped) {
@@ -76,7 +141,10 @@ impl<R: Read> Splitter<R> {
             }
             self.buf.copy_within(shift..self.len, 0);
             self.len -= shift;
-            self.pos = 0;
+            self.pos -= shift;
+            if let Some(p) = &mut self.pin {
+                *p -= shift;
+            }
         }
         if self.len == self.buf.len() {
             let bigger = self.buf.len() * 2;
