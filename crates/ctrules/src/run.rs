@@ -96,5 +96,6 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             .map_or_else(Plan::default_jobs, usize::from)
             .max(1),
         compression_level: args.compression_level,
+        also_writes: args.summary_json.iter().cloned().collect(),
     })
 }

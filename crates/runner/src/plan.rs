@@ -53,6 +53,9 @@ pub struct Plan {
     pub jobs: usize,
     /// gzip level of output files, 0 to 9.
     pub compression_level: u32,
+    /// Files the run writes besides its outputs (the summary): refused
+    /// inside the input, where they would replace an input or be read as one.
+    pub also_writes: Vec<PathBuf>,
 }
 
 impl Plan {

@@ -172,11 +172,19 @@ fn resolve(plan: &Plan) -> Result<(Found, Option<DirSink>), RunError> {
     let found = match input_root {
         None => source::stdin(),
         Some(root) => {
-            let exclude = sink.as_ref().and_then(|s| FileId::of_path(&s.root));
-            source::discover_path(root, exclude)
+            let exclude: Vec<FileId> = sink
+                .iter()
+                .filter_map(|s| FileId::of_path(&s.root))
+                .collect();
+            source::discover_path(root, &exclude)
                 .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(root))))?
         }
     };
+    if let Some(root) = input_root {
+        for path in &plan.also_writes {
+            refuse_inside_input(path, root, sink.as_ref().map(|s| s.root.as_path()))?;
+        }
+    }
     if let Some(dir) = &sink {
         let replacing = dir.targets_replacing_inputs(&found.inputs);
         if let Some((input, target)) = replacing.first() {
@@ -200,6 +208,33 @@ fn refuse_same_place(input: &Path, output: &Path) -> Result<(), RunError> {
         return Err(RunError::Usage(format!(
             "output {} is the input directory: its enriched copies would replace the original logs or be read back as input; choose another directory",
             display_path(output)
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a file the run writes besides its outputs (the summary) that
+/// would replace an input or be read as one by the next run: the input
+/// file itself, or anywhere in the input tree outside the output directory.
+fn refuse_inside_input(path: &Path, input: &Path, output: Option<&Path>) -> Result<(), RunError> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let (Some(dir), Some(name), Some(input)) =
+        (canonical(parent), path.file_name(), canonical(input))
+    else {
+        return Ok(()); // it cannot be written anyway, and says so then
+    };
+    let full = dir.join(name);
+    let in_output = output
+        .and_then(canonical)
+        .is_some_and(|out| full.starts_with(out));
+    if full == input || (full.starts_with(&input) && !in_output) {
+        return Err(RunError::Usage(format!(
+            "{} is inside the input: it would replace an input or be read as one next time; write it elsewhere",
+            display_path(path)
         )));
     }
     Ok(())

@@ -123,9 +123,10 @@ pub struct Found {
     pub broken: Vec<(String, JobError)>,
 }
 
-/// The inputs under `root` (a path), leaving out the directory `exclude`
-/// (the output tree, so that a run never reads its own output).
-pub fn discover_path(root: &Path, exclude: Option<FileId>) -> std::io::Result<Found> {
+/// The inputs under `root` (a path), leaving out what `exclude` names: the
+/// output directory and the files the run itself writes (the summary), so
+/// that a run never reads its own output.
+pub fn discover_path(root: &Path, exclude: &[FileId]) -> std::io::Result<Found> {
     let meta = std::fs::metadata(root)?;
     let mut found = Found::default();
     if !meta.is_dir() {
@@ -148,9 +149,10 @@ pub fn discover_path(root: &Path, exclude: Option<FileId>) -> std::io::Result<Fo
         if e.file_name().as_bytes().starts_with(b".") {
             return false;
         }
-        !(e.file_type().is_dir()
-            && exclude.is_some()
-            && e.metadata().ok().map(|m| FileId::of(&m)) == exclude)
+        exclude.is_empty()
+            || !e
+                .metadata()
+                .is_ok_and(|m| exclude.contains(&FileId::of(&m)))
     };
     for entry in walker.into_iter().filter_entry(keep) {
         let entry = match entry {
