@@ -40,7 +40,7 @@ enum Command {
     /// Parse and check rules files; exit 0 only when there is no error.
     Check(CheckArgs),
     /// Enrich a batch of CloudTrail log files.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the tests written beside the rules (`*.test.json`).
     Test(TestArgs),
     /// Rewrite rules files in the canonical layout; `--check` only reports.
@@ -107,11 +107,12 @@ pub struct RunArgs {
     /// Directory (or file) of rules.
     #[arg(long, default_value = "rules.d")]
     pub rules: PathBuf,
-    /// A log file, a directory walked recursively, or `-` for standard input.
+    /// A log file, a directory walked recursively, `-` for standard input,
+    /// or `s3://bucket/prefix`.
     #[arg(long)]
     pub input: String,
-    /// A directory to write to (same relative paths, gzipped), or `-` for
-    /// plain NDJSON on standard output.
+    /// A directory to write to (same relative paths, gzipped), `-` for
+    /// plain NDJSON on standard output, or `s3://bucket/prefix`.
     #[arg(long)]
     pub output: String,
     /// A MaxMind database (Country, City, ASN, Anonymous-IP or any other
@@ -131,6 +132,48 @@ pub struct RunArgs {
     /// Print only errors and the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// Reading and writing S3 (docs/operations.md).
+#[derive(clap::Args)]
+pub struct S3Args {
+    /// Only these accounts of an S3 trail (12 digits; repeatable or comma-separated).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub account: Vec<String>,
+    /// Only these regions of an S3 trail (repeatable or comma-separated).
+    #[arg(long, value_name = "REGION", value_delimiter = ',')]
+    pub region: Vec<String>,
+    /// Only days from this one on (YYYY-MM-DD, the day in the object's key).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Only days up to this one, included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: Option<chrono::NaiveDate>,
+    /// An S3-compatible endpoint (path-style addressing), e.g. http://127.0.0.1:9000.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The AWS region of the buckets (default: from the environment or profile).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// The AWS profile to take credentials from.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Server-side encryption of output objects: AES256 or aws:kms.
+    #[arg(long, value_name = "ALGORITHM")]
+    pub sse: Option<String>,
+    /// The KMS key for `--sse aws:kms` (default: the bucket's AWS-managed key).
+    #[arg(long, value_name = "KEY")]
+    pub sse_kms_key_id: Option<String>,
+    /// S3 objects in flight at once (downloading, evaluating, uploading).
+    #[arg(long, default_value_t = ctrules_runner::s3::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+}
+
+fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("{text:?} is not a date YYYY-MM-DD: {e}"))
 }
 
 fn main() -> ExitCode {

@@ -4,7 +4,10 @@
 use crate::{exit, RunArgs};
 use ctrules_runner::inflight;
 use ctrules_runner::run::{say, Event, Outcome, RunError};
+use ctrules_runner::s3::layout::Filters;
+use ctrules_runner::s3::S3Options;
 use ctrules_runner::{Location, Plan, Status};
+use std::sync::Arc;
 
 pub fn run(args: &RunArgs) -> i32 {
     let plan = match plan(args) {
@@ -42,7 +45,7 @@ pub fn run(args: &RunArgs) -> i32 {
     let Outcome {
         summary,
         stdout_error,
-    } = match ctrules_runner::run(&plan, &rules, &events) {
+    } = match ctrules_runner::run(&plan, Arc::new(rules), None, &events) {
         Ok(outcome) => outcome,
         Err(RunError::Usage(e) | RunError::Setup(e)) => {
             say(&format!("error: {e}"));
@@ -97,5 +100,20 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             .max(1),
         compression_level: args.compression_level,
         also_writes: args.summary_json.iter().cloned().collect(),
+        s3: S3Options {
+            endpoint_url: args.s3.endpoint_url.clone(),
+            region: args.s3.s3_region.clone(),
+            profile: args.s3.profile.clone(),
+            sse: args.s3.sse.clone(),
+            sse_kms_key_id: args.s3.sse_kms_key_id.clone(),
+            concurrency: usize::from(args.s3.concurrency),
+        },
+        filters: Filters {
+            accounts: args.s3.account.clone(),
+            regions: args.s3.region.clone(),
+            from: args.s3.from,
+            to: args.s3.to,
+        },
+        output_is_state: false,
     })
 }

@@ -6,40 +6,80 @@
 
 use crate::report::{FileReport, JobError, Stage, Status};
 use crate::sink::dir::DirSink;
-use crate::sink::stdout::Spill;
+use crate::sink::spill::Spill;
 use crate::source::{Input, Origin};
 use ctrules_compiler::{Evaluation, RuleSet};
 use ctrules_core::reader::{read_log_with, ReadError, ReadErrorKind, ReadOptions, Record};
 use ctrules_core::writer::write_enriched;
-use ctrules_core::Enrichment;
+use ctrules_core::{EnrichedWriter, Enrichment};
 use std::fs::File;
 use std::io::{self, Read};
+use std::path::Path;
 
 /// Where one input's records go.
 pub enum Sink<'a> {
     Dir(&'a DirSink),
-    /// Gathered for standard output, which the caller writes in order.
+    /// Plain NDJSON gathered for standard output, which the caller writes
+    /// in order.
     Stdout,
+    /// gzipped NDJSON (at this level) gathered for an S3 PUT.
+    Gzip(u32),
 }
 
-/// Runs one input through `rules` into `sink`. For [`Sink::Stdout`], the
-/// gathered output comes back with the report (empty when it failed).
+/// Runs one input through `rules` into `sink`. For [`Sink::Stdout`] and
+/// [`Sink::Gzip`], the gathered output comes back with the report (empty
+/// when it failed).
 pub fn process(input: &Input, rules: &RuleSet, sink: &Sink<'_>) -> (FileReport, Spill) {
-    let mut report = FileReport::new(input.display(), rules.len());
+    match open(input) {
+        Ok(reader) => process_reader(
+            reader,
+            input.display(),
+            &input.output_relative(),
+            rules,
+            sink,
+        ),
+        Err(e) => (
+            FileReport::failed(input.display(), rules.len(), e),
+            Spill::new(),
+        ),
+    }
+}
+
+/// [`process`] for an input already opened: `name` names it in reports,
+/// `output` is its output's path relative to the sink.
+pub fn process_reader(
+    reader: Box<dyn Read + '_>,
+    name: String,
+    output: &Path,
+    rules: &RuleSet,
+    sink: &Sink<'_>,
+) -> (FileReport, Spill) {
+    let mut report = FileReport::new(name, rules.len());
     let mut spill = Spill::new();
-    let result = open(input).and_then(|reader| match sink {
-        Sink::Dir(dir) => {
-            let mut out = dir.open(input)?;
+    let result = match sink {
+        Sink::Dir(dir) => dir.open(output).and_then(|mut out| {
             evaluate_into(reader, rules, &mut report, |record, enr| {
                 out.records().write(record, enr)
             })?
             .map_or_else(|| out.commit().map(|()| None), |skip| Ok(Some(skip)))
-        }
+        }),
         Sink::Stdout => evaluate_into(reader, rules, &mut report, |record, enr| {
             write_enriched(record, enr, spill.buffer())?;
             spill.settle()
         }),
-    });
+        Sink::Gzip(level) => {
+            let mut out = EnrichedWriter::new(Spill::new(), *level);
+            evaluate_into(reader, rules, &mut report, |record, enr| {
+                out.write(record, enr)
+            })
+            .and_then(|skip| {
+                spill = out.finish().map_err(|e| {
+                    JobError::new(Stage::Write, true, format!("cannot gather the output: {e}"))
+                })?;
+                Ok(skip)
+            })
+        }
+    };
     match result {
         Ok(None) => {}
         Ok(Some(skip)) => report.status = Status::Skipped(skip),
@@ -77,7 +117,7 @@ fn read_failure(e: ReadError) -> JobError {
 
 /// Streams the records of `reader` through the rules into `write`.
 /// Returns the skip reason for a file that is not a log (nothing written).
-fn evaluate_into(
+pub fn evaluate_into(
     reader: Box<dyn Read + '_>,
     rules: &RuleSet,
     report: &mut FileReport,

@@ -19,11 +19,14 @@
 //! complete or absent, and temporary files do not outlive the run that made
 //! them (see [`inflight`]).
 
+pub mod checkpoint;
 pub mod inflight;
 pub mod job;
+pub mod objects;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod s3;
 pub mod sink;
 pub mod source;
 

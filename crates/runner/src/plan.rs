@@ -1,5 +1,7 @@
 //! What a run is asked to do, resolved once from the command line.
 
+use crate::s3::layout::Filters;
+use crate::s3::{S3Options, S3Url};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -10,17 +12,17 @@ pub enum Location {
     Stdio,
     /// A local file or directory.
     Path(PathBuf),
+    /// `s3://bucket/prefix`.
+    S3(S3Url),
 }
 
 impl Location {
-    /// Reads `-`, `s3://...` (refused until S3 exists) or a local path.
+    /// Reads `-`, `s3://bucket/prefix` or a local path.
     pub fn parse(text: &str) -> Result<Location, String> {
         if text == "-" {
             Ok(Location::Stdio)
         } else if text.starts_with("s3://") {
-            Err(format!(
-                "{text}: S3 locations are not supported yet; copy with `aws s3 cp` and use a local path"
-            ))
+            S3Url::parse(text).map(Location::S3)
         } else if text.is_empty() {
             Err("an empty path".into())
         } else {
@@ -34,13 +36,14 @@ impl fmt::Display for Location {
         match self {
             Location::Stdio => f.write_str("-"),
             Location::Path(p) => write!(f, "{}", p.display()),
+            Location::S3(u) => write!(f, "{u}"),
         }
     }
 }
 
 /// Most files processed at once. Each job is a thread with its own read
 /// and write buffers (about 1 MB) and, for standard output, up to
-/// [`crate::sink::stdout::SPILL_AFTER`] of output in memory; past a few
+/// [`crate::sink::spill::SPILL_AFTER`] of output in memory; past a few
 /// hundred, threads only add memory and contention.
 pub const MAX_JOBS: usize = 256;
 
@@ -56,6 +59,13 @@ pub struct Plan {
     /// Files the run writes besides its outputs (the summary): refused
     /// inside the input, where they would replace an input or be read as one.
     pub also_writes: Vec<PathBuf>,
+    /// How to reach S3, when a side is `s3://`.
+    pub s3: S3Options,
+    /// Which part of a CloudTrail layout to read (S3 inputs).
+    pub filters: Filters,
+    /// With S3 output: an input whose output object says (in its metadata)
+    /// it was made from the same ETag with the same rules is done.
+    pub output_is_state: bool,
 }
 
 impl Plan {

@@ -60,6 +60,8 @@ pub enum Status {
     /// Not a log (a digest, another file name, not a regular file); nothing written.
     Skipped(String),
     Failed(JobError),
+    /// Done by an earlier run, per the checkpoint: counted, not listed.
+    AlreadyDone,
 }
 
 /// What happened to one input.
@@ -103,6 +105,13 @@ impl FileReport {
         report
     }
 
+    /// A report of an input an earlier run did.
+    pub fn already_done(rules: usize) -> FileReport {
+        let mut report = FileReport::new(String::new(), rules);
+        report.status = Status::AlreadyDone;
+        report
+    }
+
     /// A report of an input passed over on purpose.
     pub fn skipped(input: String, rules: usize, why: impl Into<String>) -> FileReport {
         let mut report = FileReport::new(input, rules);
@@ -118,6 +127,8 @@ pub struct Summary {
     pub files_processed: u64,
     pub files_skipped: u64,
     pub files_failed: u64,
+    /// Inputs an earlier run did (per `--state`), passed over.
+    pub files_already_done: u64,
     pub events_in: u64,
     pub events_out: u64,
     pub events_dropped: u64,
@@ -186,6 +197,10 @@ impl Summary {
     pub fn add(&mut self, report: &FileReport) {
         match &report.status {
             Status::Done => self.files_processed += 1,
+            Status::AlreadyDone => {
+                self.files_already_done += 1;
+                return;
+            }
             Status::Skipped(why) => {
                 self.files_skipped += 1;
                 self.skipped

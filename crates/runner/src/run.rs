@@ -1,15 +1,19 @@
 //! A batch: every input of a source through the pipeline, on a pool of
 //! workers, into one sink, and the summary of it all.
 
+use crate::checkpoint::Checkpoint;
 use crate::job::{process, Sink};
+use crate::objects::{run_objects, ObjectOutput, ObjectRun};
 use crate::plan::{Location, Plan, MAX_JOBS};
-use crate::report::{FileReport, JobError, Stage, Summary};
+use crate::report::{FileReport, JobError, Stage, Status, Summary};
+use crate::s3::put::{Provenance, S3Sink};
 use crate::sink::dir::{output_collisions, DirSink};
-use crate::sink::stdout::Spill;
-use crate::source::{self, display_path, FileId, Found, Input};
+use crate::sink::spill::Spill;
+use crate::source::{self, display_path, FileId, Found, Input, Origin};
 use ctrules_compiler::RuleSet;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Why a run could not start: nothing was read or written.
@@ -53,10 +57,12 @@ pub fn say(line: &str) {
     let _ = err.write_all(b"\n");
 }
 
-/// Runs `plan` with `rules`. `events` is called from the workers.
+/// Runs `plan` with `rules`, skipping what `checkpoint` says is done and
+/// marking what gets done. `events` is called from the workers.
 pub fn run(
     plan: &Plan,
-    rules: &RuleSet,
+    rules: Arc<RuleSet>,
+    checkpoint: Option<Arc<dyn Checkpoint>>,
     events: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
@@ -65,14 +71,127 @@ pub fn run(
             "standard output is closed; nothing was processed".into(),
         ));
     }
-    let (found, sink) = resolve(plan)?;
+    let s3_side = matches!(plan.input, Location::S3(_)) || matches!(plan.output, Location::S3(_));
+    let runtime = if s3_side {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| RunError::Setup(format!("cannot start the S3 client: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let client = runtime
+        .as_ref()
+        .map(|rt| rt.block_on(crate::s3::client(&plan.s3)));
+    let mut summary = Summary::new(&rules);
+    let mut out = io::stdout().lock();
+    let stdout_error = match &plan.input {
+        Location::S3(source) => {
+            let (rt, client) = (
+                runtime.as_ref().expect("S3 runtime"),
+                client.expect("S3 client"),
+            );
+            let output = match &plan.output {
+                Location::S3(url) => ObjectOutput::S3(
+                    S3Sink::new(
+                        client.clone(),
+                        url.clone(),
+                        &plan.s3,
+                        plan.compression_level,
+                    )
+                    .map_err(RunError::Usage)?,
+                ),
+                Location::Path(dir) => {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        RunError::Usage(format!("output {}: {e}", display_path(dir)))
+                    })?;
+                    ObjectOutput::Dir(DirSink {
+                        root: dir.clone(),
+                        compression_level: plan.compression_level,
+                    })
+                }
+                Location::Stdio => ObjectOutput::Stdout,
+            };
+            if let (Location::S3(out_url), true) = (&plan.output, source.is_object()) {
+                if out_url.holds(&source.bucket, &source.prefix) {
+                    return Err(RunError::Usage(format!(
+                        "{source} is inside the output {out_url}; choose an output prefix outside the input"
+                    )));
+                }
+            }
+            if let Location::S3(out_url) = &plan.output {
+                if out_url.bucket == source.bucket && source.prefix.starts_with(&out_url.prefix) {
+                    return Err(RunError::Usage(format!(
+                        "the input {source} is inside the output {out_url}: outputs would replace inputs; choose an output prefix outside the input"
+                    )));
+                }
+            }
+            let objects = Arc::new(ObjectRun {
+                client,
+                source: source.clone(),
+                filters: plan.filters.clone(),
+                output,
+                rules: rules.clone(),
+                concurrency: plan.s3.concurrency.max(1),
+                compression_level: plan.compression_level,
+                checkpoint,
+                output_is_state: plan.output_is_state,
+            });
+            rt.block_on(run_objects(objects, &mut summary, events, &mut out))
+        }
+        _ => local(
+            plan,
+            &rules,
+            checkpoint,
+            runtime.as_ref().zip(client),
+            &mut summary,
+            events,
+            &mut out,
+        )?,
+    };
+    summary.finish(started.elapsed());
+    Ok(Outcome {
+        summary,
+        stdout_error,
+    })
+}
+
+/// Where a local batch writes.
+enum LocalSink {
+    Dir(DirSink),
+    Stdout,
+    S3(S3Sink, tokio::runtime::Handle),
+}
+
+/// A batch over local files (or standard input) on a pool of `jobs`
+/// workers, biggest files first.
+fn local(
+    plan: &Plan,
+    rules: &Arc<RuleSet>,
+    checkpoint: Option<Arc<dyn Checkpoint>>,
+    s3: Option<(&tokio::runtime::Runtime, aws_sdk_s3::Client)>,
+    summary: &mut Summary,
+    events: &(dyn Fn(Event<'_>) + Sync),
+    out: &mut dyn Write,
+) -> Result<Option<io::Error>, RunError> {
+    let (found, dir) = resolve(plan)?;
+    let sink = match (&plan.output, dir, s3) {
+        (Location::S3(url), _, Some((rt, client))) => LocalSink::S3(
+            S3Sink::new(client, url.clone(), &plan.s3, plan.compression_level)
+                .map_err(RunError::Usage)?,
+            rt.handle().clone(),
+        ),
+        (_, Some(dir), _) => LocalSink::Dir(dir),
+        _ => LocalSink::Stdout,
+    };
     let jobs = plan.jobs.clamp(1, MAX_JOBS);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
         .map_err(|e| RunError::Setup(format!("cannot start workers: {e}")))?;
-
-    let mut summary = Summary::new(rules);
     for (file, why) in &found.passed_over {
         let report = FileReport::skipped(file.clone(), rules.len(), why.clone());
         events(Event::Finished(&report));
@@ -85,7 +204,9 @@ pub fn run(
     }
     let inputs = &found.inputs;
     let collisions = output_collisions(inputs);
-    let work = |i: usize, sink: &Sink<'_>| -> (FileReport, Spill) {
+    let checkpoint = checkpoint.as_deref();
+    let work = |i: usize| -> (FileReport, Spill) {
+        let input = &inputs[i];
         let (report, spill) = match collisions.get(&i) {
             Some(first) => {
                 let error = JobError::new(
@@ -93,41 +214,46 @@ pub fn run(
                     false,
                     format!(
                         "its output {} would overwrite the output of {first}",
-                        display_path(&inputs[i].output_relative())
+                        display_path(&input.output_relative())
                     ),
                 );
-                let report = FileReport::failed(inputs[i].display(), rules.len(), error);
-                (report, Spill::new())
+                (
+                    FileReport::failed(input.display(), rules.len(), error),
+                    Spill::new(),
+                )
             }
-            None => process(&inputs[i], rules, sink),
+            None => one_local(input, rules, &sink, checkpoint),
         };
-        events(Event::Finished(&report));
+        if report.status != Status::AlreadyDone {
+            events(Event::Finished(&report));
+        }
         (report, spill)
     };
 
     let mut stdout_error = None;
+    let all: Vec<usize> = (0..inputs.len()).collect();
     match &sink {
-        Some(dir) => {
+        LocalSink::Dir(dir) => {
             let removed = dir.remove_stale_temporaries(inputs);
             if removed > 0 {
                 events(Event::StaleRemoved(removed));
             }
-            let sink = Sink::Dir(dir);
-            let all: Vec<usize> = (0..inputs.len()).collect();
-            for (report, _) in largest_first(&pool, inputs, &all, |i| work(i, &sink)) {
+            for (report, _) in largest_first(&pool, inputs, &all, work) {
                 summary.add(&report);
             }
         }
-        None => {
+        LocalSink::S3(..) => {
+            for (report, _) in largest_first(&pool, inputs, &all, work) {
+                summary.add(&report);
+            }
+        }
+        LocalSink::Stdout => {
             // In input order: a window of inputs in parallel, then written
             // in order. A window of 2 x jobs keeps every worker busy while
             // bounding what waits in spills.
-            let mut out = io::stdout().lock();
-            let all: Vec<usize> = (0..inputs.len()).collect();
             'windows: for window in all.chunks(jobs * 2) {
-                let done = largest_first(&pool, inputs, window, |i| work(i, &Sink::Stdout));
-                for (report, spill) in done {
-                    if let Err(e) = spill.copy_to(&mut out).and_then(|()| out.flush()) {
+                for (report, spill) in largest_first(&pool, inputs, window, work) {
+                    if let Err(e) = spill.copy_to(out).and_then(|()| out.flush()) {
                         summary.stopped = Some(format!("cannot write to standard output: {e}"));
                         stdout_error = Some(e);
                         break 'windows;
@@ -137,11 +263,101 @@ pub fn run(
             }
         }
     }
-    summary.finish(started.elapsed());
-    Ok(Outcome {
-        summary,
-        stdout_error,
-    })
+    if let Some(cp) = checkpoint {
+        if let Err(e) = cp.flush() {
+            let error = JobError::new(Stage::Commit, true, format!("checkpoint: {e}"));
+            summary.add(&FileReport::failed("--state".into(), rules.len(), error));
+        }
+    }
+    Ok(stdout_error)
+}
+
+/// The identity and version of a local input for the checkpoint: its
+/// canonical path, and `size:mtime` in nanoseconds.
+fn local_identity(input: &Input) -> Option<(String, String)> {
+    let Origin::File(path) = &input.origin else {
+        return None; // a stream has no identity to come back to
+    };
+    let meta = std::fs::metadata(path).ok()?;
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some((display_path(&canonical), format!("{}:{mtime}", meta.len())))
+}
+
+/// One local input: skipped when the checkpoint says it is done, else
+/// processed into `sink` and marked.
+fn one_local(
+    input: &Input,
+    rules: &Arc<RuleSet>,
+    sink: &LocalSink,
+    checkpoint: Option<&dyn Checkpoint>,
+) -> (FileReport, Spill) {
+    let identity = checkpoint.and_then(|_| local_identity(input));
+    if let (Some(cp), Some((key, version))) = (checkpoint, &identity) {
+        match cp.is_done(key, version, rules.version()) {
+            Ok(true) => return (FileReport::already_done(rules.len()), Spill::new()),
+            Ok(false) => {}
+            Err(e) => {
+                let error = JobError::new(Stage::Open, true, format!("checkpoint: {e}"));
+                return (
+                    FileReport::failed(input.display(), rules.len(), error),
+                    Spill::new(),
+                );
+            }
+        }
+    }
+    let (mut report, spill) = match sink {
+        LocalSink::Dir(dir) => process(input, rules, &Sink::Dir(dir)),
+        LocalSink::Stdout => process(input, rules, &Sink::Stdout),
+        LocalSink::S3(s3, handle) => {
+            let Some(relative) = input.output_relative().to_str().map(str::to_string) else {
+                let error = JobError::new(
+                    Stage::Write,
+                    false,
+                    "its name is not UTF-8, and an S3 key must be",
+                );
+                return (
+                    FileReport::failed(input.display(), rules.len(), error),
+                    Spill::new(),
+                );
+            };
+            let (mut report, spill) = process(input, rules, &Sink::Gzip(s3.compression_level()));
+            if report.status == Status::Done {
+                let provenance = Provenance {
+                    source: input.display(),
+                    source_version: identity
+                        .as_ref()
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default(),
+                    rules_version: rules.version().to_string(),
+                };
+                if let Err(e) = handle.block_on(s3.put(&s3.key(&relative), spill, &provenance)) {
+                    report.status = Status::Failed(e);
+                }
+            }
+            (report, Spill::new())
+        }
+    };
+    if let (Status::Done, Some(cp), Some((key, version)), false) = (
+        &report.status,
+        checkpoint,
+        &identity,
+        matches!(sink, LocalSink::Stdout),
+    ) {
+        if let Err(e) = cp.mark_done(key, version, rules.version()) {
+            report.status = Status::Failed(JobError::new(
+                Stage::Commit,
+                true,
+                format!("checkpoint: {e}"),
+            ));
+        }
+    }
+    (report, spill)
 }
 
 /// The inputs and the output directory (None: standard output), after
@@ -154,9 +370,10 @@ fn resolve(plan: &Plan) -> Result<(Found, Option<DirSink>), RunError> {
                 .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(p))))?;
             Some(p.as_path())
         }
+        Location::S3(_) => unreachable!("S3 inputs are listed by the objects pipeline"),
     };
     let sink = match &plan.output {
-        Location::Stdio => None,
+        Location::Stdio | Location::S3(_) => None,
         Location::Path(dir) => {
             if let Some(root) = input_root {
                 refuse_same_place(root, dir)?;

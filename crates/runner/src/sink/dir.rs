@@ -33,9 +33,9 @@ impl DirSink {
         self.root.join(input.output_relative())
     }
 
-    /// Starts writing `input`'s output to a temporary beside its target.
-    pub fn open(&self, input: &Input) -> Result<DirWriter, JobError> {
-        let target = self.target(input);
+    /// Starts writing the output at `relative` to a temporary beside its target.
+    pub fn open(&self, relative: &Path) -> Result<DirWriter, JobError> {
+        let target = self.root.join(relative);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
                 write_error(Stage::Write, "cannot create the directory of", &target, &e)

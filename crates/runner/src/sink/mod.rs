@@ -2,9 +2,10 @@
 //!
 //! - [`dir`]: gzipped NDJSON at the input's relative path under a directory,
 //!   written to a temporary and renamed into place when complete.
-//! - [`stdout`]: plain NDJSON, gathered per input (in memory, spilling to an
-//!   unnamed temporary file when large) and copied to standard output in
-//!   input order once the input is complete.
+//! - standard output: plain NDJSON, gathered per input in a [`spill`] and
+//!   copied out in input order once the input is complete.
+//! - S3 ([`crate::s3::put`]): gzipped NDJSON gathered in a [`spill`], then
+//!   written in one PUT.
 
 pub mod dir;
-pub mod stdout;
+pub mod spill;

@@ -1,11 +1,11 @@
-//! Outputs for standard output: plain NDJSON, one input at a time, in input
-//! order, each input whole or not at all.
+//! One input's whole output, gathered before it is sent anywhere.
 //!
-//! Inputs are processed in parallel but must come out in order, and a
-//! failed input writes nothing. So each input's output is gathered in a
+//! Standard output must get inputs in order and a failed input must write
+//! nothing; an S3 object is written in one PUT, complete or absent. Both
+//! need an input's output whole before it goes out, so it is gathered in a
 //! [`Spill`]: memory up to [`SPILL_AFTER`] bytes, then an unnamed temporary
 //! file (it has no name, so it cannot be left behind). Memory stays bounded
-//! by `jobs x SPILL_AFTER` whatever the size of the inputs.
+//! by `inputs in flight x SPILL_AFTER` whatever the size of the inputs.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
@@ -56,6 +56,19 @@ impl Spill {
         self.len() == 0
     }
 
+    /// Everything written, in memory or in the file (rewound), with its length.
+    pub fn into_body(mut self) -> io::Result<Body> {
+        match self.file.take() {
+            None => Ok(Body::Memory(self.memory)),
+            Some(mut file) => {
+                file.write_all(&self.memory)?;
+                let len = self.spilled + self.memory.len() as u64;
+                file.rewind()?;
+                Ok(Body::File(file, len))
+            }
+        }
+    }
+
     /// Copies everything written, in order, to `out`.
     pub fn copy_to(mut self, out: &mut dyn Write) -> io::Result<()> {
         if let Some(mut file) = self.file.take() {
@@ -70,6 +83,26 @@ impl Spill {
             }
         }
         out.write_all(&self.memory)
+    }
+}
+
+/// A finished spill.
+#[derive(Debug)]
+pub enum Body {
+    Memory(Vec<u8>),
+    /// The file, at its start, and its length.
+    File(File, u64),
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.memory.extend_from_slice(buf);
+        self.settle()?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -95,5 +128,24 @@ mod tests {
         let mut out = Vec::new();
         spill.copy_to(&mut out).unwrap();
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_finished_spill_is_one_body_in_memory_or_on_disk() {
+        let mut small = Spill::new();
+        small.write_all(b"abc").unwrap();
+        assert!(matches!(small.into_body().unwrap(), Body::Memory(m) if m == b"abc"));
+        let mut big = Spill::new();
+        let chunk = vec![7u8; SPILL_AFTER / 3 + 1];
+        for _ in 0..4 {
+            big.write_all(&chunk).unwrap();
+        }
+        let Body::File(mut file, len) = big.into_body().unwrap() else {
+            panic!("a large spill is on disk")
+        };
+        let mut back = Vec::new();
+        file.read_to_end(&mut back).unwrap();
+        assert_eq!(len, back.len() as u64);
+        assert_eq!(back, chunk.repeat(4));
     }
 }

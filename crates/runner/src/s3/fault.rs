@@ -1,0 +1,60 @@
+//! S3 errors as job failures: the operation, the object, the service's code
+//! and message as S3 gave them, and whether trying again later may help.
+
+use crate::report::{JobError, Stage};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+/// Codes S3 gives for troubles that pass (after the SDK's own retries).
+const TRANSIENT: &[&str] = &[
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "Throttling",
+    "ThrottlingException",
+];
+
+/// A failed S3 call as a [`JobError`] of `stage`.
+pub fn job_error<E, R>(stage: Stage, operation: &str, object: &str, e: &SdkError<E, R>) -> JobError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (retryable, cause) = match e {
+        SdkError::ServiceError(ctx) => {
+            let err = ctx.err();
+            let code = err.code().unwrap_or("an error");
+            let transient = TRANSIENT.contains(&code);
+            let message = err.message().unwrap_or("");
+            (
+                transient,
+                format!(
+                    "{code}{}{message}",
+                    if message.is_empty() { "" } else { ": " }
+                ),
+            )
+        }
+        SdkError::TimeoutError(_) => (true, "timed out".to_string()),
+        SdkError::DispatchFailure(f) => (
+            true,
+            format!(
+                "cannot reach S3: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+                    .to_string()
+                    .trim_start_matches("dispatch failure: ")
+            )
+            .replace(" (io error)", "")
+                + if f.is_timeout() { " (timeout)" } else { "" },
+        ),
+        SdkError::ResponseError(_) => (
+            true,
+            format!(
+                "bad response: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            ),
+        ),
+        _ => (false, aws_sdk_s3::error::DisplayErrorContext(e).to_string()),
+    };
+    JobError::new(stage, retryable, format!("{operation} {object}: {cause}"))
+}

@@ -1,0 +1,134 @@
+//! The objects of a run, listed page by page and handed on as they come,
+//! so that a bucket of millions of objects never sits in memory.
+
+use super::fault::job_error;
+use super::layout::{key_facts, prefixes_to_list, Filters, Kind, ListLevel};
+use super::S3Url;
+use crate::report::{JobError, Stage};
+use tokio::sync::mpsc;
+
+/// One object to process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub key: String,
+    /// The ETag, quotes removed: it changes when the object does.
+    pub etag: String,
+    pub size: u64,
+}
+
+/// What the listing found, in key order within each listed prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    Object(ObjectRef),
+    /// Passed over on purpose: the key, and why.
+    Skipped(String, &'static str),
+}
+
+pub const DIGEST: &str = "a CloudTrail digest object (integrity digest, not a log of events)";
+pub const EMPTY: &str = "an empty object";
+pub const NOT_A_LOG_NAME: &str = crate::source::NOT_A_LOG_NAME;
+
+/// Delimiter listings, one level at a time, for [`prefixes_to_list`].
+struct Levels<'c> {
+    client: &'c aws_sdk_s3::Client,
+    bucket: &'c str,
+}
+
+impl ListLevel for Levels<'_> {
+    type Error = JobError;
+
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, JobError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(self.bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                job_error(
+                    Stage::Discover,
+                    "ListObjectsV2",
+                    &format!("s3://{}/{prefix}", self.bucket),
+                    &e,
+                )
+            })?;
+            out.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Lists what `source` holds under `filters` into `tx`, leaving out the
+/// keys under `exclude` (the output, when it shares the bucket). Stops
+/// early, without error, when the receiver is gone.
+pub async fn list(
+    client: &aws_sdk_s3::Client,
+    source: &S3Url,
+    filters: &Filters,
+    exclude: Option<&S3Url>,
+    tx: mpsc::Sender<Listed>,
+) -> Result<(), JobError> {
+    let levels = Levels {
+        client,
+        bucket: &source.bucket,
+    };
+    let prefixes = prefixes_to_list(&levels, &source.prefix, filters).await?;
+    for prefix in prefixes {
+        let mut pages = client
+            .list_objects_v2()
+            .bucket(&source.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                job_error(
+                    Stage::Discover,
+                    "ListObjectsV2",
+                    &format!("s3://{}/{prefix}", source.bucket),
+                    &e,
+                )
+            })?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                if source.is_object() && key != source.prefix {
+                    continue;
+                }
+                if exclude.is_some_and(|out| out.holds(&source.bucket, key)) {
+                    continue; // our own output: never read back
+                }
+                let facts = key_facts(key);
+                if !filters.keeps(facts.as_ref()) {
+                    continue;
+                }
+                let listed = if facts.as_ref().is_some_and(|f| f.kind == Kind::Digest)
+                    || key.contains("/CloudTrail-Digest/")
+                {
+                    Listed::Skipped(key.to_string(), DIGEST)
+                } else if !crate::source::is_log_name(key.as_bytes()) {
+                    Listed::Skipped(key.to_string(), NOT_A_LOG_NAME)
+                } else if object.size().unwrap_or(0) == 0 {
+                    Listed::Skipped(key.to_string(), EMPTY)
+                } else {
+                    Listed::Object(ObjectRef {
+                        key: key.to_string(),
+                        etag: object.e_tag().unwrap_or("").trim_matches('"').to_string(),
+                        size: object.size().unwrap_or(0).max(0) as u64,
+                    })
+                };
+                if tx.send(listed).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Output objects in S3: gzipped NDJSON at the input's relative key under
+//! the output prefix, written in one PUT, so an object is complete or absent.
+//! Each carries, in its metadata, what it was made from: the source object
+//! and its ETag, and the rules version, so the output says what is done.
+
+use super::fault::job_error;
+use super::{S3Options, S3Url};
+use crate::report::{JobError, Stage};
+use crate::sink::spill::{Body, Spill};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_smithy_types::byte_stream::Length;
+
+/// Metadata keys on every output object (`x-amz-meta-...`).
+pub const META_SOURCE: &str = "ctrules-source";
+pub const META_SOURCE_ETAG: &str = "ctrules-source-etag";
+pub const META_RULES_VERSION: &str = "ctrules-rules-version";
+
+/// Where outputs go in S3.
+#[derive(Debug, Clone)]
+pub struct S3Sink {
+    pub client: aws_sdk_s3::Client,
+    pub url: S3Url,
+    pub compression_level: u32,
+    pub sse: Option<ServerSideEncryption>,
+    pub sse_kms_key_id: Option<String>,
+}
+
+/// What an output was made from.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The source, as `s3://bucket/key` or a local path.
+    pub source: String,
+    /// The source's version: its ETag, or `size:mtime` for a local file.
+    pub source_version: String,
+    pub rules_version: String,
+}
+
+impl S3Sink {
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        url: S3Url,
+        options: &S3Options,
+        compression_level: u32,
+    ) -> Result<S3Sink, String> {
+        let sse = match options.sse.as_deref() {
+            None => None,
+            Some("AES256") => Some(ServerSideEncryption::Aes256),
+            Some("aws:kms") => Some(ServerSideEncryption::AwsKms),
+            Some("aws:kms:dsse") => Some(ServerSideEncryption::AwsKmsDsse),
+            Some(other) => {
+                return Err(format!(
+                    "--sse {other}: expected AES256, aws:kms or aws:kms:dsse"
+                ))
+            }
+        };
+        if options.sse_kms_key_id.is_some()
+            && !matches!(
+                sse,
+                Some(ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse)
+            )
+        {
+            return Err("--sse-kms-key-id needs --sse aws:kms".into());
+        }
+        Ok(S3Sink {
+            client,
+            url,
+            compression_level,
+            sse,
+            sse_kms_key_id: options.sse_kms_key_id.clone(),
+        })
+    }
+
+    pub fn compression_level(&self) -> u32 {
+        self.compression_level
+    }
+
+    /// The key of the output of an input at `relative` (`.gz` added when missing).
+    pub fn key(&self, relative: &str) -> String {
+        let mut key = format!("{}{relative}", self.url.prefix);
+        if !key.ends_with(".gz") {
+            key.push_str(".gz");
+        }
+        key
+    }
+
+    /// Writes `spill` (gzipped NDJSON) as the object `key`, in one PUT.
+    pub async fn put(
+        &self,
+        key: &str,
+        spill: Spill,
+        provenance: &Provenance,
+    ) -> Result<(), JobError> {
+        let object = format!("s3://{}/{key}", self.url.bucket);
+        let local = |e: std::io::Error| {
+            JobError::new(
+                Stage::Write,
+                true,
+                format!("{object}: cannot read back the output: {e}"),
+            )
+        };
+        let body = match spill.into_body().map_err(local)? {
+            Body::Memory(bytes) => ByteStream::from(bytes),
+            Body::File(file, len) => ByteStream::read_from()
+                .file(tokio::fs::File::from_std(file))
+                .length(Length::Exact(len))
+                .build()
+                .await
+                .map_err(|e| JobError::new(Stage::Write, true, format!("{object}: {e}")))?,
+        };
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.url.bucket)
+            .key(key)
+            .body(body)
+            // The bytes are a .gz file, as CloudTrail's own objects are read
+            // by Athena: no Content-Encoding, which would make some HTTP
+            // clients unzip it on the way.
+            .content_type("application/gzip")
+            .metadata(META_SOURCE, ascii(&provenance.source))
+            .metadata(META_SOURCE_ETAG, ascii(&provenance.source_version))
+            .metadata(META_RULES_VERSION, ascii(&provenance.rules_version));
+        if let Some(sse) = &self.sse {
+            put = put.server_side_encryption(sse.clone());
+        }
+        if let Some(id) = &self.sse_kms_key_id {
+            put = put.ssekms_key_id(id);
+        }
+        put.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| job_error(Stage::Commit, "PutObject", &object, &e))
+    }
+}
+
+/// Metadata values travel as HTTP headers: ASCII only, other bytes escaped.
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c.to_string()
+            } else {
+                c.escape_unicode().to_string()
+            }
+        })
+        .collect()
+}
