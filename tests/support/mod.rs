@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests: the binary, the repository,
-//! gzip both ways, and running `ctrules run` with a JSON summary.
+//! gzip both ways, and running `ctrules run` with a JSON summary; `s3`: a
+//! local S3 + SQS server (moto) and plain-HTTP helpers for it.
 #![allow(dead_code)]
+
+pub mod s3;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
