@@ -2,6 +2,7 @@
 //! and message as S3 gave them, and whether trying again later may help.
 
 use crate::report::{JobError, Stage};
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 /// Codes S3 gives for troubles that pass (after the SDK's own retries).
@@ -16,24 +17,35 @@ const TRANSIENT: &[&str] = &[
 ];
 
 /// A failed S3 call as a [`JobError`] of `stage`.
-pub fn job_error<E, R>(stage: Stage, operation: &str, object: &str, e: &SdkError<E, R>) -> JobError
+pub fn job_error<E>(
+    stage: Stage,
+    operation: &str,
+    object: &str,
+    e: &SdkError<E, HttpResponse>,
+) -> JobError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let (retryable, cause) = match e {
         SdkError::ServiceError(ctx) => {
             let err = ctx.err();
-            let code = err.code().unwrap_or("an error");
-            let transient = TRANSIENT.contains(&code);
-            let message = err.message().unwrap_or("");
-            (
-                transient,
-                format!(
-                    "{code}{}{message}",
-                    if message.is_empty() { "" } else { ": " }
-                ),
-            )
+            let status = ctx.raw().status().as_u16();
+            // HEAD answers carry no body, so no message: the status says it.
+            let code = err.code().unwrap_or(match status {
+                404 => "NotFound",
+                403 => "AccessDenied",
+                _ => "an error",
+            });
+            let transient = TRANSIENT.contains(&code) || status >= 500;
+            let message = match (code, err.message()) {
+                (_, Some(m)) => m,
+                ("NotFound" | "NoSuchKey", None) => "no such object",
+                ("NoSuchBucket", None) => "no such bucket",
+                ("AccessDenied" | "Forbidden", None) => "access denied",
+                (_, None) => "",
+            };
+            let sep = if message.is_empty() { "" } else { ": " };
+            (transient, format!("{code}{sep}{message} (HTTP {status})"))
         }
         SdkError::TimeoutError(_) => (true, "timed out".to_string()),
         SdkError::DispatchFailure(f) => (

@@ -76,6 +76,25 @@ pub async fn list(
     exclude: Option<&S3Url>,
     tx: mpsc::Sender<Listed>,
 ) -> Result<(), JobError> {
+    if source.is_object() {
+        // One object named: asked for by name, so a missing one is an
+        // error, not an empty run.
+        let object = format!("s3://{}/{}", source.bucket, source.prefix);
+        let head = client
+            .head_object()
+            .bucket(&source.bucket)
+            .key(&source.prefix)
+            .send()
+            .await
+            .map_err(|e| job_error(Stage::Open, "HeadObject", &object, &e))?;
+        let listed = Listed::Object(ObjectRef {
+            key: source.prefix.clone(),
+            etag: head.e_tag().unwrap_or("").trim_matches('"').to_string(),
+            size: head.content_length().unwrap_or(0).max(0) as u64,
+        });
+        let _ = tx.send(listed).await;
+        return Ok(());
+    }
     let levels = Levels {
         client,
         bucket: &source.bucket,
@@ -99,9 +118,6 @@ pub async fn list(
             })?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
-                if source.is_object() && key != source.prefix {
-                    continue;
-                }
                 if exclude.is_some_and(|out| out.holds(&source.bucket, key)) {
                     continue; // our own output: never read back
                 }

@@ -1,0 +1,352 @@
+//! `ctrules run` against a real S3 server on loopback (moto, started by the
+//! harness): an organisation trail to a `processed/` prefix in the same
+//! bucket, each listing filter, pagination, one object named, a missing and
+//! a corrupt object among good ones, and S3 on one side with local files on
+//! the other. Records are counted here, independently of ctrules.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+use support::s3::MotoServer;
+use support::*;
+
+const ORG: &str = "o-abcdefghij";
+const ACCOUNTS: [&str; 2] = ["111122223333", "444455556666"];
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+const DAYS: [&str; 3] = ["2024/08/01", "2024/08/02", "2024/09/01"];
+
+/// A CloudTrail object's records: `n` of them, named by `tag`.
+fn records(tag: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({
+                "eventVersion": "1.08",
+                "userIdentity": {"type": "IAMUser", "userName": "alice"},
+                "eventTime": "2024-08-01T12:00:00Z",
+                "eventSource": if i % 2 == 0 { "iam.amazonaws.com" } else { "s3.amazonaws.com" },
+                "eventName": if i % 2 == 0 { "CreateUser" } else { "GetObject" },
+                "awsRegion": "us-east-1",
+                "eventID": format!("{tag}-{i}"),
+            })
+        })
+        .collect()
+}
+
+fn log_object(recs: &[Value]) -> Vec<u8> {
+    gzip(
+        serde_json::to_string(&json!({ "Records": recs }))
+            .unwrap()
+            .as_bytes(),
+    )
+}
+
+/// An organisation trail in `bucket`: every account, region and day, with
+/// a digest beside each log, and the keys of the logs with their records.
+fn org_trail(s3: &MotoServer, bucket: &str) -> BTreeMap<String, Vec<Value>> {
+    s3.create_bucket(bucket);
+    let mut logs = BTreeMap::new();
+    for account in ACCOUNTS {
+        for region in REGIONS {
+            for day in DAYS {
+                let stamp = day.replace('/', "");
+                let key = format!(
+                    "AWSLogs/{ORG}/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{stamp}T0000Z_abc.json.gz"
+                );
+                let recs = records(&key, 3);
+                s3.put_object(bucket, &key, &log_object(&recs));
+                logs.insert(key, recs);
+                let digest = format!(
+                    "AWSLogs/{ORG}/{account}/CloudTrail-Digest/{region}/{day}/{account}_CloudTrail-Digest_{region}_t_{region}_{stamp}T0000Z.json.gz"
+                );
+                s3.put_object(
+                    bucket,
+                    &digest,
+                    &gzip(br#"{"digestStartTime":"x","digestEndTime":"y"}"#),
+                );
+            }
+        }
+    }
+    logs
+}
+
+/// Runs `ctrules run` with the server's environment; the output and the
+/// JSON summary.
+fn run_s3(s3: &MotoServer, input: &str, output: &str, extra: &[&str]) -> (Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        dir.path(),
+        "iam.rules",
+        "when eventSource == \"iam.amazonaws.com\" set xpriority = HIGH\n",
+    );
+    let summary = dir.path().join("summary.json");
+    let mut cmd = ctrules();
+    s3.apply_env(&mut cmd);
+    let out = cmd
+        .args(["run", "--rules"])
+        .arg(&rules)
+        .args([
+            "--input",
+            input,
+            "--output",
+            output,
+            "--endpoint-url",
+            &s3.endpoint(),
+            "--summary-json",
+        ])
+        .arg(&summary)
+        .args(extra)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(&summary)
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap_or(Value::Null);
+    (out, summary)
+}
+
+/// The eventIDs in an output object, after checking every line is a whole
+/// enriched record.
+fn ids_in(body: &[u8]) -> Vec<String> {
+    gunzip(body)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert_eq!(
+                v["xpriority"] == "HIGH",
+                v["eventSource"] == "iam.amazonaws.com",
+                "{v}"
+            );
+            v["eventID"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+fn ids_of(recs: &[Value]) -> Vec<String> {
+    recs.iter()
+        .map(|r| r["eventID"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn an_organisation_trail_is_enriched_into_processed_in_the_same_bucket() {
+    let s3 = MotoServer::start();
+    let logs = org_trail(&s3, "trail");
+    for round in 0..2 {
+        let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", "s3://trail/processed/", &[]);
+        assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
+        assert_eq!(summary["files_processed"], logs.len(), "{summary:#}");
+        assert_eq!(
+            summary["files_skipped"],
+            logs.len(),
+            "one digest per log: {summary:#}"
+        );
+        assert_eq!(summary["events_in"], logs.len() * 3);
+        // AWSLogs/X becomes processed/X, and nothing else is written.
+        let written = s3.list_keys("trail", "processed/");
+        let expected: Vec<String> = logs
+            .keys()
+            .map(|k| k.replacen("AWSLogs/", "processed/", 1))
+            .collect();
+        assert_eq!(written, expected, "round {round}");
+        for (key, recs) in &logs {
+            let body = s3
+                .get_object("trail", &key.replacen("AWSLogs/", "processed/", 1))
+                .unwrap();
+            assert_eq!(ids_in(&body), ids_of(recs));
+        }
+    }
+}
+
+#[test]
+fn an_output_prefix_inside_the_input_prefix_is_never_read_back() {
+    let s3 = MotoServer::start();
+    let logs = org_trail(&s3, "trail");
+    for _ in 0..2 {
+        let (out, summary) = run_s3(&s3, "s3://trail/", "s3://trail/AWSLogs/enriched/", &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(summary["files_processed"], logs.len(), "{summary:#}");
+        assert!(s3
+            .list_keys("trail", "AWSLogs/enriched/AWSLogs/enriched/")
+            .is_empty());
+    }
+    let (out, _) = run_s3(&s3, "s3://trail/AWSLogs/x/", "s3://trail/AWSLogs/", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an input inside its output: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn each_filter_lists_and_processes_only_its_part_of_the_trail() {
+    let s3 = MotoServer::start();
+    let logs = org_trail(&s3, "trail");
+    let cases: [(&[&str], &dyn Fn(&str) -> bool); 5] = [
+        (&["--account", "444455556666"], &|k| {
+            k.contains("/444455556666/")
+        }),
+        (&["--region", "eu-west-1"], &|k| k.contains("/eu-west-1/")),
+        (&["--from", "2024-08-02"], &|k| !k.contains("/2024/08/01/")),
+        (&["--to", "2024-08-01"], &|k| k.contains("/2024/08/01/")),
+        (
+            &[
+                "--account",
+                "111122223333",
+                "--region",
+                "us-east-1",
+                "--from",
+                "2024-08-02",
+                "--to",
+                "2024-08-31",
+            ],
+            &|k| {
+                k.contains("/111122223333/")
+                    && k.contains("/us-east-1/")
+                    && k.contains("/2024/08/02/")
+            },
+        ),
+    ];
+    for (i, (flags, keeps)) in cases.iter().enumerate() {
+        let out_prefix = format!("out{i}/");
+        let (out, summary) = run_s3(
+            &s3,
+            "s3://trail/",
+            &format!("s3://trail/{out_prefix}"),
+            flags,
+        );
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", text(&out));
+        let expected: Vec<String> = logs
+            .keys()
+            .filter(|k| keeps(k))
+            .map(|k| format!("{out_prefix}{k}"))
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(s3.list_keys("trail", &out_prefix), expected, "{flags:?}");
+        assert_eq!(summary["files_processed"], expected.len(), "{flags:?}");
+    }
+}
+
+#[test]
+fn listings_page_past_a_thousand_objects() {
+    let s3 = MotoServer::start();
+    s3.create_bucket("big");
+    let prefix = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/";
+    let n = 1_050;
+    for i in 0..n {
+        s3.put_object(
+            "big",
+            &format!("{prefix}{i:05}.json.gz"),
+            &log_object(&records(&i.to_string(), 1)),
+        );
+    }
+    let (out, summary) = run_s3(
+        &s3,
+        "s3://big/",
+        "s3://big/processed/",
+        &["--concurrency", "64"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], n);
+    assert_eq!(summary["events_out"], n);
+    assert_eq!(s3.list_keys("big", "processed/").len(), n);
+}
+
+#[test]
+fn a_corrupt_and_a_missing_object_are_named_and_the_rest_processed() {
+    let s3 = MotoServer::start();
+    let logs = org_trail(&s3, "trail");
+    let corrupt = "AWSLogs/o-abcdefghij/111122223333/CloudTrail/us-east-1/2024/08/01/111122223333_CloudTrail_us-east-1_bad.json.gz";
+    let mut gz = log_object(&records("bad", 5));
+    gz.truncate(gz.len() / 2);
+    s3.put_object("trail", corrupt, &gz);
+    s3.put_object(
+        "trail",
+        "AWSLogs/o-abcdefghij/111122223333/CloudTrail/us-east-1/2024/08/01/empty.json.gz",
+        b"",
+    );
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", "s3://trail/processed/", &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(summary["files_processed"], logs.len());
+    let failed = summary["failed"].to_string();
+    assert!(
+        failed.contains("bad.json.gz") && failed.contains("gzip"),
+        "{failed}"
+    );
+    assert!(
+        summary["skipped"].to_string().contains("an empty object"),
+        "{summary:#}"
+    );
+    assert!(s3
+        .get_object("trail", &corrupt.replacen("AWSLogs/", "processed/", 1))
+        .is_none());
+
+    // One object asked for by name that is not there.
+    let (out, summary) = run_s3(
+        &s3,
+        &format!("s3://trail/{}", corrupt.replace("bad", "gone")),
+        "s3://trail/x/",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        summary["failed"].to_string().contains("no such object"),
+        "{summary:#}"
+    );
+}
+
+#[test]
+fn s3_in_local_out_and_local_in_s3_out() {
+    let s3 = MotoServer::start();
+    let logs = org_trail(&s3, "trail");
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", local.to_str().unwrap(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], logs.len());
+    for (key, recs) in &logs {
+        let path = local.join(key.strip_prefix("AWSLogs/").unwrap());
+        assert_eq!(
+            ids_in(&std::fs::read(&path).unwrap()),
+            ids_of(recs),
+            "{}",
+            path.display()
+        );
+    }
+
+    // And back: the local copies up to another bucket.
+    s3.create_bucket("copy");
+    let (out, summary) = run_s3(&s3, local.to_str().unwrap(), "s3://copy/enriched/", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], logs.len());
+    for (key, recs) in &logs {
+        let body = s3
+            .get_object("copy", &key.replacen("AWSLogs/", "enriched/", 1))
+            .unwrap();
+        assert_eq!(ids_in(&body), ids_of(recs));
+    }
+    assert!(Path::new(&local).exists());
+}
+
+#[test]
+fn s3_to_standard_output_comes_in_key_order() {
+    let s3 = MotoServer::start();
+    let logs = org_trail(&s3, "trail");
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", "-", &["--concurrency", "8"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["events_out"], logs.len() * 3);
+    let ids: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["eventID"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<String> = logs.values().flat_map(|r| ids_of(r)).collect();
+    assert_eq!(ids, expected);
+}
