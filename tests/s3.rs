@@ -180,11 +180,14 @@ fn an_output_prefix_inside_the_input_prefix_is_never_read_back() {
     );
 }
 
+/// Whether a key belongs to what a filter keeps.
+type KeyTest = dyn Fn(&str) -> bool;
+
 #[test]
 fn each_filter_lists_and_processes_only_its_part_of_the_trail() {
     let s3 = MotoServer::start();
     let logs = org_trail(&s3, "trail");
-    let cases: [(&[&str], &dyn Fn(&str) -> bool); 5] = [
+    let cases: [(&[&str], &KeyTest); 5] = [
         (&["--account", "444455556666"], &|k| {
             k.contains("/444455556666/")
         }),
