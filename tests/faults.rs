@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -187,6 +187,28 @@ fn an_output_that_would_replace_an_input_file_is_refused() {
     let (out, _) = run(&iam_rules(tmp.path()), &logs, &out_dir, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(snapshot(&logs), before);
+
+    // An input that is a link to where another input's output goes: the
+    // message names the input that would be replaced.
+    let d = tmp.path().join("d4");
+    let o = tmp.path().join("o4");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&o).unwrap();
+    std::fs::write(
+        d.join("a.json"),
+        serde_json::to_vec(&json!({"Records": records(0, 1)})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(o.join("a.json.gz"), log_file(&records(5, 1))).unwrap();
+    std::os::unix::fs::symlink(o.join("a.json.gz"), d.join("ln.json.gz")).unwrap();
+    let (out, _) = run(&iam_rules(tmp.path()), &d, &o, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr_of(&out).contains("would replace the input")
+            && stderr_of(&out).contains("ln.json.gz"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -195,8 +217,7 @@ fn an_output_inside_the_input_is_never_read_back() {
     let logs = tmp.path().join("logs");
     let recs = write_tree(&logs, 4, 2);
     let out_dir = logs.join("enriched");
-    // The summary may go inside the output, and is not read back either.
-    let summary_path = out_dir.join("summary.json");
+    let summary_path = tmp.path().join("summary.json");
     for _ in 0..3 {
         let out = ctrules()
             .args(["run", "--rules"])
@@ -219,32 +240,112 @@ fn an_output_inside_the_input_is_never_read_back() {
 }
 
 #[test]
-fn a_summary_that_would_replace_an_input_or_be_read_back_is_refused() {
+fn a_summary_that_would_replace_an_input_an_output_or_a_rule_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let logs = tmp.path().join("logs");
     write_tree(&logs, 2, 2);
     let input = files_under(&logs)[0].clone();
     let before = snapshot(&logs);
-    for summary in [input.clone(), logs.join("summary.json")] {
+    let rules = iam_rules(tmp.path());
+    let rules_before = snapshot(&rules);
+    // A link elsewhere to an input counts as the input.
+    std::os::unix::fs::symlink(&input, tmp.path().join("link.json")).unwrap();
+    let out_dir = tmp.path().join("out");
+    let an_output = out_dir.join(input.strip_prefix(&logs).unwrap());
+    for summary in [
+        input.clone(),
+        logs.join("summary.json"),
+        tmp.path().join("link.json"),
+        rules.join("iam.rules"),
+        an_output.clone(),
+    ] {
         let out = ctrules()
             .args(["run", "--rules"])
-            .arg(iam_rules(tmp.path()))
+            .arg(&rules)
+            .arg("--input")
+            .arg(&logs)
+            .arg("--output")
+            .arg(&out_dir)
+            .arg("--summary-json")
+            .arg(&summary)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{summary:?}: {}", text(&out));
+        assert!(
+            stderr_of(&out).contains("write it elsewhere"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(snapshot(&logs), before);
+        assert_eq!(snapshot(&rules), rules_before);
+        assert!(!an_output.exists());
+    }
+}
+
+#[test]
+fn a_summary_into_a_fifo_a_link_a_full_device_or_standard_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    write_tree(&logs, 2, 2);
+    let rules = iam_rules(tmp.path());
+    let run_with = |summary: &Path| {
+        ctrules()
+            .args(["run", "--rules"])
+            .arg(&rules)
             .arg("--input")
             .arg(&logs)
             .arg("--output")
             .arg(tmp.path().join("out"))
             .arg("--summary-json")
-            .arg(&summary)
+            .arg(summary)
             .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(
-            stderr_of(&out).contains("is inside the input"),
-            "{}",
-            text(&out)
-        );
-        assert_eq!(snapshot(&logs), before);
-    }
+            .unwrap()
+    };
+    // A FIFO is written into (a reader gets the summary), not replaced.
+    let fifo = tmp.path().join("summary.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = run_with(&fifo);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let read: Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert_eq!(read["events_in"], 4);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    // A link to a file: the file is written, the link stays a link.
+    let target = tmp.path().join("real.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = tmp.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = run_with(&link);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&target)
+        .unwrap()
+        .contains("events_in"));
+    // A full device: the summary cannot be written, and the exit says so.
+    let out = run_with(Path::new("/dev/full"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(std::fs::metadata("/dev/full")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    // `-`: standard output.
+    let out = run_with(Path::new("-"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["events_in"], 4);
 }
 
 #[test]
@@ -302,11 +403,14 @@ fn a_reader_that_stops_early_ends_the_run_quietly() {
     let tmp = tempfile::tempdir().unwrap();
     let logs = tmp.path().join("logs");
     write_tree(&logs, 4, 2000); // far more than a pipe holds
+    let summary_path = tmp.path().join("summary.json");
     let mut child = ctrules()
         .args(["run", "--output", "-", "--input"])
         .arg(&logs)
         .arg("--rules")
         .arg(iam_rules(tmp.path()))
+        .arg("--summary-json")
+        .arg(&summary_path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -319,6 +423,13 @@ fn a_reader_that_stops_early_ends_the_run_quietly() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stderr_of(&out).contains("error"), "{}", text(&out));
+    // The summary file still says what happened.
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert_eq!(
+        summary["stopped"],
+        "standard output was closed by its reader"
+    );
 }
 
 #[test]
@@ -616,8 +727,12 @@ fn sigterm_removes_the_temporaries_in_flight_and_keeps_finished_outputs() {
             .args(["-TERM", &child.id().to_string()])
             .status();
         let status = child.wait().unwrap();
+        // 143: stopped by ctrules' handler; 0: it had finished; killed by
+        // the signal itself: it came before the handler was installed, when
+        // nothing had been written yet.
+        use std::os::unix::process::ExitStatusExt;
         assert!(
-            matches!(status.code(), Some(143) | Some(0)),
+            matches!(status.code(), Some(143) | Some(0)) || status.signal() == Some(15),
             "round {round}: {status:?}"
         );
         assert!(temporaries(&out_dir).is_empty(), "round {round}");

@@ -6,7 +6,11 @@ use ctrules_runner::inflight;
 use ctrules_runner::run::{say, Event, Outcome, RunError};
 use ctrules_runner::s3::layout::Filters;
 use ctrules_runner::s3::S3Options;
-use ctrules_runner::{Location, Plan, Status};
+use ctrules_runner::{FileReport, Location, Plan, Status, Summary};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub fn run(args: &RunArgs) -> i32 {
@@ -17,63 +21,68 @@ pub fn run(args: &RunArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let rules = match crate::rules::load(&args.rules, &args.geoip, args.quiet) {
-        Ok(rules) => rules,
-        Err(code) => return code,
-    };
     if let Err(e) = inflight::remove_on_signals() {
         say(&format!("error: cannot watch for signals: {e}"));
         return exit::USAGE;
     }
-    let quiet = args.quiet;
-    let events = |event: Event<'_>| match event {
-        Event::Finished(report) => {
-            match &report.status {
-                Status::Failed(why) => say(&format!("error: {}: {why}", report.input)),
-                Status::Skipped(why) if !quiet => say(&format!("skipped: {}: {why}", report.input)),
-                _ => {}
-            }
-            for e in &report.record_errors {
-                say(&format!("error: {}: {e}", report.input));
-            }
-        }
-        Event::StaleRemoved(n) if !quiet => say(&format!(
-            "removed {n} temporary files left by an earlier run that was killed"
-        )),
-        Event::StaleRemoved(_) => {}
+    let rules = match crate::rules::load(&args.rules, &args.geoip, args.quiet) {
+        Ok(rules) => rules,
+        Err(code) => return code,
     };
+    let quiet = args.quiet;
+    let progress = Progress::new(!quiet && std::io::stderr().is_terminal());
+    let events = |event: Event<'_>| {
+        let tell = |line: String| progress.suspend(|| say(&line));
+        match event {
+            Event::Found { inputs, bytes } => progress.found(inputs, bytes),
+            Event::FoundAll => progress.found_all(),
+            Event::Finished(report) => {
+                progress.finished(report);
+                match &report.status {
+                    Status::Failed(why) => tell(format!("error: {}: {why}", report.input)),
+                    Status::Skipped(why) if !quiet => {
+                        tell(format!("skipped: {}: {why}", report.input))
+                    }
+                    _ => {}
+                }
+                for e in &report.record_errors {
+                    tell(format!("error: {}: {e}", report.input));
+                }
+            }
+            Event::StaleRemoved(n) if !quiet => tell(format!(
+                "removed {n} temporary files left by an earlier run that was killed"
+            )),
+            Event::StaleRemoved(_) => {}
+        }
+    };
+    let outcome = ctrules_runner::run(&plan, Arc::new(rules), None, &events);
+    progress.clear();
     let Outcome {
-        summary,
+        mut summary,
         stdout_error,
-    } = match ctrules_runner::run(&plan, Arc::new(rules), None, &events) {
+    } = match outcome {
         Ok(outcome) => outcome,
         Err(RunError::Usage(e) | RunError::Setup(e)) => {
             say(&format!("error: {e}"));
             return exit::USAGE;
         }
     };
-    if let Some(e) = &stdout_error {
-        // The reader went away (`| head`): what it wanted, it has.
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return exit::OK;
+    // The reader of standard output went away (`| head`): what it wanted,
+    // it has. The run ends quietly, its summary file still written.
+    let reader_left = stdout_error
+        .as_ref()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+    if reader_left {
+        summary.stopped = Some("standard output was closed by its reader".into());
+    } else {
+        if let Some(e) = &stdout_error {
+            say(&format!("error: cannot write to standard output: {e}"));
         }
-        say(&format!("error: cannot write to standard output: {e}"));
+        let mut err = std::io::stderr().lock();
+        let _ = std::io::Write::write_all(&mut err, summary.render().as_bytes());
     }
-    let mut err = std::io::stderr().lock();
-    let _ = std::io::Write::write_all(&mut err, summary.render().as_bytes());
-    drop(err);
     if let Some(path) = &args.summary_json {
-        let json = match serde_json::to_string_pretty(&summary) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                say(&format!(
-                    "error: cannot write summary {}: {e}",
-                    path.display()
-                ));
-                return exit::USAGE;
-            }
-        };
-        if let Err(e) = inflight::write_atomically(path, json.as_bytes()) {
+        if let Err(e) = write_summary(path, &summary) {
             say(&format!(
                 "error: cannot write summary {}: {e}",
                 path.display()
@@ -81,7 +90,9 @@ pub fn run(args: &RunArgs) -> i32 {
             return exit::USAGE;
         }
     }
-    if stdout_error.is_some() {
+    if reader_left {
+        exit::OK
+    } else if stdout_error.is_some() {
         exit::USAGE
     } else if summary.is_partial() {
         exit::PARTIAL
@@ -90,7 +101,100 @@ pub fn run(args: &RunArgs) -> i32 {
     }
 }
 
+/// `--summary-json`: `-` is standard output; a file is replaced atomically;
+/// a device or FIFO is written into.
+fn write_summary(path: &Path, summary: &Summary) -> std::io::Result<()> {
+    let json = serde_json::to_string_pretty(summary).map_err(std::io::Error::other)? + "\n";
+    if path == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        out.write_all(json.as_bytes())?;
+        return out.flush();
+    }
+    inflight::write_named_file(path, json.as_bytes())
+}
+
+/// The progress line on a terminal: inputs done of those found (and the
+/// time left once every input is found), events, bytes and rate.
+struct Progress {
+    bar: Option<ProgressBar>,
+    found_bytes: AtomicU64,
+    events: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Progress {
+    fn new(show: bool) -> Progress {
+        let bar = show.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} inputs (listing) {msg}  {per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            found_bytes: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn found(&self, inputs: u64, bytes: u64) {
+        self.found_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc_length(inputs);
+        }
+    }
+
+    fn found_all(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} inputs {msg}  {per_sec}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+        }
+    }
+
+    fn finished(&self, report: &FileReport) {
+        let events =
+            self.events.fetch_add(report.records_in, Ordering::Relaxed) + report.records_in;
+        let bytes = self.bytes.fetch_add(report.bytes_in, Ordering::Relaxed) + report.bytes_in;
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(format!(
+                "· {events} events · {} of {}",
+                HumanBytes(bytes),
+                HumanBytes(self.found_bytes.load(Ordering::Relaxed))
+            ));
+        }
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 fn plan(args: &RunArgs) -> Result<Plan, String> {
+    if args.output == "-" && args.summary_json.as_deref() == Some(Path::new("-")) {
+        return Err(
+            "--summary-json - and --output - would mix the summary into the records".into(),
+        );
+    }
     Ok(Plan {
         input: Location::parse(&args.input).map_err(|e| format!("--input {e}"))?,
         output: Location::parse(&args.output).map_err(|e| format!("--output {e}"))?,
@@ -99,7 +203,15 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             .map_or_else(Plan::default_jobs, usize::from)
             .max(1),
         compression_level: args.compression_level,
-        also_writes: args.summary_json.iter().cloned().collect(),
+        also_writes: args
+            .summary_json
+            .iter()
+            .filter(|p| p.as_os_str() != "-")
+            .cloned()
+            .collect(),
+        never_replace: std::iter::once(args.rules.clone())
+            .chain(args.geoip.iter().cloned())
+            .collect(),
         s3: S3Options {
             endpoint_url: args.s3.endpoint_url.clone(),
             region: args.s3.s3_region.clone(),

@@ -128,6 +128,26 @@ pub fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
     temp.commit(target)
 }
 
+/// Writes a file the user named (the summary): a regular file (or a link
+/// to one) is replaced atomically; anything else that exists (a device,
+/// a FIFO, `/dev/stdout`) is written into as it is, never replaced.
+pub fn write_named_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        )),
+        Ok(meta) if !meta.is_file() => {
+            let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+            file.write_all(bytes)?;
+            file.flush()
+        }
+        Ok(_) => write_atomically(&std::fs::canonicalize(path)?, bytes),
+        Err(_) => write_atomically(path, bytes),
+    }
+}
+
 /// On SIGINT, SIGTERM or SIGHUP: removes every temporary in flight, says
 /// so on standard error, and exits with 128 + the signal's number. The
 /// registry stays locked until the exit, so no new temporary can appear.

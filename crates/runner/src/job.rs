@@ -31,13 +31,17 @@ pub enum Sink<'a> {
 /// when it failed).
 pub fn process(input: &Input, rules: &RuleSet, sink: &Sink<'_>) -> (FileReport, Spill) {
     match open(input) {
-        Ok(reader) => process_reader(
-            reader,
-            input.display(),
-            &input.output_relative(),
-            rules,
-            sink,
-        ),
+        Ok(reader) => {
+            let (mut report, spill) = process_reader(
+                reader,
+                input.display(),
+                &input.output_relative(),
+                rules,
+                sink,
+            );
+            report.bytes_in = input.size();
+            (report, spill)
+        }
         Err(e) => (
             FileReport::failed(input.display(), rules.len(), e),
             Spill::new(),

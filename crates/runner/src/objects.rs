@@ -172,7 +172,10 @@ impl ObjectRun {
         })
         .await;
         let (mut report, spill) = match evaluated {
-            Ok(done) => done,
+            Ok((mut report, spill)) => {
+                report.bytes_in = object.size;
+                (report, spill)
+            }
             Err(e) => {
                 return failed(JobError::new(
                     Stage::Read,
@@ -248,9 +251,7 @@ pub async fn run_objects(
 
     let mut finish =
         |done: Done, summary: &mut Summary, stdout_error: &mut Option<std::io::Error>| {
-            if done.report.status != Status::AlreadyDone {
-                events(Event::Finished(&done.report));
-            }
+            events(Event::Finished(&done.report));
             if ordered && done.report.status == Status::Done && stdout_error.is_none() {
                 if let Err(e) = done.spill.copy_to(stdout).and_then(|()| stdout.flush()) {
                     summary.stopped = Some(format!("cannot write to standard output: {e}"));
@@ -265,7 +266,14 @@ pub async fn run_objects(
         let can_start = listing_open && stdout_error.is_none() && unfinished < concurrency;
         tokio::select! {
             listed = rx.recv(), if can_start => {
-                let Some(listed) = listed else { listing_open = false; continue };
+                let Some(listed) = listed else {
+                    listing_open = false;
+                    events(Event::FoundAll);
+                    continue;
+                };
+                if let Listed::Object(object) = &listed {
+                    events(Event::Found { inputs: 1, bytes: object.size });
+                }
                 let i = index;
                 index += 1;
                 unfinished += 1;

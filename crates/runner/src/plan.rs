@@ -59,6 +59,8 @@ pub struct Plan {
     /// Files the run writes besides its outputs (the summary): refused
     /// inside the input, where they would replace an input or be read as one.
     pub also_writes: Vec<PathBuf>,
+    /// Places `also_writes` must never land in (the rules directory).
+    pub never_replace: Vec<PathBuf>,
     /// How to reach S3, when a side is `s3://`.
     pub s3: S3Options,
     /// Which part of a CloudTrail layout to read (S3 inputs).

@@ -70,6 +70,8 @@ pub struct FileReport {
     /// The input as the user would find it (path, escaped for display).
     pub input: String,
     pub status: Status,
+    /// Bytes of the input as stored (gzipped or not), when known.
+    pub bytes_in: u64,
     pub records_in: u64,
     pub records_out: u64,
     pub dropped: u64,
@@ -88,6 +90,7 @@ impl FileReport {
         FileReport {
             input,
             status: Status::Done,
+            bytes_in: 0,
             records_in: 0,
             records_out: 0,
             dropped: 0,

@@ -11,8 +11,9 @@ use crate::sink::dir::{output_collisions, DirSink};
 use crate::sink::spill::Spill;
 use crate::source::{self, display_path, FileId, Found, Input, Origin};
 use ctrules_compiler::RuleSet;
+use std::collections::HashSet;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,7 +37,11 @@ impl std::fmt::Display for RunError {
 
 /// What the caller hears while a run goes on.
 pub enum Event<'a> {
-    /// An input is finished (processed, skipped or failed).
+    /// Inputs found, with their size in bytes (as stored: gzipped or not).
+    Found { inputs: u64, bytes: u64 },
+    /// Every input is found: totals are final from here on.
+    FoundAll,
+    /// An input is finished (processed, skipped, failed, or done before).
     Finished(&'a FileReport),
     /// Temporaries left by runs that were killed were removed.
     StaleRemoved(usize),
@@ -129,6 +134,7 @@ pub fn run(
                     )));
                 }
             }
+            refuse_side_files(plan, &[])?;
             let objects = Arc::new(ObjectRun {
                 client,
                 source: source.clone(),
@@ -203,6 +209,11 @@ fn local(
         summary.add(&report);
     }
     let inputs = &found.inputs;
+    events(Event::Found {
+        inputs: inputs.len() as u64,
+        bytes: inputs.iter().map(Input::size).sum(),
+    });
+    events(Event::FoundAll);
     let collisions = output_collisions(inputs);
     let checkpoint = checkpoint.as_deref();
     let work = |i: usize| -> (FileReport, Spill) {
@@ -224,9 +235,7 @@ fn local(
             }
             None => one_local(input, rules, &sink, checkpoint),
         };
-        if report.status != Status::AlreadyDone {
-            events(Event::Finished(&report));
-        }
+        events(Event::Finished(&report));
         (report, spill)
     };
 
@@ -397,11 +406,7 @@ fn resolve(plan: &Plan) -> Result<(Found, Option<DirSink>), RunError> {
                 .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(root))))?
         }
     };
-    if let Some(root) = input_root {
-        for path in &plan.also_writes {
-            refuse_inside_input(path, root, sink.as_ref().map(|s| s.root.as_path()))?;
-        }
-    }
+    refuse_side_files(plan, &found.inputs)?;
     if let Some(dir) = &sink {
         let replacing = dir.targets_replacing_inputs(&found.inputs);
         if let Some((input, target)) = replacing.first() {
@@ -430,29 +435,71 @@ fn refuse_same_place(input: &Path, output: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Where `path` leads once written: links followed for the part that
+/// exists (the nearest existing ancestor), the rest appended as written.
+fn resolve_written(path: &Path) -> Option<PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(path) {
+        return Some(c);
+    }
+    let absolute = std::path::absolute(path).ok()?;
+    let mut rest = Vec::new();
+    let mut at = absolute.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(at) {
+            return Some(rest.iter().rev().fold(c, |p, name| p.join(name)));
+        }
+        rest.push(at.file_name()?.to_os_string());
+        at = at.parent()?;
+    }
+}
+
 /// Refuses a file the run writes besides its outputs (the summary) that
-/// would replace an input or be read as one by the next run: the input
-/// file itself, or anywhere in the input tree outside the output directory.
-fn refuse_inside_input(path: &Path, input: &Path, output: Option<&Path>) -> Result<(), RunError> {
+/// would replace something it must not: an input, a file of the input or
+/// output tree (it would be read back, or clobber an output), or what the
+/// caller names in `plan.never_replace` (the rules). Links are followed:
+/// what counts is the file that would be written.
+fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), RunError> {
     let canonical = |p: &Path| std::fs::canonicalize(p).ok();
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let (Some(dir), Some(name), Some(input)) =
-        (canonical(parent), path.file_name(), canonical(input))
-    else {
-        return Ok(()); // it cannot be written anyway, and says so then
-    };
-    let full = dir.join(name);
-    let in_output = output
-        .and_then(canonical)
-        .is_some_and(|out| full.starts_with(out));
-    if full == input || (full.starts_with(&input) && !in_output) {
-        return Err(RunError::Usage(format!(
-            "{} is inside the input: it would replace an input or be read as one next time; write it elsewhere",
-            display_path(path)
-        )));
+    let trees: Vec<(PathBuf, &str)> = [(&plan.input, "the input"), (&plan.output, "the output")]
+        .into_iter()
+        .filter_map(|(l, what)| match l {
+            Location::Path(p) => canonical(p).map(|c| (c, what)),
+            _ => None,
+        })
+        .chain(
+            plan.never_replace
+                .iter()
+                .filter_map(|p| canonical(p).map(|c| (c, "the rules"))),
+        )
+        .collect();
+    let input_ids: HashSet<FileId> = inputs
+        .iter()
+        .filter_map(|i| match &i.origin {
+            Origin::File(p) => FileId::of_path(p),
+            _ => None,
+        })
+        .collect();
+    for path in &plan.also_writes {
+        let refuse = |why: String| {
+            Err(RunError::Usage(format!(
+                "{} {why}; write it elsewhere",
+                display_path(path)
+            )))
+        };
+        if FileId::of_path(path).is_some_and(|id| input_ids.contains(&id)) {
+            return refuse("is an input: it would be replaced".into());
+        }
+        let Some(resolved) = resolve_written(path) else {
+            continue; // it cannot be written anyway, and says so then
+        };
+        for (tree, what) in &trees {
+            if resolved.starts_with(tree) {
+                return refuse(format!(
+                    "is inside {what} ({}): it would replace a file there or be read back",
+                    display_path(tree)
+                ));
+            }
+        }
     }
     Ok(())
 }

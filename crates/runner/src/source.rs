@@ -82,12 +82,25 @@ impl Input {
     }
 }
 
-/// A path for people: UTF-8 as it is, any other byte escaped as `\xNN`, so
-/// that two names differing only in undecodable bytes stay distinct.
+/// A path for people, on one line and unambiguous: UTF-8 as it is, except
+/// `\\` for a backslash, `\n`, `\t`, `\r`, `\xNN` for other ASCII control
+/// characters and for bytes that are not UTF-8, `\u{NNNN}` for other control
+/// characters. Two different names never
+/// look the same, and a name never breaks a report's line.
 pub fn display_path(path: &Path) -> String {
     let mut s = String::new();
     for chunk in path.as_os_str().as_bytes().utf8_chunks() {
-        s.push_str(chunk.valid());
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '\n' => s.push_str("\\n"),
+                '\t' => s.push_str("\\t"),
+                '\r' => s.push_str("\\r"),
+                c if c.is_ascii_control() => s.push_str(&format!("\\x{:02X}", c as u32)),
+                c if c.is_control() => s.push_str(&format!("\\u{{{:04X}}}", c as u32)),
+                c => s.push(c),
+            }
+        }
         for b in chunk.invalid() {
             s.push_str(&format!("\\x{b:02X}"));
         }
@@ -234,5 +247,23 @@ pub fn stdin() -> Found {
             relative: PathBuf::from("stdin.ndjson"),
         }],
         ..Found::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn names_are_shown_on_one_line_and_never_alike() {
+        let show = |b: &[u8]| display_path(Path::new(OsStr::from_bytes(b)));
+        assert_eq!(show(b"logs/a b.json"), "logs/a b.json");
+        assert_eq!(show(b"a\nb.json"), "a\\nb.json");
+        assert_eq!(show(b"a\xffb"), "a\\xFFb");
+        assert_eq!(show(b"a\\xFFb"), "a\\\\xFFb");
+        assert_ne!(show(b"a\xffb"), show(b"a\\xFFb"));
+        assert_eq!(show(b"t\x01\t\r"), "t\\x01\\t\\r");
+        assert_eq!(show("caf\u{e9}".as_bytes()), "caf\u{e9}");
     }
 }

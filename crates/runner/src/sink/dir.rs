@@ -4,7 +4,7 @@ use crate::inflight::Temp;
 use crate::report::{JobError, Stage};
 use crate::source::{display_path, FileId, Input};
 use ctrules_core::EnrichedWriter;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -58,19 +58,21 @@ impl DirSink {
     /// or a hard link to it), with that target. A run refuses to start when
     /// there is any.
     pub fn targets_replacing_inputs<'i>(&self, inputs: &'i [Input]) -> Vec<(&'i Input, PathBuf)> {
-        let input_ids: HashSet<FileId> = inputs
+        let by_id: HashMap<FileId, &Input> = inputs
             .iter()
             .filter_map(|i| match &i.origin {
-                crate::source::Origin::File(p) => FileId::of_path(p),
+                crate::source::Origin::File(p) => Some((FileId::of_path(p)?, i)),
                 _ => None,
             })
             .collect();
+        // The input named is the one that would be replaced, which may
+        // not be the one whose output it is (links).
         inputs
             .iter()
             .filter_map(|i| {
                 let target = self.target(i);
-                let id = FileId::of_path(&target)?;
-                input_ids.contains(&id).then_some((i, target))
+                let replaced = by_id.get(&FileId::of_path(&target)?)?;
+                Some((*replaced, target))
             })
             .collect()
     }
