@@ -123,6 +123,9 @@ impl FileReport {
     }
 }
 
+/// Skipped inputs named in the summary; past this they are only counted.
+pub const MAX_SKIPPED_LISTED: usize = 1000;
+
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub rules_version: String,
@@ -206,8 +209,12 @@ impl Summary {
             }
             Status::Skipped(why) => {
                 self.files_skipped += 1;
-                self.skipped
-                    .push(FileProblem::new(&report.input, why.clone()));
+                // A backfill passes over a digest per hour per account and
+                // region: name the first ones, count the rest.
+                if self.skipped.len() < MAX_SKIPPED_LISTED {
+                    self.skipped
+                        .push(FileProblem::new(&report.input, why.clone()));
+                }
             }
             Status::Failed(error) => {
                 self.files_failed += 1;
@@ -245,6 +252,13 @@ impl Summary {
     pub fn finish(&mut self, elapsed: Duration) {
         self.elapsed_seconds = (elapsed.as_secs_f64() * 1000.0).round() / 1000.0;
         self.skipped.sort_by(|a, b| a.file.cmp(&b.file));
+        let unlisted = self.files_skipped.saturating_sub(self.skipped.len() as u64);
+        if unlisted > 0 {
+            self.skipped.push(FileProblem::new(
+                "...",
+                format!("and {unlisted} more skipped inputs, not listed"),
+            ));
+        }
         self.failed.sort_by(|a, b| a.file.cmp(&b.file));
     }
 
