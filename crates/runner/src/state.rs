@@ -71,7 +71,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -631,7 +631,7 @@ fn lock_holders(_: &Path) -> Vec<u32> {
 /// (rayon) or in an `Arc` (tokio `spawn_blocking`).
 pub struct Checkpointer {
     path: PathBuf,
-    sender: Mutex<Option<Sender<Done>>>,
+    sender: Mutex<Option<SyncSender<Done>>>,
     thread: Mutex<Option<JoinHandle<Result<u64, StateError>>>>,
     failed: Arc<Mutex<Option<StateError>>>,
 }
@@ -644,13 +644,16 @@ impl Checkpointer {
 
     /// Starts the committing thread.
     pub fn new(store: Arc<StateStore>, every: usize, interval: Duration) -> Checkpointer {
-        let (sender, receiver) = mpsc::channel();
+        // Bounded: workers faster than the commits wait, rather than
+        // queueing every mark in memory.
+        let every = every.max(1);
+        let (sender, receiver) = mpsc::sync_channel(every.saturating_mul(4));
         let failed = Arc::new(Mutex::new(None));
         let failed_in_thread = Arc::clone(&failed);
         let path = store.path().to_path_buf();
         let thread = std::thread::Builder::new()
             .name("ctrules-state".into())
-            .spawn(move || commit_loop(&store, receiver, every.max(1), interval, &failed_in_thread))
+            .spawn(move || commit_loop(&store, receiver, every, interval, &failed_in_thread))
             .expect("cannot start the state thread");
         Checkpointer {
             path,
@@ -661,8 +664,9 @@ impl Checkpointer {
     }
 
     /// Records one input as done, in a commit soon. Call it only once the
-    /// input's output is committed. Fails when an earlier commit failed
-    /// (nothing is recorded after that).
+    /// input's output is committed. Waits while `4 × every` marks are
+    /// queued. Fails when an earlier commit failed (nothing is recorded
+    /// after that).
     pub fn mark(&self, done: Done) -> Result<(), StateError> {
         if let Some(e) = lock(&self.failed).as_ref() {
             return Err(e.clone());
