@@ -47,7 +47,9 @@
 //! since it was written is reported as [`StateError::Corrupt`]: the open runs
 //! redb's integrity check (every page checksum), so a damaged store is found
 //! at the start rather than trusted, or panicking mid-run; the check reads
-//! the whole file once (docs/benchmark.md, "Checkpoint store", has its cost).
+//! the whole file once: 0.2 s at half a million entries where a plain open
+//! takes 3 ms (docs/benchmark.md, "Checkpoint store"), against hours of
+//! backfill that a wrong answer would skip or repeat.
 //!
 //! # Batching: the [`Checkpointer`]
 //!
