@@ -12,7 +12,9 @@
 //!
 //! [`report`] gathers what happened to each input into the run summary, with
 //! failures typed by [`Stage`](report::Stage). [`plan`] is what the command
-//! line resolves its flags into; [`run`] drives the whole batch.
+//! line resolves its flags into; [`run`] drives the whole batch. [`state`]
+//! is the checkpoint store of `--state`: which inputs are done, so that a
+//! rerun skips them.
 //!
 //! Guarantees (docs/cli.md, "What a run never does"): an input is never
 //! replaced, the output tree is never read back as input, an output is
@@ -29,6 +31,7 @@ pub mod run;
 pub mod s3;
 pub mod sink;
 pub mod source;
+pub mod state;
 
 pub use plan::{Location, Plan};
 pub use report::{FileReport, JobError, Stage, Status, Summary};
