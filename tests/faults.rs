@@ -769,3 +769,57 @@ fn kill_9_at_any_moment_then_a_rerun_gives_the_clean_output() {
     // The kills did land mid-write: otherwise this test proves little.
     assert!(left_behind > 0, "no kill left a temporary behind");
 }
+
+#[test]
+fn a_local_rerun_with_state_skips_what_is_done_and_redoes_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    write_tree(&logs, 6, 3);
+    let rules = iam_rules(tmp.path());
+    let state = tmp.path().join("state.redb");
+    let out_dir = tmp.path().join("out");
+    let with_state = ["--state", state.to_str().unwrap()];
+    let (out, summary) = run(&rules, &logs, &out_dir, &with_state);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 6);
+    let first = snapshot(&out_dir);
+
+    let (_, summary) = run(&rules, &logs, &out_dir, &with_state);
+    assert_eq!(summary["files_processed"], 0, "{summary:#}");
+    assert_eq!(summary["files_already_done"], 6);
+
+    // A file rewritten (new size and time) is done again; the rest is not.
+    let changed = files_under(&logs)[0].clone();
+    std::fs::write(&changed, log_file(&records(500, 4))).unwrap();
+    let (_, summary) = run(&rules, &logs, &out_dir, &with_state);
+    assert_eq!(summary["files_processed"], 1, "{summary:#}");
+    assert_eq!(summary["events_in"], 4);
+
+    // New rules: a new rules version, so everything again.
+    std::fs::write(
+        rules.join("iam.rules"),
+        "when eventSource == \"iam.amazonaws.com\" set xpriority = LOW\n",
+    )
+    .unwrap();
+    let (_, summary) = run(&rules, &logs, &out_dir, &with_state);
+    assert_eq!(summary["files_processed"], 6, "{summary:#}");
+    assert_ne!(snapshot(&out_dir), first);
+}
+
+#[test]
+fn a_state_path_that_is_not_a_state_file_is_refused_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    write_tree(&logs, 1, 1);
+    let not_state = tmp.path().join("notes.txt");
+    std::fs::write(&not_state, "my notes").unwrap();
+    let (out, _) = run(
+        &iam_rules(tmp.path()),
+        &logs,
+        &tmp.path().join("out"),
+        &["--state", not_state.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr_of(&out).contains("--state"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&not_state).unwrap(), "my notes");
+}

@@ -353,3 +353,180 @@ fn s3_to_standard_output_comes_in_key_order() {
     let expected: Vec<String> = logs.values().flat_map(|r| ids_of(r)).collect();
     assert_eq!(ids, expected);
 }
+
+/// `count` small CloudTrail objects in one day of one account, in `bucket`.
+fn flat_trail(s3: &MotoServer, bucket: &str, count: usize) -> BTreeMap<String, Vec<Value>> {
+    s3.create_bucket(bucket);
+    let mut logs = BTreeMap::new();
+    for i in 0..count {
+        let key = format!("AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/111122223333_CloudTrail_us-east-1_{i:05}.json.gz");
+        let recs = records(&key, 2);
+        s3.put_object(bucket, &key, &log_object(&recs));
+        logs.insert(key, recs);
+    }
+    logs
+}
+
+/// Every output object under `prefix`, with its body.
+fn outputs(s3: &MotoServer, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    s3.list_keys(bucket, prefix)
+        .into_iter()
+        .map(|k| {
+            let body = s3.get_object(bucket, &k).unwrap();
+            (k, body)
+        })
+        .collect()
+}
+
+#[test]
+fn a_rerun_with_state_does_only_what_is_new_or_changed() {
+    let s3 = MotoServer::start();
+    let logs = flat_trail(&s3, "trail", 20);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.redb");
+    let state_arg = ["--state", state.to_str().unwrap()];
+    let (out, summary) = run_s3(
+        &s3,
+        "s3://trail/AWSLogs/",
+        "s3://trail/processed/",
+        &state_arg,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], logs.len());
+
+    // Nothing new: nothing done.
+    let (out, summary) = run_s3(
+        &s3,
+        "s3://trail/AWSLogs/",
+        "s3://trail/processed/",
+        &state_arg,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 0, "{summary:#}");
+    assert_eq!(summary["files_already_done"], logs.len());
+
+    // One object changed and one new: those two.
+    let changed = logs.keys().next().unwrap().clone();
+    s3.put_object("trail", &changed, &log_object(&records("changed", 4)));
+    let new = changed.replace("_00000.json.gz", "_99999.json.gz");
+    s3.put_object("trail", &new, &log_object(&records("new", 1)));
+    let (out, summary) = run_s3(
+        &s3,
+        "s3://trail/AWSLogs/",
+        "s3://trail/processed/",
+        &state_arg,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 2, "{summary:#}");
+    assert_eq!(summary["events_in"], 5);
+    let body = s3
+        .get_object("trail", &changed.replacen("AWSLogs/", "processed/", 1))
+        .unwrap();
+    assert_eq!(ids_in(&body), ids_of(&records("changed", 4)));
+
+    // --reprocess: everything.
+    let mut again = state_arg.to_vec();
+    again.push("--reprocess");
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", "s3://trail/processed/", &again);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], logs.len() + 1);
+}
+
+#[test]
+fn the_output_objects_can_be_the_state() {
+    let s3 = MotoServer::start();
+    let logs = flat_trail(&s3, "trail", 10);
+    let args = ["--state", "output"];
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", "s3://trail/processed/", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], logs.len());
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", "s3://trail/processed/", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_already_done"], logs.len(), "{summary:#}");
+    // An output removed is done again.
+    let first = logs
+        .keys()
+        .next()
+        .unwrap()
+        .replacen("AWSLogs/", "processed/", 1);
+    s3.delete_object("trail", &first);
+    let (_, summary) = run_s3(&s3, "s3://trail/AWSLogs/", "s3://trail/processed/", &args);
+    assert_eq!(summary["files_processed"], 1, "{summary:#}");
+    assert!(s3.get_object("trail", &first).is_some());
+}
+
+#[test]
+fn kill_9_in_the_middle_of_an_s3_backfill_then_a_rerun_gives_the_clean_output() {
+    let s3 = MotoServer::start();
+    let logs = flat_trail(&s3, "trail", 300);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        dir.path(),
+        "iam.rules",
+        "when eventSource == \"iam.amazonaws.com\" set xpriority = HIGH\n",
+    );
+    let command = |out_prefix: &str, state: &Path| {
+        let mut cmd = ctrules();
+        s3.apply_env(&mut cmd);
+        cmd.args(["run", "-q", "--rules"])
+            .arg(&rules)
+            .args(["--input", "s3://trail/AWSLogs/", "--output", out_prefix])
+            .args([
+                "--endpoint-url",
+                &s3.endpoint(),
+                "--concurrency",
+                "4",
+                "--state",
+            ])
+            .arg(state);
+        cmd
+    };
+    // A clean run, timed.
+    let started = std::time::Instant::now();
+    let clean_state = dir.path().join("clean.redb");
+    let out = command("s3://trail/clean/", &clean_state).output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let clean: BTreeMap<String, Vec<u8>> = outputs(&s3, "trail", "clean/")
+        .into_iter()
+        .map(|(k, v)| (k.replacen("clean/", "", 1), v))
+        .collect();
+    assert_eq!(clean.len(), logs.len());
+
+    // Killed part-way (several times), then run to the end.
+    let state = dir.path().join("state.redb");
+    let summary = dir.path().join("summary.json");
+    for fraction in [0.5, 0.8] {
+        let mut child = command("s3://trail/run/", &state).spawn().unwrap();
+        std::thread::sleep(took.mul_f64(fraction));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let partial = s3.list_keys("trail", "run/").len();
+    assert!(
+        partial > 0 && partial < logs.len(),
+        "the kills landed mid-run: {partial} outputs"
+    );
+    let out = command("s3://trail/run/", &state)
+        .arg("--summary-json")
+        .arg(&summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    // What the killed runs had recorded is not done again.
+    assert!(
+        summary["files_already_done"].as_u64().unwrap() > 0,
+        "{summary:#}"
+    );
+    assert_eq!(
+        summary["files_processed"].as_u64().unwrap()
+            + summary["files_already_done"].as_u64().unwrap(),
+        logs.len() as u64
+    );
+    let after: BTreeMap<String, Vec<u8>> = outputs(&s3, "trail", "run/")
+        .into_iter()
+        .map(|(k, v)| (k.replacen("run/", "", 1), v))
+        .collect();
+    assert_eq!(after, clean, "the same keys, byte-identical bodies");
+}

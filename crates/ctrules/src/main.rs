@@ -132,6 +132,14 @@ pub struct RunArgs {
     /// Print only errors and the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Remember what is done, and skip it next time: a state file (created
+    /// when missing), or `output` to read it from the metadata of S3 output
+    /// objects (docs/operations.md).
+    #[arg(long, value_name = "PATH|output")]
+    pub state: Option<PathBuf>,
+    /// Process every input again, whatever the state says (and record it).
+    #[arg(long, requires = "state")]
+    pub reprocess: bool,
     #[command(flatten)]
     pub s3: S3Args,
 }

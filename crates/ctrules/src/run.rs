@@ -2,6 +2,7 @@
 //! the batch handed to the runner library; this module only reports.
 
 use crate::{exit, RunArgs};
+use ctrules_runner::checkpoint::{Checkpoint, StateCheckpoint};
 use ctrules_runner::inflight;
 use ctrules_runner::run::{say, Event, Outcome, RunError};
 use ctrules_runner::s3::layout::Filters;
@@ -55,7 +56,17 @@ pub fn run(args: &RunArgs) -> i32 {
             Event::StaleRemoved(_) => {}
         }
     };
-    let outcome = ctrules_runner::run(&plan, Arc::new(rules), None, &events);
+    let checkpoint: Option<Arc<dyn Checkpoint>> = match &args.state {
+        Some(path) if !plan.output_is_state => match StateCheckpoint::open(path, args.reprocess) {
+            Ok(state) => Some(Arc::new(state)),
+            Err(e) => {
+                say(&format!("error: --state: {e}"));
+                return exit::USAGE;
+            }
+        },
+        _ => None,
+    };
+    let outcome = ctrules_runner::run(&plan, Arc::new(rules), checkpoint, &events);
     progress.clear();
     let Outcome {
         mut summary,
@@ -190,6 +201,13 @@ impl Progress {
 }
 
 fn plan(args: &RunArgs) -> Result<Plan, String> {
+    let output_is_state = args.state.as_deref() == Some(Path::new("output"));
+    if output_is_state && !args.output.starts_with("s3://") {
+        return Err(
+            "--state output reads what is done from S3 output objects; --output is not s3://"
+                .into(),
+        );
+    }
     if args.output == "-" && args.summary_json.as_deref() == Some(Path::new("-")) {
         return Err(
             "--summary-json - and --output - would mix the summary into the records".into(),
@@ -207,6 +225,7 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             .summary_json
             .iter()
             .filter(|p| p.as_os_str() != "-")
+            .chain(args.state.iter().filter(|p| p.as_os_str() != "output"))
             .cloned()
             .collect(),
         never_replace: std::iter::once(args.rules.clone())
@@ -226,6 +245,6 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             from: args.s3.from,
             to: args.s3.to,
         },
-        output_is_state: false,
+        output_is_state: output_is_state && !args.reprocess,
     })
 }

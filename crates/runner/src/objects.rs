@@ -86,7 +86,7 @@ impl ObjectRun {
         if let Some(cp) = &self.checkpoint {
             let (cp, id, etag, rv) = (
                 cp.clone(),
-                self.id(&object.key),
+                self.id(&object.key).into_bytes(),
                 object.etag.clone(),
                 rules_version.clone(),
             );
@@ -210,7 +210,11 @@ impl ObjectRun {
     fn mark(&self, object: &ObjectRef) -> Result<(), JobError> {
         match &self.checkpoint {
             Some(cp) => cp
-                .mark_done(&self.id(&object.key), &object.etag, self.rules.version())
+                .mark_done(
+                    self.id(&object.key).as_bytes(),
+                    &object.etag,
+                    self.rules.version(),
+                )
                 .map_err(|e| JobError::new(Stage::Commit, true, format!("checkpoint: {e}"))),
             None => Ok(()),
         }

@@ -275,11 +275,15 @@ impl Summary {
             "ctrules run: {} rules (version {})",
             self.rules, self.rules_version
         );
-        let _ = writeln!(
+        let _ = write!(
             s,
             "files:  {} processed, {} skipped, {} failed",
             self.files_processed, self.files_skipped, self.files_failed
         );
+        if self.files_already_done > 0 {
+            let _ = write!(s, ", {} done before (--state)", self.files_already_done);
+        }
+        let _ = writeln!(s);
         let _ = writeln!(
             s,
             "events: {} in, {} out, {} dropped by rules, {} rejected",

@@ -282,20 +282,18 @@ fn local(
 }
 
 /// The identity and version of a local input for the checkpoint: its
-/// canonical path, and `size:mtime` in nanoseconds.
-fn local_identity(input: &Input) -> Option<(String, String)> {
+/// canonical path, byte for byte, and `size:mtime` in nanoseconds.
+fn local_identity(input: &Input) -> Option<(Vec<u8>, String)> {
+    use std::os::unix::ffi::OsStringExt;
     let Origin::File(path) = &input.origin else {
         return None; // a stream has no identity to come back to
     };
     let meta = std::fs::metadata(path).ok()?;
     let canonical = std::fs::canonicalize(path).ok()?;
-    let mtime = meta
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_nanos();
-    Some((display_path(&canonical), format!("{}:{mtime}", meta.len())))
+    Some((
+        canonical.into_os_string().into_vec(),
+        crate::state::local_version(&meta),
+    ))
 }
 
 /// One local input: skipped when the checkpoint says it is done, else

@@ -108,7 +108,13 @@ impl DirWriter {
         drop(file);
         self.temp
             .commit(&target)
-            .map_err(|e| write_error(Stage::Commit, "cannot rename into place", &target, &e))
+            .map_err(|e| write_error(Stage::Commit, "cannot rename into place", &target, &e))?;
+        // The rename is durable only once its directory is: before an input
+        // is marked done, its output must survive a power cut.
+        let dir = target.parent().unwrap_or(Path::new("."));
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| write_error(Stage::Commit, "cannot sync the directory of", &target, &e))
     }
 }
 
