@@ -417,6 +417,83 @@ def memory_check(args, runner):
     return out
 
 
+def s3_check(args, runner):
+    """ctrules rules.d over the corpus from a real S3 server on loopback (moto)
+    against the same objects read locally: objects/s and events/s, and a rerun
+    with --state (every object done before)."""
+    import socket
+    import urllib.request
+    moto = subprocess.run([os.path.join(REPO, "tools", "moto.sh")], capture_output=True, text=True, check=True).stdout.strip()
+    venv_python = os.path.join(os.path.dirname(moto), "python")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = "http://127.0.0.1:%d" % port
+    # Dummy credentials and no instance metadata: nothing leaves the machine.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    log_path = os.path.join(args.workdir, "moto.log")
+    server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], env=env,
+                              stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        upload = ("import boto3, os, sys\n"
+                  "s3 = boto3.client('s3', endpoint_url=sys.argv[1])\n"
+                  "s3.create_bucket(Bucket='bench')\n"
+                  "root = sys.argv[2]\n"
+                  "for d, _, files in os.walk(root):\n"
+                  "    for f in files:\n"
+                  "        p = os.path.join(d, f)\n"
+                  "        s3.upload_file(p, 'bench', 'AWSLogs/' + os.path.relpath(p, root))\n")
+        subprocess.run([venv_python, "-c", upload, endpoint, runner.corpus], env=env, check=True)
+        objects = runner.manifest["files"]
+        events = runner.manifest["events"]
+        common = [runner.bins["ctrules"], "run", "-q", "--rules", os.path.join(REPO, "rules.d"), "--geoip", MMDB,
+                  "--compression-level", str(args.level), "--endpoint-url", endpoint]
+        rows = []
+
+        def one(label, extra, out):
+            shutil.rmtree(runner.out, ignore_errors=True)
+            r = measure(common + extra + ["--output", out], env=env)
+            if r["rc"] != 0:
+                sys.exit("error: %s failed (%d): %s" % (label, r["rc"], r["stderr"]))
+            rows.append({"way": label, "wall_s": r["wall_s"], "objects_per_s": objects / r["wall_s"],
+                         "events_per_s": events / r["wall_s"], "peak_rss_mb": r["maxrss_kb"] / 1024})
+            log("   %-40s %6.2f s  %7.1f objects/s  %9.0f events/s" % (label, r["wall_s"], objects / r["wall_s"],
+                                                                     events / r["wall_s"]))
+
+        one("local to local", ["--input", runner.corpus], runner.out)
+        one("S3 to local", ["--input", "s3://bench/AWSLogs/"], runner.out)
+        one("S3 to S3", ["--input", "s3://bench/AWSLogs/"], "s3://bench/processed/")
+        state = os.path.join(args.workdir, "s3-state.redb")
+        if os.path.exists(state):
+            os.unlink(state)
+        one("S3 to S3, --state, first run", ["--input", "s3://bench/AWSLogs/", "--state", state], "s3://bench/p2/")
+        one("S3 to S3, --state, rerun (all done)", ["--input", "s3://bench/AWSLogs/", "--state", state], "s3://bench/p2/")
+        return {"objects": objects, "events": events, "rows": rows,
+                "server": "moto (Python, on loopback): it bounds S3 throughput here, not ctrules"}
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def fmt_s3(s3):
+    if not s3:
+        return "(S3 check skipped: --no-s3)"
+    lines = ["S3 (%d objects, %s events, a loopback moto server):" % (s3["objects"], "{:,}".format(s3["events"])), "",
+             "| way | time s | objects/s | events/s | peak RSS MB |", "|---|--:|--:|--:|--:|"]
+    for r in s3["rows"]:
+        lines.append("| %s | %.2f | %.1f | %.0f | %.1f |" % (r["way"], r["wall_s"], r["objects_per_s"], r["events_per_s"],
+                                                          r["peak_rss_mb"]))
+    return "\n".join(lines)
+
+
 def fixed_cost(args, runner, reps=3):
     """ctrules run on the smallest file of the corpus: mostly start-up (rules
     compiled, GeoIP and tables loaded), which the corpus-wide times include."""
@@ -500,6 +577,7 @@ def main():
     ap.add_argument("--json", help="also write the results here (always written to WORKDIR/results.json)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--fail-on-miss", action="store_true", help="exit 1 if a target is missed")
+    ap.add_argument("--no-s3", action="store_true", help="leave out the S3 check (it installs moto with tools/moto.sh)")
     ap.add_argument("--smoke", action="store_true", help="CI-sized run: --raw-mb 3 --reps 1 --big-mb 12")
     args = ap.parse_args()
     if args.smoke:
@@ -545,6 +623,10 @@ def main():
     if "c" in only:
         log("== memory check")
         mem = memory_check(args, runner)
+    s3 = {}
+    if "c" in only and not args.no_s3:
+        log("== S3 (a moto server on loopback) against local files")
+        s3 = s3_check(args, runner)
     shutil.rmtree(runner.out, ignore_errors=True)
 
     corpus_line = ("corpus: %d files of %d-%d events, %s events, %.1f MB raw JSON, %.1f MB gzipped, "
@@ -568,6 +650,8 @@ def main():
     print(fmt_ratios(ratios))
     print()
     print(fmt_memory(mem))
+    print()
+    print(fmt_s3(s3))
     if fixed:
         print()
         print("fixed cost, one file of %d events (%.2f MB raw), 1 job: limit %.3f s, ctrules rules.d %.3f s, "
@@ -590,7 +674,7 @@ def main():
               "corpus": {k: v for k, v in manifest.items() if k != "file_list"},
               "rules_generated": {"dir": rules_dir, "rules": check.get("rules"), "warnings": check["warnings"]},
               "results": {cfg: {str(j): v for j, v in d.items()} for cfg, d in res.items()},
-              "ratios": ratios, "memory": mem, "fixed_cost": fixed, "configs": CONFIGS}
+              "ratios": ratios, "memory": mem, "fixed_cost": fixed, "s3": s3, "configs": CONFIGS}
     path = os.path.join(args.workdir, "results.json")
     for p in [path] + ([args.json] if args.json else []):
         with open(p, "w") as f:

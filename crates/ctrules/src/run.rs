@@ -2,11 +2,11 @@
 //! the batch handed to the runner library; this module only reports.
 
 use crate::{exit, RunArgs};
-use ctrules_runner::checkpoint::{Checkpoint, StateCheckpoint};
 use ctrules_runner::inflight;
 use ctrules_runner::run::{say, Event, Outcome, RunError};
 use ctrules_runner::s3::layout::Filters;
 use ctrules_runner::s3::S3Options;
+use ctrules_runner::plan::State;
 use ctrules_runner::{FileReport, Location, Plan, Status, Summary};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -56,17 +56,7 @@ pub fn run(args: &RunArgs) -> i32 {
             Event::StaleRemoved(_) => {}
         }
     };
-    let checkpoint: Option<Arc<dyn Checkpoint>> = match &args.state {
-        Some(path) if !plan.output_is_state => match StateCheckpoint::open(path, args.reprocess) {
-            Ok(state) => Some(Arc::new(state)),
-            Err(e) => {
-                say(&format!("error: --state: {e}"));
-                return exit::USAGE;
-            }
-        },
-        _ => None,
-    };
-    let outcome = ctrules_runner::run(&plan, Arc::new(rules), checkpoint, &events);
+    let outcome = ctrules_runner::run(&plan, Arc::new(rules), &events);
     progress.clear();
     let Outcome {
         mut summary,
@@ -201,18 +191,11 @@ impl Progress {
 }
 
 fn plan(args: &RunArgs) -> Result<Plan, String> {
-    let output_is_state = args.state.as_deref() == Some(Path::new("output"));
-    if output_is_state && !args.output.starts_with("s3://") {
-        return Err(
-            "--state output reads what is done from S3 output objects; --output is not s3://"
-                .into(),
-        );
-    }
-    if args.output == "-" && args.summary_json.as_deref() == Some(Path::new("-")) {
-        return Err(
-            "--summary-json - and --output - would mix the summary into the records".into(),
-        );
-    }
+    let state = match &args.state {
+        None => State::None,
+        Some(p) if p.as_os_str() == "output" => State::Output,
+        Some(p) => State::File(p.clone()),
+    };
     Ok(Plan {
         input: Location::parse(&args.input).map_err(|e| format!("--input {e}"))?,
         output: Location::parse(&args.output).map_err(|e| format!("--output {e}"))?,
@@ -245,6 +228,7 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             from: args.s3.from,
             to: args.s3.to,
         },
-        output_is_state: output_is_state && !args.reprocess,
+        state,
+        reprocess: args.reprocess,
     })
 }

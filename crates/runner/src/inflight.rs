@@ -73,7 +73,13 @@ impl Temp {
         registry
             .get_or_insert_with(HashSet::new)
             .insert(path.clone());
-        let file = File::create(&path);
+        // Never shared: two writers of one target (a mistake upstream, or
+        // a stale temporary of this PID's namesake) fail here, loudly,
+        // rather than interleave in one file.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path);
         if file.is_err() {
             if let Some(set) = registry.as_mut() {
                 set.remove(&path);
@@ -175,7 +181,9 @@ pub fn remove_on_signals() -> io::Result<()> {
 }
 
 /// Removes from `dir` the temporaries left by ctrules processes that no
-/// longer exist (a kill -9, a power cut). Returns how many were removed.
+/// longer exist (a kill -9, a power cut), and those named with this
+/// process's PID (an earlier process that had it) that this process is not
+/// writing. Returns how many were removed.
 pub fn remove_stale(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -186,8 +194,14 @@ pub fn remove_stale(dir: &Path) -> usize {
         let Some(pid) = temp_owner(name.as_bytes()) else {
             continue;
         };
-        if pid as u32 != std::process::id()
-            && !is_alive(pid)
+        let ours = pid as u32 == std::process::id();
+        let stale = if ours {
+            let path = entry.path();
+            !in_flight().as_ref().is_some_and(|set| set.contains(&path))
+        } else {
+            !is_alive(pid)
+        };
+        if stale
             && entry.file_type().is_ok_and(|t| t.is_file())
             && std::fs::remove_file(entry.path()).is_ok()
         {

@@ -1,91 +1,114 @@
-//! One input through the pipeline: open, read and evaluate, write, commit.
+//! One input through the pipeline, whatever its source and sink:
+//! checkpoint, open, read and evaluate, write, commit, mark.
 //!
 //! An input is handled by one worker from start to end and evaluated by one
-//! rule set. Its output is committed only when the whole input was read;
-//! a failure at any stage leaves no output and names the stage.
+//! rule set. Its output is committed only when the whole input was read, and
+//! the input is marked done only once its output is durable; a failure at
+//! any stage leaves no output and names the stage.
 
+use crate::checkpoint::{Checkpoint, Entry};
 use crate::report::{FileReport, JobError, Stage, Status};
-use crate::sink::dir::DirSink;
+use crate::s3::put::Provenance;
 use crate::sink::spill::Spill;
-use crate::source::{Input, Origin};
+use crate::sink::Output;
 use ctrules_compiler::{Evaluation, RuleSet};
 use ctrules_core::reader::{read_log_with, ReadError, ReadErrorKind, ReadOptions, Record};
 use ctrules_core::writer::write_enriched;
 use ctrules_core::{EnrichedWriter, Enrichment};
-use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::PathBuf;
 
-/// Where one input's records go.
-pub enum Sink<'a> {
-    Dir(&'a DirSink),
-    /// Plain NDJSON gathered for standard output, which the caller writes
-    /// in order.
-    Stdout,
-    /// gzipped NDJSON (at this level) gathered for an S3 PUT.
-    Gzip(u32),
+/// Opens an input when its turn comes.
+pub type Open = Box<dyn FnOnce() -> Result<Box<dyn Read>, JobError> + Send>;
+
+/// One input to process.
+pub struct Job {
+    /// The input as people know it: a path, `s3://bucket/key`.
+    pub name: String,
+    /// Its identity in the checkpoint (see [`Entry::input`]).
+    pub id: Vec<u8>,
+    /// Its version: an S3 ETag, a local file's `size:mtime_ns`; empty for a
+    /// stream, which no checkpoint can recognise again.
+    pub version: String,
+    /// Bytes as stored, when known.
+    pub size: u64,
+    /// Its output's name, relative to the output root (`.gz` and all).
+    pub output: PathBuf,
+    pub open: Open,
 }
 
-/// Runs one input through `rules` into `sink`. For [`Sink::Stdout`] and
-/// [`Sink::Gzip`], the gathered output comes back with the report (empty
-/// when it failed).
-pub fn process(input: &Input, rules: &RuleSet, sink: &Sink<'_>) -> (FileReport, Spill) {
-    match open(input) {
-        Ok(reader) => {
-            let (mut report, spill) = process_reader(
-                reader,
-                input.display(),
-                &input.output_relative(),
-                rules,
-                sink,
-            );
-            report.bytes_in = input.size();
-            (report, spill)
-        }
-        Err(e) => (
-            FileReport::failed(input.display(), rules.len(), e),
-            Spill::new(),
-        ),
-    }
-}
-
-/// [`process`] for an input already opened: `name` names it in reports,
-/// `output` is its output's path relative to the sink.
-pub fn process_reader(
-    reader: Box<dyn Read + '_>,
+/// A job once its `open` is taken.
+struct Named {
     name: String,
-    output: &Path,
-    rules: &RuleSet,
-    sink: &Sink<'_>,
-) -> (FileReport, Spill) {
-    let mut report = FileReport::new(name, rules.len());
-    let mut spill = Spill::new();
-    let result = match sink {
-        Sink::Dir(dir) => dir.open(output).and_then(|mut out| {
-            evaluate_into(reader, rules, &mut report, |record, enr| {
-                out.records().write(record, enr)
-            })?
-            .map_or_else(|| out.commit().map(|()| None), |skip| Ok(Some(skip)))
-        }),
-        Sink::Stdout => evaluate_into(reader, rules, &mut report, |record, enr| {
-            write_enriched(record, enr, spill.buffer())?;
-            spill.settle()
-        }),
-        Sink::Gzip(level) => {
-            let mut out = EnrichedWriter::new(Spill::new(), *level);
-            evaluate_into(reader, rules, &mut report, |record, enr| {
-                out.write(record, enr)
-            })
-            .and_then(|skip| {
-                spill = out.finish().map_err(|e| {
-                    JobError::new(Stage::Write, true, format!("cannot gather the output: {e}"))
-                })?;
-                Ok(skip)
-            })
-        }
+    id: Vec<u8>,
+    version: String,
+    size: u64,
+    output: PathBuf,
+}
+
+/// What every job of a run shares.
+pub struct Context<'a> {
+    pub rules: &'a RuleSet,
+    pub output: &'a Output,
+    pub checkpoint: Option<&'a dyn Checkpoint>,
+    /// The runtime S3 calls run on (for an S3 output).
+    pub runtime: Option<&'a tokio::runtime::Handle>,
+}
+
+/// Runs `job` to the end. For standard output, the gathered records come
+/// back with the report (nothing when it failed).
+pub fn run_job(job: Job, cx: &Context<'_>) -> (FileReport, Spill) {
+    let Job {
+        name,
+        id,
+        version,
+        size,
+        output,
+        open,
+    } = job;
+    let job = Named {
+        name,
+        id,
+        version,
+        size,
+        output,
     };
-    match result {
-        Ok(None) => {}
+    let entry = Entry {
+        input: &job.id,
+        output: &job.output,
+        version: &job.version,
+        rules_version: cx.rules.version(),
+    };
+    let checkpoint = cx.checkpoint.filter(|_| !job.version.is_empty());
+    if let Some(cp) = checkpoint {
+        match cp.is_done(&entry) {
+            Ok(true) => {
+                let mut report = FileReport::already_done(cx.rules.len());
+                report.input = job.name;
+                report.bytes_in = job.size;
+                return (report, Spill::new());
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return (
+                    FileReport::failed(job.name, cx.rules.len(), e.job_error()),
+                    Spill::new(),
+                )
+            }
+        }
+    }
+    let mut report = FileReport::new(job.name.clone(), cx.rules.len());
+    report.bytes_in = job.size;
+    let mut spill = Spill::new();
+    let outcome = open().and_then(|reader| write(reader, &job, cx, &mut report, &mut spill));
+    match outcome {
+        Ok(None) => {
+            if let Some(cp) = checkpoint {
+                if let Err(e) = cp.mark_done(&entry) {
+                    report.status = Status::Failed(e.job_error());
+                }
+            }
+        }
         Ok(Some(skip)) => report.status = Status::Skipped(skip),
         Err(e) => {
             report.status = Status::Failed(e);
@@ -95,17 +118,51 @@ pub fn process_reader(
     (report, spill)
 }
 
-fn open(input: &Input) -> Result<Box<dyn Read + '_>, JobError> {
-    match &input.origin {
-        Origin::File(path) | Origin::Stream(path) => match File::open(path) {
-            Ok(f) => Ok(Box::new(f)),
-            Err(e) => Err(JobError::new(
-                Stage::Open,
-                e.kind() != io::ErrorKind::NotFound && e.kind() != io::ErrorKind::PermissionDenied,
-                format!("cannot open: {e}"),
-            )),
-        },
-        Origin::Stdin => Ok(Box::new(io::stdin().lock())),
+/// Evaluates `reader` into the run's output and commits it. Returns the
+/// reason a file that is not a log was skipped (nothing written).
+fn write(
+    reader: Box<dyn Read>,
+    job: &Named,
+    cx: &Context<'_>,
+    report: &mut FileReport,
+    spill: &mut Spill,
+) -> Result<Option<String>, JobError> {
+    match cx.output {
+        Output::Dir(dir) => {
+            let mut out = dir.open(&job.output)?;
+            let skip = evaluate_into(reader, cx.rules, report, |record, enr| {
+                out.records().write(record, enr)
+            })?;
+            match skip {
+                None => out.commit().map(|()| None),
+                Some(skip) => Ok(Some(skip)), // the temporary goes with `out`
+            }
+        }
+        Output::Stdout => evaluate_into(reader, cx.rules, report, |record, enr| {
+            write_enriched(record, enr, spill.buffer())?;
+            spill.settle()
+        }),
+        Output::S3(s3) => {
+            let key = s3.key(&job.output)?;
+            let mut out = EnrichedWriter::new(Spill::new(), s3.compression_level());
+            let skip = evaluate_into(reader, cx.rules, report, |record, enr| out.write(record, enr))?;
+            if skip.is_some() {
+                return Ok(skip);
+            }
+            let gathered = out.finish().map_err(|e| {
+                JobError::new(Stage::Write, true, format!("cannot gather the output: {e}"))
+            })?;
+            let provenance = Provenance {
+                source: job.name.clone(),
+                source_version: job.version.clone(),
+                rules_version: cx.rules.version().to_string(),
+            };
+            let runtime = cx
+                .runtime
+                .ok_or_else(|| JobError::new(Stage::Write, false, "no S3 client"))?;
+            runtime.block_on(s3.put(&key, gathered, &provenance))?;
+            Ok(None)
+        }
     }
 }
 
@@ -133,6 +190,7 @@ pub fn evaluate_into(
     let matches = &mut report.matches;
     let options = ReadOptions {
         fields: Some(rules.record_fields()),
+        ..ReadOptions::default()
     };
     let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
         rules.evaluate(record.value, &mut eval);

@@ -1,222 +1,130 @@
 //! A batch over S3 objects: listed page by page, many in flight at once,
-//! each through the same job pipeline as a local file.
+//! each through the same job pipeline as a local file ([`crate::job`]).
 //!
 //! The listing feeds a bounded channel; at most `concurrency` objects are
-//! in flight (downloading, evaluating, uploading), so memory is bounded by
-//! the concurrency, not by the number or the size of the objects. Each
-//! object is streamed from its GET through the reader on a blocking thread
-//! (CPU work off the async workers), gathered in a spill, and written in
-//! one PUT (or renamed into place, or copied to standard output in listing
-//! order). Only then is it marked done in the checkpoint.
+//! in flight, each a job on a blocking thread (its GET streamed through the
+//! reader, its output gathered and PUT, or renamed into place), so memory is
+//! bounded by the concurrency, not by the number or the size of the
+//! objects. For standard output, finished objects wait for their turn in
+//! listing order, and count against the concurrency until written.
 
 use crate::checkpoint::Checkpoint;
-use crate::job::{process_reader, Sink};
+use crate::job::{run_job, Context, Job};
 use crate::report::{FileReport, JobError, Stage, Status, Summary};
 use crate::run::Event;
 use crate::s3::fault::job_error;
 use crate::s3::layout::Filters;
 use crate::s3::list::{list, Listed, ObjectRef};
-use crate::s3::put::{Provenance, S3Sink, META_RULES_VERSION, META_SOURCE_ETAG};
 use crate::s3::S3Url;
-use crate::sink::dir::DirSink;
 use crate::sink::spill::Spill;
+use crate::sink::{output_name, Output};
 use ctrules_compiler::RuleSet;
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-/// Where the outputs of a run over objects go.
-pub enum ObjectOutput {
-    S3(S3Sink),
-    Dir(DirSink),
-    Stdout,
-}
-
-/// Everything a run over objects needs, shared by its tasks.
+/// Everything a run over objects needs, shared by its jobs.
 pub struct ObjectRun {
     pub client: aws_sdk_s3::Client,
     pub source: S3Url,
     pub filters: Filters,
-    pub output: ObjectOutput,
+    pub output: Output,
     pub rules: Arc<RuleSet>,
     pub concurrency: usize,
-    pub compression_level: u32,
     pub checkpoint: Option<Arc<dyn Checkpoint>>,
-    /// Skip an object whose output already says (in its metadata) that it
-    /// was made from this ETag with these rules: the output is the state.
-    pub output_is_state: bool,
-}
-
-/// One object's outcome, with its output for standard output.
-struct Done {
-    index: u64,
-    report: FileReport,
-    spill: Spill,
-}
-
-/// What happened to one object besides its report.
-enum Outcome {
-    Report(FileReport),
-    /// Done in an earlier run, per the checkpoint or the output.
-    AlreadyDone,
+    pub runtime: tokio::runtime::Handle,
 }
 
 impl ObjectRun {
-    /// The object's id in the checkpoint and in reports.
-    fn id(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.source.bucket)
+    /// The object's name in reports and its identity in the checkpoint.
+    fn name(&self, key: &str) -> String {
+        crate::state::s3_key(&self.source.bucket, key)
     }
 
     /// The object's path relative to the input prefix (its file name when
-    /// the input names one object).
-    fn relative(&self, key: &str) -> String {
-        if self.source.is_object() {
-            key.rsplit('/').next().unwrap_or(key).to_string()
+    /// the input names one object), refused when it is not a plain relative
+    /// path: a key with an empty, `.` or `..` segment must not place an
+    /// output anywhere but under the output root.
+    fn relative(&self, key: &str) -> Result<PathBuf, JobError> {
+        let relative = if self.source.is_object() {
+            key.rsplit('/').next().unwrap_or(key)
         } else {
-            key.strip_prefix(&self.source.prefix)
-                .unwrap_or(key)
-                .to_string()
+            key.strip_prefix(&self.source.prefix).unwrap_or(key)
+        };
+        let plain = !relative.is_empty()
+            && relative
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..");
+        if plain {
+            Ok(PathBuf::from(relative))
+        } else {
+            Err(JobError::new(
+                Stage::Discover,
+                false,
+                format!("the key {relative:?} (below the input prefix) has an empty, '.' or '..' part, so it has no safe output name"),
+            ))
         }
     }
 
-    async fn already_done(&self, object: &ObjectRef) -> Result<bool, JobError> {
-        let rules_version = self.rules.version().to_string();
-        if let Some(cp) = &self.checkpoint {
-            let (cp, id, etag, rv) = (
-                cp.clone(),
-                self.id(&object.key).into_bytes(),
-                object.etag.clone(),
-                rules_version.clone(),
-            );
-            let done = tokio::task::spawn_blocking(move || cp.is_done(&id, &etag, &rv))
-                .await
-                .map_err(|e| JobError::new(Stage::Open, true, format!("checkpoint: {e}")))?
-                .map_err(|e| JobError::new(Stage::Open, true, format!("checkpoint: {e}")))?;
-            if done {
-                return Ok(true);
-            }
-        }
-        if let (true, ObjectOutput::S3(sink)) = (self.output_is_state, &self.output) {
-            let key = sink.key(&self.relative(&object.key));
-            match sink
-                .client
-                .head_object()
-                .bucket(&sink.url.bucket)
-                .key(&key)
-                .send()
-                .await
-            {
-                Ok(head) => {
-                    let meta = head.metadata();
-                    let said = |k: &str| meta.and_then(|m| m.get(k)).map(String::as_str);
-                    return Ok(said(META_SOURCE_ETAG) == Some(object.etag.as_str())
-                        && said(META_RULES_VERSION) == Some(rules_version.as_str()));
-                }
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-                Err(e) => {
-                    return Err(job_error(
-                        Stage::Open,
-                        "HeadObject",
-                        &format!("s3://{}/{key}", sink.url.bucket),
-                        &e,
-                    ))
-                }
-            }
-        }
-        Ok(false)
-    }
-
-    /// One object through the pipeline.
-    async fn object(self: Arc<Self>, object: ObjectRef) -> (Outcome, Spill) {
-        let name = self.id(&object.key);
-        let failed = |e: JobError| {
-            (
-                Outcome::Report(FileReport::failed(name.clone(), self.rules.len(), e)),
-                Spill::new(),
-            )
-        };
-        match self.already_done(&object).await {
-            Ok(true) => return (Outcome::AlreadyDone, Spill::new()),
-            Ok(false) => {}
-            Err(e) => return failed(e),
-        }
-        let got = self
-            .client
-            .get_object()
-            .bucket(&self.source.bucket)
-            .key(&object.key)
-            .send()
-            .await;
-        let body = match got {
-            Ok(got) => got.body,
-            Err(e) => return failed(job_error(Stage::Open, "GetObject", &name, &e)),
-        };
-        let relative = self.relative(&object.key);
+    /// The job of one listed object.
+    fn job(self: &Arc<Self>, object: ObjectRef) -> Result<Job, JobError> {
+        let output = output_name(self.relative(&object.key)?.as_os_str());
         let run = self.clone();
-        let (report_name, rel) = (name.clone(), relative.clone());
-        let evaluated = tokio::task::spawn_blocking(move || {
-            let reader = tokio_util::io::SyncIoBridge::new(body.into_async_read());
-            let sink = match &run.output {
-                ObjectOutput::S3(_) => Sink::Gzip(run.compression_level),
-                ObjectOutput::Dir(dir) => Sink::Dir(dir),
-                ObjectOutput::Stdout => Sink::Stdout,
-            };
-            let output = crate::source::Input {
-                origin: crate::source::Origin::Stdin,
-                relative: PathBuf::from(&rel),
-            }
-            .output_relative();
-            process_reader(Box::new(reader), report_name, &output, &run.rules, &sink)
+        let key = object.key.clone();
+        let open: crate::job::Open = Box::new(move || {
+            let name = run.name(&key);
+            let got = run.runtime.block_on(
+                run.client
+                    .get_object()
+                    .bucket(&run.source.bucket)
+                    .key(&key)
+                    .send(),
+            );
+            let body = got
+                .map_err(|e| job_error(Stage::Open, "GetObject", &name, &e))?
+                .body;
+            let reader = tokio_util::io::SyncIoBridge::new_with_handle(
+                body.into_async_read(),
+                run.runtime.clone(),
+            );
+            Ok(Box::new(reader) as Box<dyn Read>)
+        });
+        Ok(Job {
+            name: self.name(&object.key),
+            id: self.name(&object.key).into_bytes(),
+            version: object.etag,
+            size: object.size,
+            output,
+            open,
         })
-        .await;
-        let (mut report, spill) = match evaluated {
-            Ok((mut report, spill)) => {
-                report.bytes_in = object.size;
-                (report, spill)
-            }
-            Err(e) => {
-                return failed(JobError::new(
-                    Stage::Read,
-                    false,
-                    format!("the worker stopped: {e}"),
-                ))
-            }
-        };
-        let spill = match (&report.status, &self.output) {
-            (Status::Done, ObjectOutput::S3(sink)) => {
-                let provenance = Provenance {
-                    source: name.clone(),
-                    source_version: object.etag.clone(),
-                    rules_version: self.rules.version().to_string(),
-                };
-                if let Err(e) = sink.put(&sink.key(&relative), spill, &provenance).await {
-                    report.status = Status::Failed(e);
-                }
-                Spill::new()
-            }
-            _ => spill,
-        };
-        // Standard output keeps no checkpoint: what went to a pipe is gone.
-        if report.status == Status::Done && !matches!(self.output, ObjectOutput::Stdout) {
-            if let Err(e) = self.mark(&object) {
-                report.status = Status::Failed(e);
-            }
-        }
-        (Outcome::Report(report), spill)
     }
+}
 
-    fn mark(&self, object: &ObjectRef) -> Result<(), JobError> {
-        match &self.checkpoint {
-            Some(cp) => cp
-                .mark_done(
-                    self.id(&object.key).as_bytes(),
-                    &object.etag,
-                    self.rules.version(),
-                )
-                .map_err(|e| JobError::new(Stage::Commit, true, format!("checkpoint: {e}"))),
-            None => Ok(()),
+/// Keys that would take another key's output (`a.json` and `a.json.gz`
+/// both make `a.json.gz`): the later one fails, naming the first. Only keys
+/// without `.gz` can collide, and CloudTrail writes none, so the set stays
+/// small.
+#[derive(Default)]
+struct Collisions {
+    plain: HashSet<String>,
+}
+
+impl Collisions {
+    fn check(&mut self, key: &str) -> Result<(), JobError> {
+        match key.strip_suffix(".gz") {
+            Some(plain) if self.plain.contains(plain) => Err(JobError::new(
+                Stage::Write,
+                false,
+                format!("its output would overwrite the output of {plain}"),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.plain.insert(key.to_string());
+                Ok(())
+            }
         }
     }
 }
@@ -234,37 +142,46 @@ pub async fn run_objects(
     let lister = {
         let run = run.clone();
         let exclude = match &run.output {
-            ObjectOutput::S3(sink) => Some(sink.url.clone()),
+            Output::S3(sink) => Some(sink.url.clone()),
             _ => None,
         };
         tokio::spawn(async move {
             list(&run.client, &run.source, &run.filters, exclude.as_ref(), tx).await
         })
     };
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let rules = run.rules.len();
+    let mut jobs: JoinSet<(FileReport, Spill)> = JoinSet::new();
+    // Which listed object each task is: its place and its name.
+    let mut tasks: HashMap<tokio::task::Id, (u64, String)> = HashMap::new();
+    let mut collisions = Collisions::default();
     let mut index = 0u64;
     // Objects started and not yet finished (written out, for standard
     // output): at most `concurrency`, which bounds memory.
     let mut unfinished = 0usize;
     let mut next_out = 0u64;
-    let mut waiting: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut waiting: BTreeMap<u64, (FileReport, Spill)> = BTreeMap::new();
     let mut stdout_error = None;
     let mut listing_open = true;
-    let ordered = matches!(run.output, ObjectOutput::Stdout);
+    let ordered = matches!(run.output, Output::Stdout);
     let concurrency = run.concurrency.max(1);
 
-    let mut finish =
-        |done: Done, summary: &mut Summary, stdout_error: &mut Option<std::io::Error>| {
-            events(Event::Finished(&done.report));
-            if ordered && done.report.status == Status::Done && stdout_error.is_none() {
-                if let Err(e) = done.spill.copy_to(stdout).and_then(|()| stdout.flush()) {
-                    summary.stopped = Some(format!("cannot write to standard output: {e}"));
-                    *stdout_error = Some(e);
-                    return;
-                }
+    let mut finish = |report: FileReport,
+                      spill: Spill,
+                      summary: &mut Summary,
+                      stdout_error: &mut Option<std::io::Error>| {
+        if ordered && stdout_error.is_some() {
+            return; // not written, so not counted: the summary says where it stopped
+        }
+        events(Event::Finished(&report));
+        if ordered && report.status == Status::Done {
+            if let Err(e) = spill.copy_to(stdout).and_then(|()| stdout.flush()) {
+                summary.stopped = Some(format!("cannot write to standard output: {e}"));
+                *stdout_error = Some(e);
+                return;
             }
-            summary.add(&done.report);
-        };
+        }
+        summary.add(&report);
+    };
 
     loop {
         let can_start = listing_open && stdout_error.is_none() && unfinished < concurrency;
@@ -275,73 +192,89 @@ pub async fn run_objects(
                     events(Event::FoundAll);
                     continue;
                 };
-                if let Listed::Object(object) = &listed {
-                    events(Event::Found { inputs: 1, bytes: object.size });
-                }
                 let i = index;
                 index += 1;
                 unfinished += 1;
-                let (run, done_tx) = (run.clone(), done_tx.clone());
-                tokio::spawn(async move {
-                    let (outcome, spill) = match listed {
-                        Listed::Object(object) => run.clone().object(object).await,
-                        Listed::Skipped(key, why) => (
-                            Outcome::Report(FileReport::skipped(
-                                format!("s3://{}/{key}", run.source.bucket),
-                                run.rules.len(),
-                                why,
-                            )),
-                            Spill::new(),
-                        ),
-                    };
-                    let report = match outcome {
-                        Outcome::Report(report) => report,
-                        Outcome::AlreadyDone => FileReport::already_done(run.rules.len()),
-                    };
-                    let _ = done_tx.send(Done { index: i, report, spill });
-                });
-            }
-            done = done_rx.recv(), if unfinished > 0 => {
-                let Some(done) = done else { break };
-                if ordered {
-                    waiting.insert(done.index, done);
-                    while let Some(done) = waiting.remove(&next_out) {
-                        next_out += 1;
-                        unfinished -= 1;
-                        finish(done, summary, &mut stdout_error);
+                let ready = match listed {
+                    Listed::Object(object) => {
+                        events(Event::Found { inputs: 1, bytes: object.size });
+                        let name = run.name(&object.key);
+                        match collisions.check(&object.key).and_then(|()| run.job(object)) {
+                            Ok(job) => {
+                                let shared = run.clone();
+                                let handle = jobs.spawn_blocking(move || {
+                                    let cx = Context {
+                                        rules: &shared.rules,
+                                        output: &shared.output,
+                                        checkpoint: shared.checkpoint.as_deref(),
+                                        runtime: Some(&shared.runtime),
+                                    };
+                                    run_job(job, &cx)
+                                });
+                                tasks.insert(handle.id(), (i, name));
+                                None
+                            }
+                            Err(e) => Some(FileReport::failed(name, rules, e)),
+                        }
                     }
-                } else {
-                    unfinished -= 1;
-                    finish(done, summary, &mut stdout_error);
+                    Listed::Skipped(key, why) => {
+                        Some(FileReport::skipped(run.name(&key), rules, why))
+                    }
+                };
+                if let Some(report) = ready {
+                    waiting.insert(i, (report, Spill::new()));
+                }
+            }
+            joined = jobs.join_next_with_id(), if !jobs.is_empty() => {
+                let Some(joined) = joined else { continue };
+                let (id, done) = match joined {
+                    Ok((id, done)) => (id, done),
+                    Err(e) => {
+                        // A job that panicked is one failed input, not a hung run.
+                        let id = e.id();
+                        let name = tasks.get(&id).map(|(_, n)| n.clone()).unwrap_or_default();
+                        let error = JobError::new(Stage::Read, false, format!("the job stopped: {e}"));
+                        (id, (FileReport::failed(name, rules, error), Spill::new()))
+                    }
+                };
+                if let Some((i, _)) = tasks.remove(&id) {
+                    waiting.insert(i, done);
                 }
             }
             else => break,
         }
+        // Hand on what is finished: in order for standard output, else as it comes.
+        if ordered {
+            while let Some((report, spill)) = waiting.remove(&next_out) {
+                next_out += 1;
+                unfinished -= 1;
+                finish(report, spill, summary, &mut stdout_error);
+            }
+        } else {
+            for (_, (report, spill)) in std::mem::take(&mut waiting) {
+                unfinished -= 1;
+                finish(report, spill, summary, &mut stdout_error);
+            }
+        }
+        if !listing_open && jobs.is_empty() && waiting.is_empty() {
+            break;
+        }
     }
     // A listing still going (standard output failed) ends at its next send.
     drop(rx);
+    jobs.shutdown().await;
     match lister.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            let report = FileReport::failed(run.source.to_string(), run.rules.len(), e);
+            let report = FileReport::failed(run.source.to_string(), rules, e);
             events(Event::Finished(&report));
             summary.add(&report);
         }
         Err(e) => {
             let error = JobError::new(Stage::Discover, true, format!("the listing stopped: {e}"));
-            let report = FileReport::failed(run.source.to_string(), run.rules.len(), error);
+            let report = FileReport::failed(run.source.to_string(), rules, error);
             events(Event::Finished(&report));
             summary.add(&report);
-        }
-    }
-    if let Some(cp) = &run.checkpoint {
-        if let Err(e) = cp.flush() {
-            let error = JobError::new(Stage::Commit, true, format!("checkpoint: {e}"));
-            summary.add(&FileReport::failed(
-                "--state".into(),
-                run.rules.len(),
-                error,
-            ));
         }
     }
     stdout_error

@@ -65,9 +65,22 @@ pub struct Plan {
     pub s3: S3Options,
     /// Which part of a CloudTrail layout to read (S3 inputs).
     pub filters: Filters,
-    /// With S3 output: an input whose output object says (in its metadata)
-    /// it was made from the same ETag with the same rules is done.
-    pub output_is_state: bool,
+    /// What is done already, and where to record what gets done.
+    pub state: State,
+    /// Process everything again, whatever the state says (and record it).
+    pub reprocess: bool,
+}
+
+/// Where a run keeps what it has done (`--state`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum State {
+    /// Nothing kept: every input is processed.
+    #[default]
+    None,
+    /// A state file (`--state PATH`).
+    File(PathBuf),
+    /// The metadata of the S3 output objects (`--state output`).
+    Output,
 }
 
 impl Plan {

@@ -23,6 +23,8 @@ pub enum Stage {
     Write,
     /// Putting the finished output in place.
     Commit,
+    /// Asking or telling the checkpoint (`--state`).
+    Checkpoint,
 }
 
 /// Why one input failed: the stage, whether trying again could help, and
@@ -125,6 +127,11 @@ impl FileReport {
 
 /// Skipped inputs named in the summary; past this they are only counted.
 pub const MAX_SKIPPED_LISTED: usize = 1000;
+/// Failed inputs named in the summary (each is also printed as it fails);
+/// past this they are only counted, so memory stays bounded.
+pub const MAX_FAILED_LISTED: usize = 10_000;
+/// Rejected-record entries in the summary, over all files.
+pub const MAX_REJECTED_LISTED: usize = 10_000;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -148,6 +155,10 @@ pub struct Summary {
     pub failed: Vec<FileProblem>,
     /// Records that could not be used, in files that were otherwise processed.
     pub rejected: Vec<FileProblem>,
+    /// Set when the checkpoint could not record the last marks: those
+    /// inputs are done, and will be done again by the next run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_error: Option<String>,
     /// Set when the run stopped before every input was handled (standard
     /// output failed): the inputs not reached are in no other list.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,6 +229,9 @@ impl Summary {
             }
             Status::Failed(error) => {
                 self.files_failed += 1;
+                if self.failed.len() >= MAX_FAILED_LISTED {
+                    return;
+                }
                 self.failed.push(FileProblem {
                     stage: Some(error.stage),
                     retryable: Some(error.retryable),
@@ -235,6 +249,9 @@ impl Summary {
         }
         for (m, n) in self.matches.iter_mut().zip(&report.matches) {
             m.events += n;
+        }
+        if self.rejected.len() >= MAX_REJECTED_LISTED {
+            return;
         }
         for e in &report.record_errors {
             self.rejected
@@ -259,12 +276,22 @@ impl Summary {
                 format!("and {unlisted} more skipped inputs, not listed"),
             ));
         }
+        let unlisted = self.files_failed.saturating_sub(self.failed.len() as u64);
+        if unlisted > 0 {
+            self.failed.push(FileProblem::new(
+                "...",
+                format!("and {unlisted} more failed inputs, not listed (each was printed as it failed)"),
+            ));
+        }
         self.failed.sort_by(|a, b| a.file.cmp(&b.file));
     }
 
     /// True when something could not be processed.
     pub fn is_partial(&self) -> bool {
-        self.files_failed > 0 || self.events_rejected > 0 || self.stopped.is_some()
+        self.files_failed > 0
+            || self.events_rejected > 0
+            || self.stopped.is_some()
+            || self.checkpoint_error.is_some()
     }
 
     pub fn render(&self) -> String {
@@ -314,6 +341,9 @@ impl Summary {
                     let _ = writeln!(s, "  {}: {}", p.file, p.cause);
                 }
             }
+        }
+        if let Some(why) = &self.checkpoint_error {
+            let _ = writeln!(s, "checkpoint: the last marks were not recorded: {why}");
         }
         if let Some(why) = &self.stopped {
             let _ = writeln!(s, "stopped early: {why}");

@@ -1,18 +1,26 @@
 //! A batch: every input of a source through the pipeline, on a pool of
 //! workers, into one sink, and the summary of it all.
+//!
+//! [`run`] resolves the plan into an [`Output`] and a checkpoint, refuses
+//! what would harm an input, then hands the inputs to one of two
+//! schedulers: local files on a rayon pool, biggest first ([`local`]), or S3
+//! objects as they are listed ([`crate::objects`]). Both run each input
+//! through [`crate::job::run_job`].
 
-use crate::checkpoint::Checkpoint;
-use crate::job::{process, Sink};
-use crate::objects::{run_objects, ObjectOutput, ObjectRun};
-use crate::plan::{Location, Plan, MAX_JOBS};
-use crate::report::{FileReport, JobError, Stage, Status, Summary};
-use crate::s3::put::{Provenance, S3Sink};
+use crate::checkpoint::{Checkpoint, OutputState, StateCheckpoint};
+use crate::job::{run_job, Context, Job};
+use crate::objects::{run_objects, ObjectRun};
+use crate::plan::{Location, Plan, State, MAX_JOBS};
+use crate::report::{FileReport, JobError, Stage, Summary};
+use crate::s3::put::S3Sink;
 use crate::sink::dir::{output_collisions, DirSink};
 use crate::sink::spill::Spill;
+use crate::sink::Output;
 use crate::source::{self, display_path, FileId, Found, Input, Origin};
+use crate::state::LocalKeys;
 use ctrules_compiler::RuleSet;
 use std::collections::HashSet;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +29,8 @@ use std::time::Instant;
 #[derive(Debug)]
 pub enum RunError {
     /// The input or output cannot be used as given (missing, the same
-    /// place, an output that would replace an input).
+    /// place, an output that would replace an input, a state file that
+    /// cannot be used).
     Usage(String),
     /// The workers could not be started.
     Setup(String),
@@ -62,12 +71,10 @@ pub fn say(line: &str) {
     let _ = err.write_all(b"\n");
 }
 
-/// Runs `plan` with `rules`, skipping what `checkpoint` says is done and
-/// marking what gets done. `events` is called from the workers.
+/// Runs `plan` with `rules`. `events` is called from the workers.
 pub fn run(
     plan: &Plan,
     rules: Arc<RuleSet>,
-    checkpoint: Option<Arc<dyn Checkpoint>>,
     events: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
@@ -81,6 +88,8 @@ pub fn run(
         Some(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                // Each object in flight is a job on a blocking thread.
+                .max_blocking_threads(plan.s3.concurrency.max(1) + 8)
                 .enable_all()
                 .build()
                 .map_err(|e| RunError::Setup(format!("cannot start the S3 client: {e}")))?,
@@ -91,42 +100,12 @@ pub fn run(
     let client = runtime
         .as_ref()
         .map(|rt| rt.block_on(crate::s3::client(&plan.s3)));
+    let output = open_output(plan, client.as_ref())?;
+    let checkpoint = open_checkpoint(plan, &output, runtime.as_ref())?;
     let mut summary = Summary::new(&rules);
     let mut out = io::stdout().lock();
-    let stdout_error = match &plan.input {
-        Location::S3(source) => {
-            let (rt, client) = (
-                runtime.as_ref().expect("S3 runtime"),
-                client.expect("S3 client"),
-            );
-            let output = match &plan.output {
-                Location::S3(url) => ObjectOutput::S3(
-                    S3Sink::new(
-                        client.clone(),
-                        url.clone(),
-                        &plan.s3,
-                        plan.compression_level,
-                    )
-                    .map_err(RunError::Usage)?,
-                ),
-                Location::Path(dir) => {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        RunError::Usage(format!("output {}: {e}", display_path(dir)))
-                    })?;
-                    ObjectOutput::Dir(DirSink {
-                        root: dir.clone(),
-                        compression_level: plan.compression_level,
-                    })
-                }
-                Location::Stdio => ObjectOutput::Stdout,
-            };
-            if let (Location::S3(out_url), true) = (&plan.output, source.is_object()) {
-                if out_url.holds(&source.bucket, &source.prefix) {
-                    return Err(RunError::Usage(format!(
-                        "{source} is inside the output {out_url}; choose an output prefix outside the input"
-                    )));
-                }
-            }
+    let stdout_error = match (&plan.input, runtime.as_ref(), client) {
+        (Location::S3(source), Some(rt), Some(client)) => {
             if let Location::S3(out_url) = &plan.output {
                 if out_url.bucket == source.bucket && source.prefix.starts_with(&out_url.prefix) {
                     return Err(RunError::Usage(format!(
@@ -142,22 +121,25 @@ pub fn run(
                 output,
                 rules: rules.clone(),
                 concurrency: plan.s3.concurrency.max(1),
-                compression_level: plan.compression_level,
-                checkpoint,
-                output_is_state: plan.output_is_state,
+                checkpoint: checkpoint.clone(),
+                runtime: rt.handle().clone(),
             });
-            rt.block_on(run_objects(objects, &mut summary, events, &mut out))
+            let error = rt.block_on(run_objects(objects.clone(), &mut summary, events, &mut out));
+            stale_removed(&objects.output, events);
+            error
         }
-        _ => local(
-            plan,
-            &rules,
-            checkpoint,
-            runtime.as_ref().zip(client),
-            &mut summary,
-            events,
-            &mut out,
-        )?,
+        _ => {
+            let handle = runtime.as_ref().map(|rt| rt.handle().clone());
+            let error = local(plan, &rules, &output, checkpoint.as_deref(), handle.as_ref(), &mut summary, events, &mut out)?;
+            stale_removed(&output, events);
+            error
+        }
     };
+    if let Some(cp) = &checkpoint {
+        if let Err(e) = cp.flush() {
+            summary.checkpoint_error = Some(e.message);
+        }
+    }
     summary.finish(started.elapsed());
     Ok(Outcome {
         summary,
@@ -165,34 +147,84 @@ pub fn run(
     })
 }
 
-/// Where a local batch writes.
-enum LocalSink {
-    Dir(DirSink),
-    Stdout,
-    S3(S3Sink, tokio::runtime::Handle),
+fn stale_removed(output: &Output, events: &(dyn Fn(Event<'_>) + Sync)) {
+    if let Output::Dir(dir) = output {
+        if dir.stale_removed() > 0 {
+            events(Event::StaleRemoved(dir.stale_removed()));
+        }
+    }
+}
+
+/// The output of `plan`, its directory created (refused when it is the
+/// input directory itself).
+fn open_output(plan: &Plan, client: Option<&aws_sdk_s3::Client>) -> Result<Output, RunError> {
+    Ok(match &plan.output {
+        Location::Stdio => Output::Stdout,
+        Location::S3(url) => {
+            let client = client.ok_or_else(|| RunError::Setup("no S3 client".into()))?;
+            Output::S3(
+                S3Sink::new(client.clone(), url.clone(), &plan.s3, plan.compression_level)
+                    .map_err(RunError::Usage)?,
+            )
+        }
+        Location::Path(dir) => {
+            if let Location::Path(input) = &plan.input {
+                refuse_same_place(input, dir)?;
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| RunError::Usage(format!("output {}: {e}", display_path(dir))))?;
+            Output::Dir(DirSink::new(dir.clone(), plan.compression_level))
+        }
+    })
+}
+
+/// The checkpoint `plan.state` asks for.
+fn open_checkpoint(
+    plan: &Plan,
+    output: &Output,
+    runtime: Option<&tokio::runtime::Runtime>,
+) -> Result<Option<Arc<dyn Checkpoint>>, RunError> {
+    match (&plan.state, output) {
+        (State::None, _) => Ok(None),
+        (_, Output::Stdout) => Err(RunError::Usage(
+            "--state with --output -: standard output keeps no checkpoint (what went to a pipe is gone)".into(),
+        )),
+        (State::File(path), output) => {
+            let root = output.identity().unwrap_or_default();
+            StateCheckpoint::open(path, &root, plan.reprocess)
+                .map(|cp| Some(Arc::new(cp) as Arc<dyn Checkpoint>))
+                .map_err(|e| RunError::Usage(format!("--state: {e}")))
+        }
+        (State::Output, Output::S3(sink)) => match (&plan.input, runtime) {
+            (Location::S3(_), Some(rt)) if !plan.reprocess => Ok(Some(Arc::new(OutputState {
+                sink: sink.clone(),
+                runtime: rt.handle().clone(),
+            }))),
+            (Location::S3(_), _) => Ok(None),
+            _ => Err(RunError::Usage(
+                "--state output compares S3 ETags: it needs an s3:// input as well as an s3:// output".into(),
+            )),
+        },
+        (State::Output, _) => Err(RunError::Usage(
+            "--state output reads what is done from S3 output objects: --output must be s3://".into(),
+        )),
+    }
 }
 
 /// A batch over local files (or standard input) on a pool of `jobs`
 /// workers, biggest files first.
+#[allow(clippy::too_many_arguments)]
 fn local(
     plan: &Plan,
     rules: &Arc<RuleSet>,
-    checkpoint: Option<Arc<dyn Checkpoint>>,
-    s3: Option<(&tokio::runtime::Runtime, aws_sdk_s3::Client)>,
+    output: &Output,
+    checkpoint: Option<&dyn Checkpoint>,
+    runtime: Option<&tokio::runtime::Handle>,
     summary: &mut Summary,
     events: &(dyn Fn(Event<'_>) + Sync),
     out: &mut dyn Write,
 ) -> Result<Option<io::Error>, RunError> {
-    let (found, dir) = resolve(plan)?;
-    let sink = match (&plan.output, dir, s3) {
-        (Location::S3(url), _, Some((rt, client))) => LocalSink::S3(
-            S3Sink::new(client, url.clone(), &plan.s3, plan.compression_level)
-                .map_err(RunError::Usage)?,
-            rt.handle().clone(),
-        ),
-        (_, Some(dir), _) => LocalSink::Dir(dir),
-        _ => LocalSink::Stdout,
-    };
+    let found = discover(plan, output)?;
     let jobs = plan.jobs.clamp(1, MAX_JOBS);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -214,8 +246,22 @@ fn local(
         bytes: inputs.iter().map(Input::size).sum(),
     });
     events(Event::FoundAll);
-    let collisions = output_collisions(inputs);
-    let checkpoint = checkpoint.as_deref();
+    // Standard output has no files to collide.
+    let collisions = match output {
+        Output::Stdout => Default::default(),
+        _ => output_collisions(inputs),
+    };
+    let keys = match &plan.input {
+        Location::Path(root) if root.is_dir() => LocalKeys::new(root).ok(),
+        Location::Path(file) => LocalKeys::new(file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))).ok(),
+        _ => None,
+    };
+    let cx = Context {
+        rules,
+        output,
+        checkpoint,
+        runtime,
+    };
     let work = |i: usize| -> (FileReport, Spill) {
         let input = &inputs[i];
         let (report, spill) = match collisions.get(&i) {
@@ -228,12 +274,9 @@ fn local(
                         display_path(&input.output_relative())
                     ),
                 );
-                (
-                    FileReport::failed(input.display(), rules.len(), error),
-                    Spill::new(),
-                )
+                (FileReport::failed(input.display(), rules.len(), error), Spill::new())
             }
-            None => one_local(input, rules, &sink, checkpoint),
+            None => run_job(local_job(input, keys.as_ref()), &cx),
         };
         events(Event::Finished(&report));
         (report, spill)
@@ -241,22 +284,8 @@ fn local(
 
     let mut stdout_error = None;
     let all: Vec<usize> = (0..inputs.len()).collect();
-    match &sink {
-        LocalSink::Dir(dir) => {
-            let removed = dir.remove_stale_temporaries(inputs);
-            if removed > 0 {
-                events(Event::StaleRemoved(removed));
-            }
-            for (report, _) in largest_first(&pool, inputs, &all, work) {
-                summary.add(&report);
-            }
-        }
-        LocalSink::S3(..) => {
-            for (report, _) in largest_first(&pool, inputs, &all, work) {
-                summary.add(&report);
-            }
-        }
-        LocalSink::Stdout => {
+    match output {
+        Output::Stdout => {
             // In input order: a window of inputs in parallel, then written
             // in order. A window of 2 x jobs keeps every worker busy while
             // bounding what waits in spills.
@@ -271,141 +300,70 @@ fn local(
                 }
             }
         }
-    }
-    if let Some(cp) = checkpoint {
-        if let Err(e) = cp.flush() {
-            let error = JobError::new(Stage::Commit, true, format!("checkpoint: {e}"));
-            summary.add(&FileReport::failed("--state".into(), rules.len(), error));
+        _ => {
+            for (report, _) in largest_first(&pool, inputs, &all, work) {
+                summary.add(&report);
+            }
         }
     }
     Ok(stdout_error)
 }
 
-/// The identity and version of a local input for the checkpoint: its
-/// canonical path, byte for byte, and `size:mtime` in nanoseconds.
-fn local_identity(input: &Input) -> Option<(Vec<u8>, String)> {
-    use std::os::unix::ffi::OsStringExt;
-    let Origin::File(path) = &input.origin else {
-        return None; // a stream has no identity to come back to
+/// The job of a local input: its identity in the checkpoint (the canonical
+/// input root and its relative path), its version (`size:mtime`), and how
+/// to open it.
+fn local_job(input: &Input, keys: Option<&LocalKeys>) -> Job {
+    let (version, size) = match &input.origin {
+        Origin::File(path) => std::fs::metadata(path)
+            .map(|m| (crate::state::local_version(&m), m.len()))
+            .unwrap_or_default(),
+        // A stream cannot be recognised again: no version, no checkpoint.
+        Origin::Stream(_) | Origin::Stdin => (String::new(), 0),
     };
-    let meta = std::fs::metadata(path).ok()?;
-    let canonical = std::fs::canonicalize(path).ok()?;
-    Some((
-        canonical.into_os_string().into_vec(),
-        crate::state::local_version(&meta),
-    ))
+    let origin = input.origin.clone();
+    Job {
+        name: input.display(),
+        id: keys
+            .map(|k| k.key(input.relative.as_os_str()))
+            .unwrap_or_default(),
+        version,
+        size,
+        output: input.output_relative(),
+        open: Box::new(move || match origin {
+            Origin::File(path) | Origin::Stream(path) => std::fs::File::open(&path)
+                .map(|f| Box::new(f) as Box<dyn Read>)
+                .map_err(|e| {
+                    JobError::new(
+                        Stage::Open,
+                        e.kind() != io::ErrorKind::NotFound
+                            && e.kind() != io::ErrorKind::PermissionDenied,
+                        format!("cannot open: {e}"),
+                    )
+                }),
+            Origin::Stdin => Ok(Box::new(io::stdin().lock()) as Box<dyn Read>),
+        }),
+    }
 }
 
-/// One local input: skipped when the checkpoint says it is done, else
-/// processed into `sink` and marked.
-fn one_local(
-    input: &Input,
-    rules: &Arc<RuleSet>,
-    sink: &LocalSink,
-    checkpoint: Option<&dyn Checkpoint>,
-) -> (FileReport, Spill) {
-    let identity = checkpoint.and_then(|_| local_identity(input));
-    if let (Some(cp), Some((key, version))) = (checkpoint, &identity) {
-        match cp.is_done(key, version, rules.version()) {
-            Ok(true) => return (FileReport::already_done(rules.len()), Spill::new()),
-            Ok(false) => {}
-            Err(e) => {
-                let error = JobError::new(Stage::Open, true, format!("checkpoint: {e}"));
-                return (
-                    FileReport::failed(input.display(), rules.len(), error),
-                    Spill::new(),
-                );
-            }
-        }
-    }
-    let (mut report, spill) = match sink {
-        LocalSink::Dir(dir) => process(input, rules, &Sink::Dir(dir)),
-        LocalSink::Stdout => process(input, rules, &Sink::Stdout),
-        LocalSink::S3(s3, handle) => {
-            let Some(relative) = input.output_relative().to_str().map(str::to_string) else {
-                let error = JobError::new(
-                    Stage::Write,
-                    false,
-                    "its name is not UTF-8, and an S3 key must be",
-                );
-                return (
-                    FileReport::failed(input.display(), rules.len(), error),
-                    Spill::new(),
-                );
+/// The inputs of a local plan, leaving out the output directory, after
+/// refusing any plan that would replace an input.
+fn discover(plan: &Plan, output: &Output) -> Result<Found, RunError> {
+    let found = match &plan.input {
+        Location::Stdio => source::stdin(),
+        Location::Path(root) => {
+            std::fs::metadata(root)
+                .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(root))))?;
+            let exclude: Vec<FileId> = match output {
+                Output::Dir(dir) => FileId::of_path(&dir.root).into_iter().collect(),
+                _ => Vec::new(),
             };
-            let (mut report, spill) = process(input, rules, &Sink::Gzip(s3.compression_level()));
-            if report.status == Status::Done {
-                let provenance = Provenance {
-                    source: input.display(),
-                    source_version: identity
-                        .as_ref()
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default(),
-                    rules_version: rules.version().to_string(),
-                };
-                if let Err(e) = handle.block_on(s3.put(&s3.key(&relative), spill, &provenance)) {
-                    report.status = Status::Failed(e);
-                }
-            }
-            (report, Spill::new())
-        }
-    };
-    if let (Status::Done, Some(cp), Some((key, version)), false) = (
-        &report.status,
-        checkpoint,
-        &identity,
-        matches!(sink, LocalSink::Stdout),
-    ) {
-        if let Err(e) = cp.mark_done(key, version, rules.version()) {
-            report.status = Status::Failed(JobError::new(
-                Stage::Commit,
-                true,
-                format!("checkpoint: {e}"),
-            ));
-        }
-    }
-    (report, spill)
-}
-
-/// The inputs and the output directory (None: standard output), after
-/// refusing any plan that would read the output or replace an input.
-fn resolve(plan: &Plan) -> Result<(Found, Option<DirSink>), RunError> {
-    let input_root = match &plan.input {
-        Location::Stdio => None,
-        Location::Path(p) => {
-            std::fs::metadata(p)
-                .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(p))))?;
-            Some(p.as_path())
-        }
-        Location::S3(_) => unreachable!("S3 inputs are listed by the objects pipeline"),
-    };
-    let sink = match &plan.output {
-        Location::Stdio | Location::S3(_) => None,
-        Location::Path(dir) => {
-            if let Some(root) = input_root {
-                refuse_same_place(root, dir)?;
-            }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| RunError::Usage(format!("output {}: {e}", display_path(dir))))?;
-            Some(DirSink {
-                root: dir.clone(),
-                compression_level: plan.compression_level,
-            })
-        }
-    };
-    let found = match input_root {
-        None => source::stdin(),
-        Some(root) => {
-            let exclude: Vec<FileId> = sink
-                .iter()
-                .filter_map(|s| FileId::of_path(&s.root))
-                .collect();
             source::discover_path(root, &exclude)
                 .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(root))))?
         }
+        Location::S3(_) => unreachable!("S3 inputs are listed by the objects pipeline"),
     };
     refuse_side_files(plan, &found.inputs)?;
-    if let Some(dir) = &sink {
+    if let Output::Dir(dir) = output {
         let replacing = dir.targets_replacing_inputs(&found.inputs);
         if let Some((input, target)) = replacing.first() {
             return Err(RunError::Usage(format!(
@@ -419,7 +377,7 @@ fn resolve(plan: &Plan) -> Result<(Found, Option<DirSink>), RunError> {
             )));
         }
     }
-    Ok((found, sink))
+    Ok(found)
 }
 
 /// Refuses an output directory that is the input directory itself.

@@ -7,7 +7,6 @@
 //! unreadable directory is named as a failed input and the walk goes on.
 
 use crate::report::{JobError, Stage};
-use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -64,13 +63,7 @@ impl Input {
 
     /// The output's relative path: the input's, with `.gz` added when missing.
     pub fn output_relative(&self) -> PathBuf {
-        if self.relative.as_os_str().as_bytes().ends_with(b".gz") {
-            self.relative.clone()
-        } else {
-            let mut name = OsString::from(self.relative.as_os_str());
-            name.push(".gz");
-            PathBuf::from(name)
-        }
+        crate::sink::output_name(self.relative.as_os_str())
     }
 
     /// The name to show in reports: the path as the user would find it.

@@ -75,13 +75,16 @@ impl S3Sink {
         self.compression_level
     }
 
-    /// The key of the output of an input at `relative` (`.gz` added when missing).
-    pub fn key(&self, relative: &str) -> String {
-        let mut key = format!("{}{relative}", self.url.prefix);
-        if !key.ends_with(".gz") {
-            key.push_str(".gz");
-        }
-        key
+    /// The key of the output at `relative` (an output name, `.gz` and all).
+    pub fn key(&self, relative: &std::path::Path) -> Result<String, JobError> {
+        let relative = relative.to_str().ok_or_else(|| {
+            JobError::new(
+                Stage::Write,
+                false,
+                "its name is not UTF-8, and an S3 key must be",
+            )
+        })?;
+        Ok(format!("{}{relative}", self.url.prefix))
     }
 
     /// Writes `spill` (gzipped NDJSON) as the object `key`, in one PUT.

@@ -4,16 +4,41 @@ use crate::inflight::Temp;
 use crate::report::{JobError, Stage};
 use crate::source::{display_path, FileId, Input};
 use ctrules_core::EnrichedWriter;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+/// `create_dir_all`, and each directory it makes synced into its parent, so
+/// that an output renamed into a new directory survives a power cut.
+fn create_dirs_durably(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dirs_durably(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(parent)?.sync_all()
+}
 
 /// An output directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DirSink {
     pub root: PathBuf,
     pub compression_level: u32,
+    /// Directories written to so far, each cleaned of stale temporaries
+    /// the first time (see [`crate::inflight::remove_stale`]).
+    seen: Mutex<HashSet<PathBuf>>,
+    /// Stale temporaries removed so far.
+    removed: AtomicUsize,
 }
 
 /// An output being written, not yet in place.
@@ -28,6 +53,20 @@ fn write_error(stage: Stage, what: &str, target: &Path, e: &io::Error) -> JobErr
 }
 
 impl DirSink {
+    pub fn new(root: PathBuf, compression_level: u32) -> DirSink {
+        DirSink {
+            root,
+            compression_level,
+            seen: Mutex::new(HashSet::new()),
+            removed: AtomicUsize::new(0),
+        }
+    }
+
+    /// Stale temporaries of killed runs removed so far.
+    pub fn stale_removed(&self) -> usize {
+        self.removed.load(Ordering::Relaxed)
+    }
+
     /// Where `input`'s output goes.
     pub fn target(&self, input: &Input) -> PathBuf {
         self.root.join(input.output_relative())
@@ -35,11 +74,34 @@ impl DirSink {
 
     /// Starts writing the output at `relative` to a temporary beside its target.
     pub fn open(&self, relative: &Path) -> Result<DirWriter, JobError> {
+        // Only plain names below the root: an input's name (an S3 key with
+        // `..` or a leading `/`) must never place an output elsewhere.
+        if relative.as_os_str().is_empty()
+            || !relative.components().all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(JobError::new(
+                Stage::Write,
+                false,
+                format!(
+                    "its output name {} would leave the output directory",
+                    display_path(relative)
+                ),
+            ));
+        }
         let target = self.root.join(relative);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
+            create_dirs_durably(parent).map_err(|e| {
                 write_error(Stage::Write, "cannot create the directory of", &target, &e)
             })?;
+            let first = self
+                .seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(parent.to_path_buf());
+            if first {
+                let n = crate::inflight::remove_stale(parent);
+                self.removed.fetch_add(n, Ordering::Relaxed);
+            }
         }
         let (temp, file) = Temp::create(&target)
             .map_err(|e| write_error(Stage::Write, "cannot create a temporary for", &target, &e))?;
@@ -77,15 +139,6 @@ impl DirSink {
             .collect()
     }
 
-    /// Removes the temporaries of dead runs in the directories this run
-    /// writes to; how many.
-    pub fn remove_stale_temporaries(&self, inputs: &[Input]) -> usize {
-        let dirs: BTreeSet<PathBuf> = inputs
-            .iter()
-            .filter_map(|i| self.target(i).parent().map(Path::to_path_buf))
-            .collect();
-        dirs.iter().map(|d| crate::inflight::remove_stale(d)).sum()
-    }
 }
 
 impl DirWriter {

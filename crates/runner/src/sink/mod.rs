@@ -9,3 +9,43 @@
 
 pub mod dir;
 pub mod spill;
+
+use crate::s3::put::S3Sink;
+use dir::DirSink;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// Where a run's outputs go.
+pub enum Output {
+    Dir(DirSink),
+    Stdout,
+    S3(S3Sink),
+}
+
+impl Output {
+    /// The output root as the checkpoint keys it (None: standard output,
+    /// which keeps no checkpoint).
+    pub fn identity(&self) -> Option<Vec<u8>> {
+        match self {
+            Output::Dir(dir) => {
+                let root = std::fs::canonicalize(&dir.root).unwrap_or_else(|_| dir.root.clone());
+                Some(root.into_os_string().into_encoded_bytes())
+            }
+            Output::S3(s3) => Some(s3.url.to_string().into_bytes()),
+            Output::Stdout => None,
+        }
+    }
+}
+
+/// The name of an input's output: its own, with `.gz` added when missing
+/// (outputs are always gzipped).
+pub fn output_name(relative: &OsStr) -> PathBuf {
+    if relative.as_bytes().ends_with(b".gz") {
+        PathBuf::from(relative)
+    } else {
+        let mut name = OsString::from(relative);
+        name.push(".gz");
+        PathBuf::from(name)
+    }
+}
