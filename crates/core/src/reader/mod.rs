@@ -695,13 +695,17 @@ impl Ctx<'_, '_, '_> {
                 other => other,
             };
         }
-        if keys.events {
+        // `lookup-events` output has `Events` and no record field: a record
+        // that holds an `Events` field is a record.
+        if keys.events && !keys.marker {
             let whole: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
             if lookup_events(&whole) {
                 return self.lookup_events(&whole).map_err(output_error);
             }
         }
-        if keys.digest {
+        // A digest has the digest fields and none of a record's: a record
+        // that happens to hold a digest-like key is a record.
+        if keys.digest && !keys.marker {
             self.outcome.digests += 1;
             return Ok(());
         }
@@ -1069,6 +1073,44 @@ mod tests {
                 assert_eq!(outcome.skipped, None, "{text}");
                 assert!(outcome.record_errors.is_empty(), "{text}");
             }
+        }
+    }
+
+    #[test]
+    fn a_record_with_a_digest_key_is_a_record() {
+        let record = r#"{"eventVersion":"1.08","eventName":"A","eventSource":"iam.amazonaws.com","digestStartTime":"x"}"#;
+        let pretty = "{\n\"eventName\": \"A\",\n\"digestEndTime\": \"y\"}";
+        let cases = [
+            format!("{record}\n{{\"eventName\":\"B\"}}\n"),
+            format!("{{\"eventName\":\"B\"}}\n{record}\n"),
+            record.to_string(),
+            pretty.to_string(),
+            format!("{pretty} {{\"eventName\":\"B\"}}"),
+            format!("{{\"Records\":[{record}]}}"),
+            r#"{"digestS3Object":"k","eventID":"1","eventName":"A"}"#.to_string(),
+        ];
+        for text in &cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let (outcome, seen) = read(&bytes).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert!(seen.contains(&"A".to_string()), "{text}: {seen:?}");
+                assert_eq!(outcome.records, seen.len() as u64, "{text}");
+                assert_eq!((outcome.digests, outcome.skipped), (0, None), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_with_an_events_key_is_a_record() {
+        let record = r#"{"eventVersion":"1.08","eventName":"Outer","eventSource":"iam.amazonaws.com","Events":[{"CloudTrailEvent":"{\"eventName\":\"Inner\"}"}]}"#;
+        for text in [
+            format!("{record}\n"),
+            format!("{record} {record}"),
+            format!("[{record}]"),
+        ] {
+            let (outcome, seen) = read(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(seen.iter().all(|n| n == "Outer"), "{text}: {seen:?}");
+            assert_eq!(outcome.records, seen.len() as u64, "{text}");
+            assert!(outcome.record_errors.is_empty(), "{text}");
         }
     }
 
