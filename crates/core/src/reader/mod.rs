@@ -699,8 +699,8 @@ impl Ctx<'_, '_, '_> {
         // that holds an `Events` field is a record.
         if keys.events && !keys.marker {
             let whole: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-            if lookup_events(&whole) {
-                return self.lookup_events(&whole).map_err(output_error);
+            if let Some(events) = whole.get("Events").and_then(Value::as_array) {
+                return self.lookup_events(events).map_err(output_error);
             }
         }
         // A digest has the digest fields and none of a record's: a record
@@ -714,13 +714,7 @@ impl Ctx<'_, '_, '_> {
             return self.record(bytes, &value, position).map_err(output_error);
         }
         let position = self.take(position);
-        self.reject(
-            position,
-            format!(
-                "an object without CloudTrail fields (keys: {})",
-                keys.first.join(", ")
-            ),
-        );
+        self.reject(position, without_fields(&keys.first));
         Ok(())
     }
 
@@ -844,19 +838,49 @@ impl Ctx<'_, '_, '_> {
         }
     }
 
-    /// `aws cloudtrail lookup-events` output: each record is a JSON string
-    /// (Insights events come as records), numbered across the file.
-    fn lookup_events(&mut self, value: &Value) -> io::Result<()> {
-        for event in value["Events"].as_array().into_iter().flatten() {
+    /// The `Events` of `aws cloudtrail lookup-events` output: each record is
+    /// a JSON string (Insights events come as records), numbered across the
+    /// file. An event that holds no record is rejected, and the others kept.
+    fn lookup_events(&mut self, events: &[Value]) -> io::Result<()> {
+        for event in events {
             let position = self.next_index();
-            match event.get("CloudTrailEvent").and_then(Value::as_str) {
-                Some(text) => match serde_json::from_str::<Value>(text) {
+            let Value::Object(fields) = event else {
+                let found = kind_of(event);
+                self.reject(
+                    position,
+                    format!("expected an event (a JSON object), found {found}"),
+                );
+                continue;
+            };
+            match fields.get("CloudTrailEvent") {
+                Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(record)) if !is_record_like(&record) => {
+                        let keys: Vec<String> = record.keys().take(5).cloned().collect();
+                        self.reject(position, without_fields(&keys));
+                    }
                     Ok(record) => self.record(text.as_bytes(), &record, position)?,
                     Err(e) => {
                         self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}"))
                     }
                 },
-                None => self.value_record(event, position)?,
+                Some(other) => self.reject(
+                    position,
+                    format!(
+                        "CloudTrailEvent is {}, expected a string holding a record",
+                        kind_of(other)
+                    ),
+                ),
+                None if is_record_like(fields) => self.value_record(event, position)?,
+                None => {
+                    let keys: Vec<&str> = fields.keys().take(5).map(String::as_str).collect();
+                    self.reject(
+                        position,
+                        format!(
+                            "an event without CloudTrailEvent or CloudTrail fields (keys: {})",
+                            keys.join(", ")
+                        ),
+                    );
+                }
             }
         }
         Ok(())
@@ -900,21 +924,22 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// The output of `aws cloudtrail lookup-events`: `{"Events":[{"CloudTrailEvent":"{...}"}]}`,
-/// or, for Insights events, `{"Events":[{...record...}]}`.
-fn lookup_events(v: &Value) -> bool {
-    v.get("Events")
-        .and_then(Value::as_array)
-        .is_some_and(|events| {
-            !events.is_empty()
-                && events.iter().all(|e| {
-                    e.get("CloudTrailEvent").is_some_and(Value::is_string) || is_record_like(e)
-                })
-        })
+/// An object with a key of [`RECORD_MARKERS`].
+fn is_record_like(object: &serde_json::Map<String, Value>) -> bool {
+    RECORD_MARKERS.iter().any(|k| object.contains_key(*k))
 }
 
-fn is_record_like(v: &Value) -> bool {
-    RECORD_MARKERS.iter().any(|k| v.get(k).is_some())
+/// Why an object with none of [`RECORD_MARKERS`] is not a record, naming
+/// its first keys.
+fn without_fields(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "an object without CloudTrail fields (no keys)".to_string()
+    } else {
+        format!(
+            "an object without CloudTrail fields (keys: {})",
+            keys.join(", ")
+        )
+    }
 }
 
 /// serde_json's message without its " at line L column C" tail (places are given our way).
@@ -1112,6 +1137,53 @@ mod tests {
             assert_eq!(outcome.records, seen.len() as u64, "{text}");
             assert!(outcome.record_errors.is_empty(), "{text}");
         }
+    }
+
+    #[test]
+    fn lookup_events_with_no_events_is_a_file_of_no_records() {
+        for text in [
+            "{\"Events\":[]}",
+            "{\"Events\":[]}\n",
+            "{\n  \"Events\": [],\n  \"NextToken\": \"x\"\n}\n",
+        ] {
+            let (outcome, seen) = read(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(seen.is_empty());
+            assert_eq!((outcome.records, outcome.rejected), (0, 0), "{text}");
+            assert_eq!((outcome.skipped, outcome.digests), (None, 0), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bad_lookup_event_rejects_that_event_only() {
+        let text = r#"{"Events":[
+            {"CloudTrailEvent":"{\"eventName\":\"A\"}"},
+            {"EventId":"1"},
+            5,
+            {"CloudTrailEvent":null},
+            {"CloudTrailEvent":"{}"},
+            {"CloudTrailEvent":"{\"x\":1}"},
+            {"CloudTrailEvent":"[1]"},
+            {"CloudTrailEvent":"{\"eventName\":\"B\"}"}
+        ]}"#;
+        let (outcome, seen) = read(text.as_bytes()).unwrap();
+        assert_eq!(seen, ["A", "B"]);
+        assert_eq!((outcome.records, outcome.rejected), (2, 6));
+        let errors: Vec<String> = outcome
+            .record_errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "record 1: an event without CloudTrailEvent or CloudTrail fields (keys: EventId)",
+                "record 2: expected an event (a JSON object), found a number",
+                "record 3: CloudTrailEvent is null, expected a string holding a record",
+                "record 4: an object without CloudTrail fields (no keys)",
+                "record 5: an object without CloudTrail fields (keys: x)",
+                "record 6: expected a JSON object, found an array",
+            ]
+        );
     }
 
     #[test]
