@@ -1,7 +1,8 @@
 //! Reading CloudTrail log files.
 //!
 //! A log file arrives as bytes, gzipped or not (sniffed by magic number, not
-//! by name; gzip members are read one after another). Its text is one or
+//! by name; gzip members are read one after another, and zero padding after
+//! the last one passed over). Its text is one or
 //! more JSON documents, each decided on by itself:
 //! - `{"Records":[...]}`, what CloudTrail writes: streamed record by record,
 //!   so a file of any size is read in bounded memory, wherever the `Records`
@@ -20,6 +21,7 @@
 //! UTF-8 or JSON is rejected, and the rest of the file read. Text in UTF-16
 //! or UTF-32 is named as such.
 
+mod gzip;
 mod projection;
 mod split;
 
@@ -219,8 +221,7 @@ pub fn read_log_with(
         ));
     }
     if head.starts_with(&[0x1f, 0x8b]) {
-        let text = BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(raw));
-        read_text(text, true, options, sink)
+        read_text(gzip::Members::new(raw), true, options, sink)
     } else {
         read_text(raw, false, options, sink)
     }
@@ -1053,6 +1054,33 @@ mod tests {
         let err = read(&full[..full.len() / 2]).unwrap_err();
         assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
         assert!(err.to_string().contains("gzip"));
+    }
+
+    #[test]
+    fn zero_padding_after_the_last_gzip_member_is_passed_over() {
+        let a = gzip(br#"{"Records":[{"eventName":"A"}]}"#);
+        let b = gzip(br#"{"Records":[{"eventName":"B"}]}"#);
+        let zeros = |n: usize| vec![0u8; n];
+        let good: Vec<(Vec<u8>, &[&str])> = vec![
+            ([&a[..], &zeros(1)].concat(), &["A"]),
+            ([&a[..], &zeros(10_240)].concat(), &["A"]),
+            ([&a[..], &b, &zeros(600_000)].concat(), &["A", "B"]),
+        ];
+        for (bytes, want) in good {
+            let (outcome, seen) = read(&bytes).unwrap_or_else(|e| panic!("{}: {e}", bytes.len()));
+            assert_eq!(seen, want);
+            assert!(outcome.record_errors.is_empty());
+        }
+        // Anything else after a member is another member, or corrupt.
+        for bytes in [
+            [&a[..], &zeros(512), &b].concat(),
+            [&a[..], &zeros(3), b"x"].concat(),
+            [&a[..], b"junk, not a member"].concat(),
+        ] {
+            let err = read(&bytes).unwrap_err();
+            assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
+            assert!(err.to_string().contains("invalid gzip header"), "{err}");
+        }
     }
 
     #[test]
