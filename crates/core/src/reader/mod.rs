@@ -256,6 +256,15 @@ fn read_text(
             "empty file: no CloudTrail records",
         ));
     };
+    if !can_start_json(first) {
+        // Not worth reading on: binary data, or text that is not JSON.
+        let (line, column) = text.place(text.position());
+        return Err(ReadError::new(
+            ReadErrorKind::Json,
+            format!("not JSON: the text starts with {}", byte_name(first)),
+        )
+        .at(line, column));
+    }
     let mut ctx = Ctx {
         sink,
         outcome: ReadOutcome::new(Layout::Document),
@@ -309,6 +318,23 @@ fn utf16_or_32(head: &[u8]) -> Option<&'static str> {
         [a, 0, ..] if *a != 0 => Some("UTF-16 (little-endian)"),
         [0, a, ..] if *a != 0 => Some("UTF-16 (big-endian)"),
         _ => None,
+    }
+}
+
+/// Whether a JSON value can start with byte `b`.
+fn can_start_json(b: u8) -> bool {
+    matches!(
+        b,
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+    )
+}
+
+/// A byte named for people: `byte 0x00`, `byte 0x78 ('x')`.
+fn byte_name(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("byte {b:#04x} ('{}')", b as char)
+    } else {
+        format!("byte {b:#04x}")
     }
 }
 
@@ -485,6 +511,11 @@ impl Ctx<'_, '_, '_> {
                 }
                 // A byte-order mark where a file starts (concatenated files).
                 Some(0xEF) if text.head(3)?.starts_with(UTF8_BOM) => text.consume(3),
+                Some(b) if !can_start_json(b) => {
+                    return Err(
+                        text.syntax_error(&format!("expected a value, found {}", byte_name(b)))
+                    );
+                }
                 Some(_) => {
                     let slice = text.value()?;
                     let position = self.next_index();
@@ -1021,7 +1052,7 @@ mod tests {
             ),
             (b"\"text\"", ReadErrorKind::Shape, "found a string"),
             (b"[1,2]", ReadErrorKind::Shape, "no usable record"),
-            (b"hello world", ReadErrorKind::Json, "invalid JSON"),
+            (b"hello world", ReadErrorKind::Json, "not JSON"),
         ];
         for (bytes, kind, needle) in cases {
             let err = read(bytes)
@@ -1273,6 +1304,82 @@ mod tests {
             self.given.set(self.given.get() + k);
             Ok(k)
         }
+    }
+
+    /// A `Read` of `head`, then `fill` bytes without end; it fails past
+    /// `limit` bytes, so that a reader that does not stop is caught.
+    struct Endless {
+        head: Vec<u8>,
+        fill: u8,
+        given: std::rc::Rc<std::cell::Cell<usize>>,
+        limit: usize,
+    }
+
+    impl Endless {
+        fn new(head: &[u8], fill: u8, limit: usize) -> Self {
+            Endless {
+                head: head.to_vec(),
+                fill,
+                given: Default::default(),
+                limit,
+            }
+        }
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.given.get() >= self.limit {
+                return Err(io::Error::other("read past the limit of the test"));
+            }
+            let n = out.len().min(64 * 1024);
+            let k = self.head.len().min(n);
+            out[..k].copy_from_slice(&self.head[..k]);
+            self.head.drain(..k);
+            out[k..n].fill(self.fill);
+            self.given.set(self.given.get() + n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn text_that_cannot_start_json_fails_at_once() {
+        let cases: &[(&[u8], u8, &str, (usize, usize))] = &[
+            (b"", 0, "the text starts with byte 0x00", (1, 1)),
+            (b"", b'x', "the text starts with byte 0x78 ('x')", (1, 1)),
+            (
+                b"\xEF\xBB\xBF\n  ",
+                b'x',
+                "the text starts with byte 0x78 ('x')",
+                (2, 3),
+            ),
+            (
+                b"hello",
+                b' ',
+                "the text starts with byte 0x68 ('h')",
+                (1, 1),
+            ),
+        ];
+        for (head, fill, needle, place) in cases {
+            let input = Endless::new(head, *fill, 64 << 20);
+            let given = input.given.clone();
+            let err = read_log(input, &mut |_r: Record<'_>| Ok(())).unwrap_err();
+            assert_eq!(err.kind, ReadErrorKind::Json, "{err}");
+            assert!(err.to_string().starts_with("not JSON: "), "{err}");
+            assert!(err.to_string().contains(needle), "{err}");
+            assert_eq!(
+                (err.line, err.column),
+                (Some(place.0), Some(place.1)),
+                "{err}"
+            );
+            assert!(given.get() <= 2 * BUFFER, "{} bytes read", given.get());
+        }
+        // After a first document: the byte is named where it stands.
+        let err = read(b"{\"eventName\":\"A\"} \x00\x00").unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Json, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "invalid JSON: expected a value, found byte 0x00 (line 1, column 19)"
+        );
     }
 
     #[test]
