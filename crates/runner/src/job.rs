@@ -129,6 +129,7 @@ pub fn evaluate_into(
     let matches = &mut report.matches;
     let options = ReadOptions {
         fields: Some(rules.record_fields()),
+        ..ReadOptions::default()
     };
     let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
         rules.evaluate(record.value, &mut eval);

@@ -11,12 +11,15 @@ use std::io::{self, BufRead, Read};
 pub(super) struct Members<R: BufRead> {
     /// The member being read; None once the input is done.
     member: Option<GzDecoder<R>>,
+    /// The most zero bytes passed over after the last member.
+    max_padding: usize,
 }
 
 impl<R: BufRead> Members<R> {
-    pub fn new(input: R) -> Self {
+    pub fn new(input: R, max_padding: usize) -> Self {
         Members {
             member: Some(GzDecoder::new(input)),
+            max_padding,
         }
     }
 }
@@ -39,7 +42,7 @@ impl<R: BufRead> Read for Members<R> {
                     return Ok(0);
                 }
                 Some(0) => {
-                    skip_zero_padding(input)?;
+                    skip_zero_padding(input, self.max_padding)?;
                     self.member = None;
                     return Ok(0);
                 }
@@ -53,8 +56,9 @@ impl<R: BufRead> Read for Members<R> {
     }
 }
 
-/// Consumes zero bytes to the end of the input; fails at any other byte.
-fn skip_zero_padding(input: &mut impl BufRead) -> io::Result<()> {
+/// Consumes zero bytes to the end of the input; fails at any other byte, or
+/// past `max` of them.
+fn skip_zero_padding(input: &mut impl BufRead, max: usize) -> io::Result<()> {
     let mut zeros = 0usize;
     loop {
         let head = input.fill_buf()?;
@@ -65,6 +69,12 @@ fn skip_zero_padding(input: &mut impl BufRead) -> io::Result<()> {
         let whole = n == head.len();
         input.consume(n);
         zeros += n;
+        if zeros > max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("more than {max} zero bytes after the last member"),
+            ));
+        }
         if !whole {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

@@ -31,7 +31,7 @@ use crate::schema::RECORD_MARKERS;
 pub use crate::writer::Rejected;
 use projection::parse_noting_keys;
 use serde_json::Value;
-use split::{Slice, Splitter};
+use split::{bytes_text, Slice, Splitter};
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -78,14 +78,34 @@ pub struct Record<'a> {
     pub compact: bool,
 }
 
+/// The most bytes one record, one NDJSON line or one document read whole
+/// may hold (64 MiB): the reader's memory is bounded by it, whatever the
+/// input. CloudTrail's own records are at most a few hundred KB.
+pub const MAX_RECORD_SIZE: usize = 64 << 20;
+
 /// How to read a log file.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ReadOptions<'f> {
     /// The top-level fields to parse into [`Record::value`]; None: all.
     /// Every record keeps only these (the others are still checked to be
     /// valid JSON, and the record's bytes to be UTF-8), except the records
     /// of `lookup-events` output, parsed whole.
     pub fields: Option<&'f FieldSet>,
+    /// The most bytes of one record, one NDJSON line, one document read
+    /// whole (or any other single value): [`MAX_RECORD_SIZE`] by default.
+    /// A record of a `Records` array (or a JSON array) that is longer is
+    /// rejected, and skipped to its end without being kept; anything else
+    /// longer fails the file.
+    pub max_record_size: usize,
+}
+
+impl Default for ReadOptions<'_> {
+    fn default() -> Self {
+        ReadOptions {
+            fields: None,
+            max_record_size: MAX_RECORD_SIZE,
+        }
+    }
 }
 
 /// A record that could not be used; the rest of the file still is.
@@ -144,6 +164,9 @@ pub enum ReadErrorKind {
     Shape,
     /// No content at all.
     Empty,
+    /// One NDJSON line, one document read whole, or one value other than a
+    /// record of an array, is longer than [`ReadOptions::max_record_size`].
+    TooLarge,
     /// The sink failed (writing the output).
     Output,
 }
@@ -221,7 +244,8 @@ pub fn read_log_with(
         ));
     }
     if head.starts_with(&[0x1f, 0x8b]) {
-        read_text(gzip::Members::new(raw), true, options, sink)
+        let members = gzip::Members::new(raw, options.max_record_size);
+        read_text(members, true, options, sink)
     } else {
         read_text(raw, false, options, sink)
     }
@@ -239,7 +263,7 @@ fn read_text(
     options: &ReadOptions<'_>,
     sink: &mut RecordSink<'_>,
 ) -> Result<ReadOutcome, ReadError> {
-    let mut text = Splitter::new(text, gzipped, 0);
+    let mut text = Splitter::new(text, gzipped, 0, options.max_record_size);
     if let Some(encoding) = utf16_or_32(text.head(4)?) {
         return Err(ReadError::new(
             ReadErrorKind::Json,
@@ -592,9 +616,13 @@ impl Ctx<'_, '_, '_> {
             let pin = text.pinned();
             members.push((key_start, value.start - pin, value.end - pin));
             if !text.separator(b'}', "expected `,` or `}`")? {
-                return Ok(Some(Whole {
-                    len: text.position() - text.pinned(),
-                }));
+                let len = text.position() - text.pinned();
+                if len > text.limit() {
+                    let error = text.too_large(text.pinned());
+                    text.unpin();
+                    return Err(error);
+                }
+                return Ok(Some(Whole { len }));
             }
         }
     }
@@ -649,7 +677,28 @@ impl Ctx<'_, '_, '_> {
             return Ok(());
         }
         loop {
-            let slice = text.value()?;
+            let slice = match text.value() {
+                Ok(slice) => slice,
+                // Too long to keep: passed over, and named.
+                Err(e) if e.kind == ReadErrorKind::TooLarge => {
+                    let position = self.next_index();
+                    let (line, column) = text.place(text.position());
+                    text.skip_value()?;
+                    self.reject(
+                        position,
+                        format!(
+                            "too large at line {line}, column {column}: more than {} \
+                             (the limit on one record)",
+                            bytes_text(text.limit())
+                        ),
+                    );
+                    if !text.separator(b']', "expected `,` or `]` after a record")? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let position = self.next_index();
             let bytes = text.bytes(&slice);
             let parsed = match utf8_error(bytes) {
@@ -717,7 +766,8 @@ impl Ctx<'_, '_, '_> {
             // `{"x":1,"Records":[...]}` on one NDJSON line: its records are
             // found in the line's bytes, and keep them.
             let (line, _) = start();
-            let mut inner = Splitter::with_capacity(bytes, false, line - 1, bytes.len());
+            let mut inner =
+                Splitter::with_capacity(bytes, false, line - 1, usize::MAX, bytes.len());
             return match self.documents(&mut inner) {
                 Err(e) if e.kind != ReadErrorKind::Output => {
                     let position = self.take(position);
@@ -1112,6 +1162,13 @@ mod tests {
             assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
             assert!(err.to_string().contains("invalid gzip header"), "{err}");
         }
+        // Padding is bounded too.
+        let err = read_capped(&[&a[..], &zeros(5000)].concat()[..], 1000).unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
+        assert!(
+            err.to_string().contains("more than 1000 zero bytes"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1341,9 +1398,13 @@ mod tests {
         }
     }
 
+    /// The start of a text, the byte it goes on with, what the error says
+    /// and where.
+    type NotJsonCase<'a> = (&'a [u8], u8, &'a str, (usize, usize));
+
     #[test]
     fn text_that_cannot_start_json_fails_at_once() {
-        let cases: &[(&[u8], u8, &str, (usize, usize))] = &[
+        let cases: &[NotJsonCase<'_>] = &[
             (b"", 0, "the text starts with byte 0x00", (1, 1)),
             (b"", b'x', "the text starts with byte 0x78 ('x')", (1, 1)),
             (
@@ -1382,6 +1443,143 @@ mod tests {
         );
     }
 
+    /// Reads `bytes` with a limit of `max` bytes on one record.
+    fn read_capped(input: impl Read, max: usize) -> Result<(ReadOutcome, Vec<String>), ReadError> {
+        let options = ReadOptions {
+            max_record_size: max,
+            ..ReadOptions::default()
+        };
+        let mut seen = Vec::new();
+        let outcome = read_log_with(input, &options, &mut |r: Record<'_>| {
+            seen.push(r.value["eventName"].as_str().unwrap_or("?").to_string());
+            Ok(())
+        })?;
+        Ok((outcome, seen))
+    }
+
+    #[test]
+    fn a_record_over_the_size_limit_is_rejected_and_the_rest_read() {
+        let big = format!("{{\"eventName\":\"X\",\"pad\":\"{}\"}}", "p".repeat(3000));
+        let small = |n: &str| format!("{{\"eventName\":\"{n}\"}}");
+        let (a, b) = (small("A"), small("B"));
+        let cases = [
+            (format!("{{\"Records\":[{a},\n{big},{b}]}}"), 1, (2, 1)),
+            (format!("[{a},{b},\n {big}]"), 2, (2, 2)),
+            (
+                format!("{{\"Records\":[{big}]}}\n{{\"Records\":[{a},{b}]}}"),
+                0,
+                (1, 13),
+            ),
+        ];
+        for (text, index, (line, column)) in cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let (outcome, seen) = read_capped(&bytes[..], 1000).unwrap();
+                assert_eq!(seen, ["A", "B"], "{text}");
+                assert_eq!(
+                    outcome.record_errors,
+                    [RecordError {
+                        position: RecordPosition::Index(index),
+                        message: format!(
+                            "too large at line {line}, column {column}: more than 1000 bytes \
+                             (the limit on one record)"
+                        ),
+                    }],
+                    "{text}"
+                );
+            }
+        }
+        // The same under the default limit is read.
+        let (outcome, seen) = read(format!("{{\"Records\":[{big}]}}").as_bytes()).unwrap();
+        assert_eq!((outcome.records, seen), (1, vec!["X".to_string()]));
+    }
+
+    #[test]
+    fn an_endless_record_in_an_array_is_skipped_in_bounded_memory() {
+        // 24 MB in one string, with a limit of 1000 bytes: the record is
+        // skipped as it is read, never held.
+        let text = [
+            &b"{\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"X\",\"pad\":\""[..],
+            &vec![b'p'; 24 << 20],
+            b"\"},{\"eventName\":\"B\"}]}",
+        ]
+        .concat();
+        let (outcome, seen) = read_capped(&text[..], 1000).unwrap();
+        assert_eq!(seen, ["A", "B"]);
+        assert_eq!(outcome.rejected, 1);
+    }
+
+    #[test]
+    fn a_line_or_document_over_the_size_limit_fails_the_file() {
+        let pad = "p".repeat(3000);
+        let cases = [
+            (
+                format!("{{\"eventName\":\"A\"}}\n{{\"eventName\":\"X\",\"pad\":\"{pad}\"}}\n"),
+                (2, 1),
+            ),
+            (
+                format!("{{\"eventName\":\"A\"}}\n\n  {pad}\n{{\"eventName\":\"B\"}}\n"),
+                (3, 1),
+            ),
+            (
+                format!("{{\"eventName\":\"X\",\"pad\":\"{pad}\"}}\n{{\"eventName\":\"A\"}}\n"),
+                (1, 1),
+            ),
+            (
+                format!("{{\n\"eventName\":\"X\",\"pad\":\"{pad}\"}}"),
+                (1, 1),
+            ),
+            (format!("{{\"eventName\":\"A\"}} \"{pad}\""), (1, 19)),
+            (format!("{{\"x\":\"{pad}\",\"Records\":[]}}"), (1, 1)),
+            (format!("{{\"Records\":[],\"x\":\"{pad}\"}}"), (1, 19)),
+            (
+                format!("{{\"Events\":[{{\"CloudTrailEvent\":\"{pad}\"}}]}}"),
+                (1, 1),
+            ),
+        ];
+        for (text, place) in cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let err = read_capped(&bytes[..], 1000).unwrap_err();
+                assert_eq!(err.kind, ReadErrorKind::TooLarge, "{text}: {err}");
+                assert_eq!(
+                    (err.line, err.column),
+                    (Some(place.0), Some(place.1)),
+                    "{text}: {err}"
+                );
+                assert!(
+                    err.to_string().starts_with(
+                        "too large: more than 1000 bytes in one record, NDJSON line or document"
+                    ),
+                    "{err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_endless_line_or_document_fails_once_past_the_limit() {
+        for (head, fill) in [
+            (&b"{\"eventName\":\"A\"}\n"[..], b'x'),
+            (
+                b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\",\"x\":\"",
+                b'x',
+            ),
+            (b"{\"eventName\":\"A\",\"x\":\"", b'x'),
+            (b"{\"eventName\":\"A\"", b' '),
+            (b"{\"eventName\":\"A\"}", b' '),
+            (b"{\"eventName\":\"A\"} 1", b'1'),
+        ] {
+            let input = Endless::new(head, fill, 64 << 20);
+            let given = input.given.clone();
+            let err = read_capped(input, 100_000).unwrap_err();
+            assert_eq!(err.kind, ReadErrorKind::TooLarge, "{err}");
+            assert!(
+                given.get() <= 100_000 + 2 * BUFFER,
+                "{} bytes read",
+                given.get()
+            );
+        }
+    }
+
     #[test]
     fn records_after_other_keys_are_streamed() {
         let given = std::rc::Rc::new(std::cell::Cell::new(0));
@@ -1415,6 +1613,7 @@ mod tests {
         let fields = FieldSet::new(["eventName"]);
         let options = ReadOptions {
             fields: Some(&fields),
+            ..ReadOptions::default()
         };
         let bad = b"{\"eventName\":\"B\",\"requestParameters\":{\"k\":\"\xff\"}}";
         let texts: Vec<(Vec<u8>, RecordPosition, &str)> = vec![
