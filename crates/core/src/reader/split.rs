@@ -197,8 +197,12 @@ impl<R: Read> Splitter<R> {
         }
         if self.len == self.buf.len() {
             // Room for the limit and one more byte, to see that it is passed.
-            let bigger = (self.buf.len() * 2).min(self.limit.saturating_add(1));
-            self.buf.resize(bigger.max(self.len + 1), 0);
+            let bigger = (self.buf.len() * 2)
+                .min(self.limit.saturating_add(1))
+                .max(self.len + 1);
+            // Exactly that (`resize` alone may double the capacity).
+            self.buf.reserve_exact(bigger - self.buf.len());
+            self.buf.resize(bigger, 0);
         }
         loop {
             match self.input.read(&mut self.buf[self.len..]) {
