@@ -353,7 +353,10 @@ fn run_over_an_awslogs_tree_keeps_every_record_and_reports_each_bad_file() {
         ("truncated.json.gz", "truncated or corrupt gzip"),
         ("/empty.json.gz", "empty file"),
         ("empty-gzip.json.gz", "empty file"),
-        ("not-json.json.gz", "invalid JSON"),
+        (
+            "not-json.json.gz",
+            "not JSON: the text starts with byte 0x3c",
+        ),
         (
             "wrong-shape.json.gz",
             "expected an array of CloudTrail records",

@@ -106,7 +106,7 @@ proptest! {
         let input = if gz { gzip(&text) } else { text };
         let wanted = ["eventName", "userIdentity"];
         let fields = FieldSet::new(wanted);
-        let options = ReadOptions { fields: Some(&fields) };
+        let options = ReadOptions { fields: Some(&fields), ..ReadOptions::default() };
         let mut seen = Vec::new();
         read_log_with(&input[..], &options, &mut |r: Record<'_>| {
             let mut compacted = Vec::new();
@@ -297,6 +297,7 @@ fn read_and_write_all(bytes: &[u8]) {
     ]);
     let options = ReadOptions {
         fields: Some(&fields),
+        ..ReadOptions::default()
     };
     let mut plain = Enrichment::default();
     plain.rules.push(Arc::from("r"));

@@ -1,7 +1,8 @@
 //! Reading CloudTrail log files.
 //!
 //! A log file arrives as bytes, gzipped or not (sniffed by magic number, not
-//! by name; gzip members are read one after another). Its text is one or
+//! by name; gzip members are read one after another, and zero padding after
+//! the last one passed over). Its text is one or
 //! more JSON documents, each decided on by itself:
 //! - `{"Records":[...]}`, what CloudTrail writes: streamed record by record,
 //!   so a file of any size is read in bounded memory, wherever the `Records`
@@ -20,6 +21,7 @@
 //! UTF-8 or JSON is rejected, and the rest of the file read. Text in UTF-16
 //! or UTF-32 is named as such.
 
+mod gzip;
 mod projection;
 mod split;
 
@@ -29,7 +31,7 @@ use crate::schema::RECORD_MARKERS;
 pub use crate::writer::Rejected;
 use projection::parse_noting_keys;
 use serde_json::Value;
-use split::{Slice, Splitter};
+use split::{bytes_text, Slice, Splitter};
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -76,14 +78,34 @@ pub struct Record<'a> {
     pub compact: bool,
 }
 
+/// The most bytes one record, one NDJSON line or one document read whole
+/// may hold (64 MiB): the reader's memory is bounded by it, whatever the
+/// input. CloudTrail's own records are at most a few hundred KB.
+pub const MAX_RECORD_SIZE: usize = 64 << 20;
+
 /// How to read a log file.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ReadOptions<'f> {
     /// The top-level fields to parse into [`Record::value`]; None: all.
     /// Every record keeps only these (the others are still checked to be
     /// valid JSON, and the record's bytes to be UTF-8), except the records
     /// of `lookup-events` output, parsed whole.
     pub fields: Option<&'f FieldSet>,
+    /// The most bytes of one record, one NDJSON line, one document read
+    /// whole (or any other single value): [`MAX_RECORD_SIZE`] by default.
+    /// A record of a `Records` array (or a JSON array) that is longer is
+    /// rejected, and skipped to its end without being kept; anything else
+    /// longer fails the file.
+    pub max_record_size: usize,
+}
+
+impl Default for ReadOptions<'_> {
+    fn default() -> Self {
+        ReadOptions {
+            fields: None,
+            max_record_size: MAX_RECORD_SIZE,
+        }
+    }
 }
 
 /// A record that could not be used; the rest of the file still is.
@@ -142,6 +164,9 @@ pub enum ReadErrorKind {
     Shape,
     /// No content at all.
     Empty,
+    /// One NDJSON line, one document read whole, or one value other than a
+    /// record of an array, is longer than [`ReadOptions::max_record_size`].
+    TooLarge,
     /// The sink failed (writing the output).
     Output,
 }
@@ -219,8 +244,8 @@ pub fn read_log_with(
         ));
     }
     if head.starts_with(&[0x1f, 0x8b]) {
-        let text = BufReader::with_capacity(BUFFER, flate2::read::MultiGzDecoder::new(raw));
-        read_text(text, true, options, sink)
+        let members = gzip::Members::new(raw, options.max_record_size);
+        read_text(members, true, options, sink)
     } else {
         read_text(raw, false, options, sink)
     }
@@ -238,7 +263,7 @@ fn read_text(
     options: &ReadOptions<'_>,
     sink: &mut RecordSink<'_>,
 ) -> Result<ReadOutcome, ReadError> {
-    let mut text = Splitter::new(text, gzipped, 0);
+    let mut text = Splitter::new(text, gzipped, 0, options.max_record_size);
     if let Some(encoding) = utf16_or_32(text.head(4)?) {
         return Err(ReadError::new(
             ReadErrorKind::Json,
@@ -255,6 +280,15 @@ fn read_text(
             "empty file: no CloudTrail records",
         ));
     };
+    if !can_start_json(first) {
+        // Not worth reading on: binary data, or text that is not JSON.
+        let (line, column) = text.place(text.position());
+        return Err(ReadError::new(
+            ReadErrorKind::Json,
+            format!("not JSON: the text starts with {}", byte_name(first)),
+        )
+        .at(line, column));
+    }
     let mut ctx = Ctx {
         sink,
         outcome: ReadOutcome::new(Layout::Document),
@@ -308,6 +342,23 @@ fn utf16_or_32(head: &[u8]) -> Option<&'static str> {
         [a, 0, ..] if *a != 0 => Some("UTF-16 (little-endian)"),
         [0, a, ..] if *a != 0 => Some("UTF-16 (big-endian)"),
         _ => None,
+    }
+}
+
+/// Whether a JSON value can start with byte `b`.
+fn can_start_json(b: u8) -> bool {
+    matches!(
+        b,
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+    )
+}
+
+/// A byte named for people: `byte 0x00`, `byte 0x78 ('x')`.
+fn byte_name(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("byte {b:#04x} ('{}')", b as char)
+    } else {
+        format!("byte {b:#04x}")
     }
 }
 
@@ -484,6 +535,11 @@ impl Ctx<'_, '_, '_> {
                 }
                 // A byte-order mark where a file starts (concatenated files).
                 Some(0xEF) if text.head(3)?.starts_with(UTF8_BOM) => text.consume(3),
+                Some(b) if !can_start_json(b) => {
+                    return Err(
+                        text.syntax_error(&format!("expected a value, found {}", byte_name(b)))
+                    );
+                }
                 Some(_) => {
                     let slice = text.value()?;
                     let position = self.next_index();
@@ -560,9 +616,13 @@ impl Ctx<'_, '_, '_> {
             let pin = text.pinned();
             members.push((key_start, value.start - pin, value.end - pin));
             if !text.separator(b'}', "expected `,` or `}`")? {
-                return Ok(Some(Whole {
-                    len: text.position() - text.pinned(),
-                }));
+                let len = text.position() - text.pinned();
+                if len > text.limit() {
+                    let error = text.too_large(text.pinned());
+                    text.unpin();
+                    return Err(error);
+                }
+                return Ok(Some(Whole { len }));
             }
         }
     }
@@ -617,7 +677,28 @@ impl Ctx<'_, '_, '_> {
             return Ok(());
         }
         loop {
-            let slice = text.value()?;
+            let slice = match text.value() {
+                Ok(slice) => slice,
+                // Too long to keep: passed over, and named.
+                Err(e) if e.kind == ReadErrorKind::TooLarge => {
+                    let position = self.next_index();
+                    let (line, column) = text.place(text.position());
+                    text.skip_value()?;
+                    self.reject(
+                        position,
+                        format!(
+                            "too large at line {line}, column {column}: more than {} \
+                             (the limit on one record)",
+                            bytes_text(text.limit())
+                        ),
+                    );
+                    if !text.separator(b']', "expected `,` or `]` after a record")? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let position = self.next_index();
             let bytes = text.bytes(&slice);
             let parsed = match utf8_error(bytes) {
@@ -685,7 +766,8 @@ impl Ctx<'_, '_, '_> {
             // `{"x":1,"Records":[...]}` on one NDJSON line: its records are
             // found in the line's bytes, and keep them.
             let (line, _) = start();
-            let mut inner = Splitter::with_capacity(bytes, false, line - 1, bytes.len());
+            let mut inner =
+                Splitter::with_capacity(bytes, false, line - 1, usize::MAX, bytes.len());
             return match self.documents(&mut inner) {
                 Err(e) if e.kind != ReadErrorKind::Output => {
                     let position = self.take(position);
@@ -695,13 +777,17 @@ impl Ctx<'_, '_, '_> {
                 other => other,
             };
         }
-        if keys.events {
+        // `lookup-events` output has `Events` and no record field: a record
+        // that holds an `Events` field is a record.
+        if keys.events && !keys.marker {
             let whole: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-            if lookup_events(&whole) {
-                return self.lookup_events(&whole).map_err(output_error);
+            if let Some(events) = whole.get("Events").and_then(Value::as_array) {
+                return self.lookup_events(events).map_err(output_error);
             }
         }
-        if keys.digest {
+        // A digest has the digest fields and none of a record's: a record
+        // that happens to hold a digest-like key is a record.
+        if keys.digest && !keys.marker {
             self.outcome.digests += 1;
             return Ok(());
         }
@@ -710,13 +796,7 @@ impl Ctx<'_, '_, '_> {
             return self.record(bytes, &value, position).map_err(output_error);
         }
         let position = self.take(position);
-        self.reject(
-            position,
-            format!(
-                "an object without CloudTrail fields (keys: {})",
-                keys.first.join(", ")
-            ),
-        );
+        self.reject(position, without_fields(&keys.first));
         Ok(())
     }
 
@@ -840,19 +920,49 @@ impl Ctx<'_, '_, '_> {
         }
     }
 
-    /// `aws cloudtrail lookup-events` output: each record is a JSON string
-    /// (Insights events come as records), numbered across the file.
-    fn lookup_events(&mut self, value: &Value) -> io::Result<()> {
-        for event in value["Events"].as_array().into_iter().flatten() {
+    /// The `Events` of `aws cloudtrail lookup-events` output: each record is
+    /// a JSON string (Insights events come as records), numbered across the
+    /// file. An event that holds no record is rejected, and the others kept.
+    fn lookup_events(&mut self, events: &[Value]) -> io::Result<()> {
+        for event in events {
             let position = self.next_index();
-            match event.get("CloudTrailEvent").and_then(Value::as_str) {
-                Some(text) => match serde_json::from_str::<Value>(text) {
+            let Value::Object(fields) = event else {
+                let found = kind_of(event);
+                self.reject(
+                    position,
+                    format!("expected an event (a JSON object), found {found}"),
+                );
+                continue;
+            };
+            match fields.get("CloudTrailEvent") {
+                Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(record)) if !is_record_like(&record) => {
+                        let keys: Vec<String> = record.keys().take(5).cloned().collect();
+                        self.reject(position, without_fields(&keys));
+                    }
                     Ok(record) => self.record(text.as_bytes(), &record, position)?,
                     Err(e) => {
                         self.reject(position, format!("CloudTrailEvent is not valid JSON: {e}"))
                     }
                 },
-                None => self.value_record(event, position)?,
+                Some(other) => self.reject(
+                    position,
+                    format!(
+                        "CloudTrailEvent is {}, expected a string holding a record",
+                        kind_of(other)
+                    ),
+                ),
+                None if is_record_like(fields) => self.value_record(event, position)?,
+                None => {
+                    let keys: Vec<&str> = fields.keys().take(5).map(String::as_str).collect();
+                    self.reject(
+                        position,
+                        format!(
+                            "an event without CloudTrailEvent or CloudTrail fields (keys: {})",
+                            keys.join(", ")
+                        ),
+                    );
+                }
             }
         }
         Ok(())
@@ -896,21 +1006,22 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// The output of `aws cloudtrail lookup-events`: `{"Events":[{"CloudTrailEvent":"{...}"}]}`,
-/// or, for Insights events, `{"Events":[{...record...}]}`.
-fn lookup_events(v: &Value) -> bool {
-    v.get("Events")
-        .and_then(Value::as_array)
-        .is_some_and(|events| {
-            !events.is_empty()
-                && events.iter().all(|e| {
-                    e.get("CloudTrailEvent").is_some_and(Value::is_string) || is_record_like(e)
-                })
-        })
+/// An object with a key of [`RECORD_MARKERS`].
+fn is_record_like(object: &serde_json::Map<String, Value>) -> bool {
+    RECORD_MARKERS.iter().any(|k| object.contains_key(*k))
 }
 
-fn is_record_like(v: &Value) -> bool {
-    RECORD_MARKERS.iter().any(|k| v.get(k).is_some())
+/// Why an object with none of [`RECORD_MARKERS`] is not a record, naming
+/// its first keys.
+fn without_fields(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "an object without CloudTrail fields (no keys)".to_string()
+    } else {
+        format!(
+            "an object without CloudTrail fields (keys: {})",
+            keys.join(", ")
+        )
+    }
 }
 
 /// serde_json's message without its " at line L column C" tail (places are given our way).
@@ -991,7 +1102,7 @@ mod tests {
             ),
             (b"\"text\"", ReadErrorKind::Shape, "found a string"),
             (b"[1,2]", ReadErrorKind::Shape, "no usable record"),
-            (b"hello world", ReadErrorKind::Json, "invalid JSON"),
+            (b"hello world", ReadErrorKind::Json, "not JSON"),
         ];
         for (bytes, kind, needle) in cases {
             let err = read(bytes)
@@ -1024,6 +1135,40 @@ mod tests {
         let err = read(&full[..full.len() / 2]).unwrap_err();
         assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
         assert!(err.to_string().contains("gzip"));
+    }
+
+    #[test]
+    fn zero_padding_after_the_last_gzip_member_is_passed_over() {
+        let a = gzip(br#"{"Records":[{"eventName":"A"}]}"#);
+        let b = gzip(br#"{"Records":[{"eventName":"B"}]}"#);
+        let zeros = |n: usize| vec![0u8; n];
+        let good: Vec<(Vec<u8>, &[&str])> = vec![
+            ([&a[..], &zeros(1)].concat(), &["A"]),
+            ([&a[..], &zeros(10_240)].concat(), &["A"]),
+            ([&a[..], &b, &zeros(600_000)].concat(), &["A", "B"]),
+        ];
+        for (bytes, want) in good {
+            let (outcome, seen) = read(&bytes).unwrap_or_else(|e| panic!("{}: {e}", bytes.len()));
+            assert_eq!(seen, want);
+            assert!(outcome.record_errors.is_empty());
+        }
+        // Anything else after a member is another member, or corrupt.
+        for bytes in [
+            [&a[..], &zeros(512), &b].concat(),
+            [&a[..], &zeros(3), b"x"].concat(),
+            [&a[..], b"junk, not a member"].concat(),
+        ] {
+            let err = read(&bytes).unwrap_err();
+            assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
+            assert!(err.to_string().contains("invalid gzip header"), "{err}");
+        }
+        // Padding is bounded too.
+        let err = read_capped(&[&a[..], &zeros(5000)].concat()[..], 1000).unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
+        assert!(
+            err.to_string().contains("more than 1000 zero bytes"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1070,6 +1215,91 @@ mod tests {
                 assert!(outcome.record_errors.is_empty(), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn a_record_with_a_digest_key_is_a_record() {
+        let record = r#"{"eventVersion":"1.08","eventName":"A","eventSource":"iam.amazonaws.com","digestStartTime":"x"}"#;
+        let pretty = "{\n\"eventName\": \"A\",\n\"digestEndTime\": \"y\"}";
+        let cases = [
+            format!("{record}\n{{\"eventName\":\"B\"}}\n"),
+            format!("{{\"eventName\":\"B\"}}\n{record}\n"),
+            record.to_string(),
+            pretty.to_string(),
+            format!("{pretty} {{\"eventName\":\"B\"}}"),
+            format!("{{\"Records\":[{record}]}}"),
+            r#"{"digestS3Object":"k","eventID":"1","eventName":"A"}"#.to_string(),
+        ];
+        for text in &cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let (outcome, seen) = read(&bytes).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert!(seen.contains(&"A".to_string()), "{text}: {seen:?}");
+                assert_eq!(outcome.records, seen.len() as u64, "{text}");
+                assert_eq!((outcome.digests, outcome.skipped), (0, None), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_with_an_events_key_is_a_record() {
+        let record = r#"{"eventVersion":"1.08","eventName":"Outer","eventSource":"iam.amazonaws.com","Events":[{"CloudTrailEvent":"{\"eventName\":\"Inner\"}"}]}"#;
+        for text in [
+            format!("{record}\n"),
+            format!("{record} {record}"),
+            format!("[{record}]"),
+        ] {
+            let (outcome, seen) = read(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(seen.iter().all(|n| n == "Outer"), "{text}: {seen:?}");
+            assert_eq!(outcome.records, seen.len() as u64, "{text}");
+            assert!(outcome.record_errors.is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn lookup_events_with_no_events_is_a_file_of_no_records() {
+        for text in [
+            "{\"Events\":[]}",
+            "{\"Events\":[]}\n",
+            "{\n  \"Events\": [],\n  \"NextToken\": \"x\"\n}\n",
+        ] {
+            let (outcome, seen) = read(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(seen.is_empty());
+            assert_eq!((outcome.records, outcome.rejected), (0, 0), "{text}");
+            assert_eq!((outcome.skipped, outcome.digests), (None, 0), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bad_lookup_event_rejects_that_event_only() {
+        let text = r#"{"Events":[
+            {"CloudTrailEvent":"{\"eventName\":\"A\"}"},
+            {"EventId":"1"},
+            5,
+            {"CloudTrailEvent":null},
+            {"CloudTrailEvent":"{}"},
+            {"CloudTrailEvent":"{\"x\":1}"},
+            {"CloudTrailEvent":"[1]"},
+            {"CloudTrailEvent":"{\"eventName\":\"B\"}"}
+        ]}"#;
+        let (outcome, seen) = read(text.as_bytes()).unwrap();
+        assert_eq!(seen, ["A", "B"]);
+        assert_eq!((outcome.records, outcome.rejected), (2, 6));
+        let errors: Vec<String> = outcome
+            .record_errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "record 1: an event without CloudTrailEvent or CloudTrail fields (keys: EventId)",
+                "record 2: expected an event (a JSON object), found a number",
+                "record 3: CloudTrailEvent is null, expected a string holding a record",
+                "record 4: an object without CloudTrail fields (no keys)",
+                "record 5: an object without CloudTrail fields (keys: x)",
+                "record 6: expected a JSON object, found an array",
+            ]
+        );
     }
 
     #[test]
@@ -1133,6 +1363,223 @@ mod tests {
         }
     }
 
+    /// A `Read` of `head`, then `fill` bytes without end; it fails past
+    /// `limit` bytes, so that a reader that does not stop is caught.
+    struct Endless {
+        head: Vec<u8>,
+        fill: u8,
+        given: std::rc::Rc<std::cell::Cell<usize>>,
+        limit: usize,
+    }
+
+    impl Endless {
+        fn new(head: &[u8], fill: u8, limit: usize) -> Self {
+            Endless {
+                head: head.to_vec(),
+                fill,
+                given: Default::default(),
+                limit,
+            }
+        }
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.given.get() >= self.limit {
+                return Err(io::Error::other("read past the limit of the test"));
+            }
+            let n = out.len().min(64 * 1024);
+            let k = self.head.len().min(n);
+            out[..k].copy_from_slice(&self.head[..k]);
+            self.head.drain(..k);
+            out[k..n].fill(self.fill);
+            self.given.set(self.given.get() + n);
+            Ok(n)
+        }
+    }
+
+    /// The start of a text, the byte it goes on with, what the error says
+    /// and where.
+    type NotJsonCase<'a> = (&'a [u8], u8, &'a str, (usize, usize));
+
+    #[test]
+    fn text_that_cannot_start_json_fails_at_once() {
+        let cases: &[NotJsonCase<'_>] = &[
+            (b"", 0, "the text starts with byte 0x00", (1, 1)),
+            (b"", b'x', "the text starts with byte 0x78 ('x')", (1, 1)),
+            (
+                b"\xEF\xBB\xBF\n  ",
+                b'x',
+                "the text starts with byte 0x78 ('x')",
+                (2, 3),
+            ),
+            (
+                b"hello",
+                b' ',
+                "the text starts with byte 0x68 ('h')",
+                (1, 1),
+            ),
+        ];
+        for (head, fill, needle, place) in cases {
+            let input = Endless::new(head, *fill, 64 << 20);
+            let given = input.given.clone();
+            let err = read_log(input, &mut |_r: Record<'_>| Ok(())).unwrap_err();
+            assert_eq!(err.kind, ReadErrorKind::Json, "{err}");
+            assert!(err.to_string().starts_with("not JSON: "), "{err}");
+            assert!(err.to_string().contains(needle), "{err}");
+            assert_eq!(
+                (err.line, err.column),
+                (Some(place.0), Some(place.1)),
+                "{err}"
+            );
+            assert!(given.get() <= 2 * BUFFER, "{} bytes read", given.get());
+        }
+        // After a first document: the byte is named where it stands.
+        let err = read(b"{\"eventName\":\"A\"} \x00\x00").unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::Json, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "invalid JSON: expected a value, found byte 0x00 (line 1, column 19)"
+        );
+    }
+
+    /// Reads `bytes` with a limit of `max` bytes on one record.
+    fn read_capped(input: impl Read, max: usize) -> Result<(ReadOutcome, Vec<String>), ReadError> {
+        let options = ReadOptions {
+            max_record_size: max,
+            ..ReadOptions::default()
+        };
+        let mut seen = Vec::new();
+        let outcome = read_log_with(input, &options, &mut |r: Record<'_>| {
+            seen.push(r.value["eventName"].as_str().unwrap_or("?").to_string());
+            Ok(())
+        })?;
+        Ok((outcome, seen))
+    }
+
+    #[test]
+    fn a_record_over_the_size_limit_is_rejected_and_the_rest_read() {
+        let big = format!("{{\"eventName\":\"X\",\"pad\":\"{}\"}}", "p".repeat(3000));
+        let small = |n: &str| format!("{{\"eventName\":\"{n}\"}}");
+        let (a, b) = (small("A"), small("B"));
+        let cases = [
+            (format!("{{\"Records\":[{a},\n{big},{b}]}}"), 1, (2, 1)),
+            (format!("[{a},{b},\n {big}]"), 2, (2, 2)),
+            (
+                format!("{{\"Records\":[{big}]}}\n{{\"Records\":[{a},{b}]}}"),
+                0,
+                (1, 13),
+            ),
+        ];
+        for (text, index, (line, column)) in cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let (outcome, seen) = read_capped(&bytes[..], 1000).unwrap();
+                assert_eq!(seen, ["A", "B"], "{text}");
+                assert_eq!(
+                    outcome.record_errors,
+                    [RecordError {
+                        position: RecordPosition::Index(index),
+                        message: format!(
+                            "too large at line {line}, column {column}: more than 1000 bytes \
+                             (the limit on one record)"
+                        ),
+                    }],
+                    "{text}"
+                );
+            }
+        }
+        // The same under the default limit is read.
+        let (outcome, seen) = read(format!("{{\"Records\":[{big}]}}").as_bytes()).unwrap();
+        assert_eq!((outcome.records, seen), (1, vec!["X".to_string()]));
+    }
+
+    #[test]
+    fn an_endless_record_in_an_array_is_skipped_in_bounded_memory() {
+        // 24 MB in one string, with a limit of 1000 bytes: the record is
+        // skipped as it is read, never held.
+        let text = [
+            &b"{\"Records\":[{\"eventName\":\"A\"},{\"eventName\":\"X\",\"pad\":\""[..],
+            &vec![b'p'; 24 << 20],
+            b"\"},{\"eventName\":\"B\"}]}",
+        ]
+        .concat();
+        let (outcome, seen) = read_capped(&text[..], 1000).unwrap();
+        assert_eq!(seen, ["A", "B"]);
+        assert_eq!(outcome.rejected, 1);
+    }
+
+    #[test]
+    fn a_line_or_document_over_the_size_limit_fails_the_file() {
+        let pad = "p".repeat(3000);
+        let cases = [
+            (
+                format!("{{\"eventName\":\"A\"}}\n{{\"eventName\":\"X\",\"pad\":\"{pad}\"}}\n"),
+                (2, 1),
+            ),
+            (
+                format!("{{\"eventName\":\"A\"}}\n\n  {pad}\n{{\"eventName\":\"B\"}}\n"),
+                (3, 1),
+            ),
+            (
+                format!("{{\"eventName\":\"X\",\"pad\":\"{pad}\"}}\n{{\"eventName\":\"A\"}}\n"),
+                (1, 1),
+            ),
+            (
+                format!("{{\n\"eventName\":\"X\",\"pad\":\"{pad}\"}}"),
+                (1, 1),
+            ),
+            (format!("{{\"eventName\":\"A\"}} \"{pad}\""), (1, 19)),
+            (format!("{{\"x\":\"{pad}\",\"Records\":[]}}"), (1, 1)),
+            (format!("{{\"Records\":[],\"x\":\"{pad}\"}}"), (1, 19)),
+            (
+                format!("{{\"Events\":[{{\"CloudTrailEvent\":\"{pad}\"}}]}}"),
+                (1, 1),
+            ),
+        ];
+        for (text, place) in cases {
+            for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+                let err = read_capped(&bytes[..], 1000).unwrap_err();
+                assert_eq!(err.kind, ReadErrorKind::TooLarge, "{text}: {err}");
+                assert_eq!(
+                    (err.line, err.column),
+                    (Some(place.0), Some(place.1)),
+                    "{text}: {err}"
+                );
+                assert!(
+                    err.to_string().starts_with(
+                        "too large: more than 1000 bytes in one record, NDJSON line or document"
+                    ),
+                    "{err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_endless_line_or_document_fails_once_past_the_limit() {
+        for (head, fill) in [
+            (&b"{\"eventName\":\"A\"}\n"[..], b'x'),
+            (
+                b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\",\"x\":\"",
+                b'x',
+            ),
+            (b"{\"eventName\":\"A\",\"x\":\"", b'x'),
+            (b"{\"eventName\":\"A\"", b' '),
+            (b"{\"eventName\":\"A\"}", b' '),
+            (b"{\"eventName\":\"A\"} 1", b'1'),
+        ] {
+            let input = Endless::new(head, fill, 64 << 20);
+            let given = input.given.clone();
+            let err = read_capped(input, 100_000).unwrap_err();
+            assert_eq!(err.kind, ReadErrorKind::TooLarge, "{err}");
+            assert!(
+                given.get() <= 100_000 + 2 * BUFFER,
+                "{} bytes read",
+                given.get()
+            );
+        }
+    }
+
     #[test]
     fn records_after_other_keys_are_streamed() {
         let given = std::rc::Rc::new(std::cell::Cell::new(0));
@@ -1166,6 +1613,7 @@ mod tests {
         let fields = FieldSet::new(["eventName"]);
         let options = ReadOptions {
             fields: Some(&fields),
+            ..ReadOptions::default()
         };
         let bad = b"{\"eventName\":\"B\",\"requestParameters\":{\"k\":\"\xff\"}}";
         let texts: Vec<(Vec<u8>, RecordPosition, &str)> = vec![

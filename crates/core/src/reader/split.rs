@@ -8,7 +8,12 @@
 //!
 //! The scanner decides boundaries, not validity: whether a value's bytes are
 //! valid JSON is for the parser that reads them. Memory is the largest
-//! single value plus one read, whatever the size of the file.
+//! single value plus one read, whatever the size of the file, and at most
+//! the splitter's limit plus one read: a value, line or pinned object
+//! longer than the limit is an error ([`ReadErrorKind::TooLarge`]) that
+//! leaves the splitter where the value starts, so that the caller can fail,
+//! or pass the value over with [`Splitter::skip_value`], which keeps none
+//! of it.
 
 use super::{io_error, ReadError, ReadErrorKind};
 use std::io::Read;
@@ -41,16 +46,24 @@ pub(super) struct Splitter<R> {
     /// object whose members are being walked, until it is known whether it
     /// is a record or an envelope).
     pin: Option<usize>,
+    /// The most bytes of one value, line or pinned object.
+    limit: usize,
 }
 
 impl<R: Read> Splitter<R> {
-    pub fn new(input: R, gzipped: bool, lines_before: usize) -> Self {
-        Self::with_capacity(input, gzipped, lines_before, READ_SIZE)
+    pub fn new(input: R, gzipped: bool, lines_before: usize, limit: usize) -> Self {
+        Self::with_capacity(input, gzipped, lines_before, limit, READ_SIZE)
     }
 
     /// A splitter whose first buffer holds `capacity` bytes (it grows for
-    /// longer values).
-    pub fn with_capacity(input: R, gzipped: bool, lines_before: usize, capacity: usize) -> Self {
+    /// longer values, up to `limit`).
+    pub fn with_capacity(
+        input: R,
+        gzipped: bool,
+        lines_before: usize,
+        limit: usize,
+        capacity: usize,
+    ) -> Self {
         Splitter {
             input,
             gzipped,
@@ -61,6 +74,7 @@ impl<R: Read> Splitter<R> {
             lines_dropped: lines_before,
             column_dropped: 0,
             pin: None,
+            limit,
         }
     }
 
@@ -107,12 +121,16 @@ impl<R: Read> Splitter<R> {
         let mut i = self.pos;
         loop {
             if let Some(k) = memchr::memchr(b'\n', &self.buf[i..self.len]) {
+                self.within_limit(i + k)?;
                 return Ok(Some(self.take(i + k + 1, false)));
             }
             i = self.len;
             match self.refill()? {
                 Some(shift) => i -= shift,
-                None if self.pos < self.len => return Ok(Some(self.take(self.len, false))),
+                None if self.pos < self.len => {
+                    self.within_limit(self.len)?;
+                    return Ok(Some(self.take(self.len, false)));
+                }
                 None => return Ok(None),
             }
         }
@@ -122,14 +140,45 @@ impl<R: Read> Splitter<R> {
         &self.buf[slice.start..slice.end]
     }
 
+    /// Fails, leaving everything as it is, when the value, line or pinned
+    /// object that starts at the pin (or the next unread byte) and goes on
+    /// to `end` is longer than the limit.
+    fn within_limit(&self, end: usize) -> Result<(), ReadError> {
+        let start = self.pin.map_or(self.pos, |p| p.min(self.pos));
+        if end - start > self.limit {
+            return Err(self.too_large(start));
+        }
+        Ok(())
+    }
+
+    /// [`ReadErrorKind::TooLarge`], at byte `start` of the buffer.
+    pub fn too_large(&self, start: usize) -> ReadError {
+        let (line, column) = self.place(start);
+        ReadError::new(
+            ReadErrorKind::TooLarge,
+            format!(
+                "too large: more than {} in one record, NDJSON line or document (the limit)",
+                bytes_text(self.limit)
+            ),
+        )
+        .at(line, column)
+    }
+
+    /// The limit on one value, line or pinned object.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Moves unread bytes to the front and reads more. Returns how far the
     /// unread bytes moved (to adjust indexes into the buffer), or None at
-    /// the end of the input.
+    /// the end of the input. Fails (moving nothing) when the bytes kept
+    /// (from the pin, or the next unread byte) pass the limit.
     fn refill(&mut self) -> Result<Option<usize>, ReadError> {
         if self.eof {
             return Ok(None);
         }
         let shift = self.pin.map_or(self.pos, |p| p.min(self.pos));
+        self.within_limit(self.len)?;
         if shift > 0 {
             let dropped = &self.buf[..shift];
             match memchr::memrchr(b'\n', dropped) {
@@ -147,7 +196,12 @@ impl<R: Read> Splitter<R> {
             }
         }
         if self.len == self.buf.len() {
-            let bigger = self.buf.len() * 2;
+            // Room for the limit and one more byte, to see that it is passed.
+            let bigger = (self.buf.len() * 2)
+                .min(self.limit.saturating_add(1))
+                .max(self.len + 1);
+            // Exactly that (`resize` alone may double the capacity).
+            self.buf.reserve_exact(bigger - self.buf.len());
             self.buf.resize(bigger, 0);
         }
         loop {
@@ -218,8 +272,23 @@ impl<R: Read> Splitter<R> {
 
     /// Scans the value that starts at the next non-whitespace byte and
     /// consumes it. A string, object or array ends at its closing character;
-    /// any other value at the next delimiter.
+    /// any other value at the next delimiter. A value longer than the limit
+    /// is an error that leaves it unread.
     pub fn value(&mut self) -> Result<Slice, ReadError> {
+        self.scan(false)
+    }
+
+    /// Consumes the value that starts at the next non-whitespace byte,
+    /// whatever its length, dropping its bytes as they are scanned (nothing
+    /// may be pinned).
+    pub fn skip_value(&mut self) -> Result<(), ReadError> {
+        self.pin = None;
+        self.scan(true).map(|_| ())
+    }
+
+    /// [`value`](Self::value), or with `skip`, [`skip_value`](Self::skip_value)
+    /// (the slice returned then holds only the value's last bytes).
+    fn scan(&mut self, skip: bool) -> Result<Slice, ReadError> {
         if self.peek()?.is_none() {
             return Err(self.truncated("expected a value"));
         }
@@ -244,7 +313,7 @@ impl<R: Read> Splitter<R> {
                                 in_string = false;
                                 i += 1;
                                 if depth == 0 {
-                                    return Ok(self.take(i, compact));
+                                    return self.ended(i, compact, skip);
                                 }
                             }
                         }
@@ -256,17 +325,17 @@ impl<R: Read> Splitter<R> {
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
                         if depth == 0 {
-                            return Ok(self.take(i, compact));
+                            return self.ended(i, compact, skip);
                         }
                         depth -= 1;
                         if depth == 0 {
-                            return Ok(self.take(i + 1, compact));
+                            return self.ended(i + 1, compact, skip);
                         }
                     }
                     b',' | b':' if depth == 0 => return Ok(self.take(i, compact)),
                     b' ' | b'\n' | b'\r' | b'\t' => {
                         if depth == 0 {
-                            return Ok(self.take(i, compact));
+                            return self.ended(i, compact, skip);
                         }
                         compact = false;
                     }
@@ -274,15 +343,28 @@ impl<R: Read> Splitter<R> {
                 }
                 i += 1;
             }
+            if skip {
+                // Nothing scanned is kept (`i` may be a backslash whose
+                // escaped byte is still to come).
+                self.pos = i;
+            }
             match self.refill()? {
                 Some(shift) => i -= shift,
-                None if depth == 0 && !in_string => return Ok(self.take(self.len, compact)),
+                None if depth == 0 && !in_string => return self.ended(self.len, compact, skip),
                 None => {
                     self.pos = self.len;
                     return Err(self.truncated("unexpected end of the value"));
                 }
             }
         }
+    }
+
+    /// The scanned value ends at `end`: consumed, unless it is too long.
+    fn ended(&mut self, end: usize, compact: bool, skip: bool) -> Result<Slice, ReadError> {
+        if !skip {
+            self.within_limit(end)?;
+        }
+        Ok(self.take(end, compact))
     }
 
     fn take(&mut self, end: usize, compact: bool) -> Slice {
@@ -318,6 +400,15 @@ impl<R: Read> Splitter<R> {
     }
 }
 
+/// A number of bytes for people: `64 MiB`, `1000 bytes`.
+pub(super) fn bytes_text(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,7 +424,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut s = Splitter::new(Trickle(text, read_size), false, 0);
+        let mut s = Splitter::new(Trickle(text, read_size), false, 0, usize::MAX);
         let mut out = Vec::new();
         s.expect(b'[', "`[`")?;
         if s.peek()? == Some(b']') {
@@ -379,6 +470,29 @@ mod tests {
         assert_eq!(err.kind, ReadErrorKind::Json);
         assert!(err.message.starts_with("truncated JSON"), "{err}");
         assert_eq!((err.line, err.column), (Some(2), Some(8)), "{err}");
+    }
+
+    #[test]
+    fn a_value_past_the_limit_is_refused_or_skipped_but_never_kept() {
+        for limit in [1000, 1 << 20] {
+            let text = [&b"[\"x\\"[..], &vec![b'p'; 8 << 20], b"\",\n1]"].concat();
+            let mut s = Splitter::new(&text[..], false, 0, limit);
+            s.expect(b'[', "`[`").unwrap();
+            let Err(err) = s.value() else {
+                panic!("a value of 8 MiB passes a limit of {limit}")
+            };
+            assert_eq!(err.kind, ReadErrorKind::TooLarge, "{err}");
+            assert_eq!((err.line, err.column), (Some(1), Some(2)), "{err}");
+            assert_eq!(s.place(s.position()), (1, 2), "the value is left unread");
+            let most = READ_SIZE.max(limit + 1);
+            assert!(s.buf.len() <= most, "{} bytes held", s.buf.len());
+            s.skip_value().unwrap();
+            assert!(s.buf.len() <= most, "{} bytes held", s.buf.len());
+            assert!(s.separator(b']', "`]`").unwrap());
+            let one = s.value().unwrap();
+            assert_eq!(s.bytes(&one), b"1");
+            assert_eq!(s.place(one.start), (2, 1));
+        }
     }
 
     #[test]
