@@ -2161,3 +2161,52 @@ proptest::proptest! {
         proptest::prop_assert_eq!(holds(&cond, &json!({"userAgent": value})), expected, "{}", cond);
     }
 }
+
+// ---- Depth (E206) -------------------------------------------------------------------
+
+/// A chain of `n` macros, each the one before it behind `wrap` (`not `, `(`
+/// ...), used by one rule.
+fn macro_chain(n: usize, wrap: &str, close: &str) -> String {
+    let mut text = String::from("macro m0 = eventName == \"x\"\n");
+    for i in 1..n {
+        text.push_str(&format!("macro m{i} = {wrap}m{}{close}\n", i - 1));
+    }
+    text.push_str(&format!("when m{} tag \"t\"\n", n - 1));
+    text
+}
+
+#[test]
+fn a_deep_chain_of_macros_is_e206_not_a_stack_overflow() {
+    use ctrules_compiler::lower::MAX_CONDITION_DEPTH;
+    for (n, wrap, close) in [
+        (20_000, "", ""),
+        (20_000, "not ", ""),
+        (2_000, "eventSource == \"s\" and (", ")"),
+        (MAX_CONDITION_DEPTH + 1, "not ", ""),
+    ] {
+        let text = macro_chain(n, wrap, close);
+        let c = compile_files(&[("deep.rules", &text)]);
+        assert!(c.rules.is_none(), "{n} {wrap:?}: compiled");
+        assert!(
+            c.diagnostics.iter().any(|d| d.code == "E206"),
+            "{n} {wrap:?}:\n{}",
+            show(&c.diagnostics[..c.diagnostics.len().min(5)])
+        );
+    }
+}
+
+#[test]
+fn a_chain_of_macros_within_the_limit_compiles_and_evaluates() {
+    use ctrules_compiler::lower::MAX_CONDITION_DEPTH;
+    // Each `not` is one level, the rule's condition another: this is the deepest allowed.
+    let text = macro_chain(MAX_CONDITION_DEPTH - 1, "not ", "");
+    let rules = rules_of(&[("deep.rules", &text)]);
+    // An even number of `not`s (MAX - 2) around the test.
+    let mut evaluation = Evaluation::default();
+    rules.evaluate(&json!({"eventName": "x"}), &mut evaluation);
+    assert_eq!(evaluation.matched.len(), 1);
+    let plain = rules_of(&[("plain.rules", &macro_chain(MAX_CONDITION_DEPTH - 1, "", ""))]);
+    let mut evaluation = Evaluation::default();
+    plain.evaluate(&json!({"eventName": "x"}), &mut evaluation);
+    assert_eq!(evaluation.matched.len(), 1);
+}

@@ -1729,3 +1729,83 @@ fn a_schedule_without_zone_is_a_syntax_error_naming_zone() {
     let diags = parse_err(r#"schedule h = "Mon-Fri 09:00-18:00""#);
     assert!(diags[0].message.contains("zone"), "{}", diags[0].message);
 }
+
+// ---- Nesting depth (E104) ---------------------------------------------------------
+
+use ctrules_lang::parser::MAX_NESTING;
+
+/// `when` + `levels` wrappings of a test, each `open`/`close`.
+fn nested(levels: usize, open: &str, close: &str) -> String {
+    format!(
+        "when {}eventName == \"x\"{} tag \"t\"",
+        open.repeat(levels),
+        close.repeat(levels)
+    )
+}
+
+#[test]
+fn nesting_at_the_limit_parses_and_formats() {
+    for text in [
+        nested(MAX_NESTING, "(", ")"),
+        nested(MAX_NESTING, "not ", ""),
+        format!(
+            "when {}eventName{} == \"x\" tag \"t\"",
+            "lower(".repeat(MAX_NESTING),
+            ")".repeat(MAX_NESTING)
+        ),
+    ] {
+        parse_ok(&text);
+        ctrules_lang::format::format(&src(&text)).unwrap();
+    }
+}
+
+#[test]
+fn deep_nesting_is_e104_not_a_stack_overflow() {
+    let cases = [
+        (nested(100_000, "(", ")"), "("),
+        (nested(MAX_NESTING + 1, "(", ")"), "("),
+        (nested(100_000, "not ", ""), "not"),
+        // Levels alternate `not`, `(`: the 65th is a `not`.
+        (nested(100_000, "not (", ")"), "not"),
+        (
+            format!(
+                "when {}eventName{} == \"x\" tag \"t\"",
+                "lower(".repeat(100_000),
+                ")".repeat(100_000)
+            ),
+            "(",
+        ),
+        (
+            format!(
+                "when {}actor.user{}.team == \"x\" tag \"t\"",
+                "users[".repeat(100_000),
+                "]".repeat(100_000)
+            ),
+            "[",
+        ),
+    ];
+    for (text, token) in &cases {
+        let d = one_err(text);
+        assert_eq!(d.code, "E104", "{}", d);
+        assert_eq!(&text[d.span.start..d.span.end], *token);
+        let _ = d.render(false);
+        let cond = parse_condition(&src(&text[5..]));
+        assert_eq!(cond.unwrap_err()[0].code, "E104");
+        let formatted = ctrules_lang::format::format(&src(text));
+        assert_eq!(formatted.unwrap_err()[0].code, "E104");
+    }
+}
+
+#[test]
+fn nots_and_brackets_that_close_do_not_add_up() {
+    // 200 `not`s, but no more than one pending at a time.
+    let many = vec!["not eventName == \"x\""; 200].join(" and ");
+    parse_ok(&format!("when {many} tag \"t\""));
+    // Parentheses and `not`s in strings and comments are text.
+    let quoted = format!(
+        "when eventName == \"{}\" # {}\n tag \"t\"",
+        "(not ".repeat(100),
+        "(".repeat(100)
+    );
+    parse_ok(&quoted);
+}
