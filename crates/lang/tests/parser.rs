@@ -1809,3 +1809,49 @@ fn nots_and_brackets_that_close_do_not_add_up() {
     );
     parse_ok(&quoted);
 }
+
+// ---- Rendering long lines ------------------------------------------------------------
+
+#[test]
+fn a_diagnostic_past_column_65535_renders_clipped() {
+    let long = "a".repeat(70_000);
+    for (text, filler) in [
+        (format!("when eventName == \"{long}\" ) tag \"t\""), "a"),
+        // Two-byte characters: the window is cut on character boundaries.
+        (
+            format!("when eventName == \"{}\" ) tag \"t\"", "é".repeat(70_000)),
+            "é",
+        ),
+    ] {
+        let d = one_err(&text);
+        let at = text.find(" )").unwrap() + 1;
+        assert_eq!(d.span.start, at);
+        let out = d.render(false);
+        // The place is named in full, in bytes as miette counts them.
+        assert!(out.contains(&format!("t.rules:1:{}]", at + 1)), "{out}");
+        assert!(out.contains("line 1 is"), "{out}");
+        assert!(out.contains("clipped"), "{out}");
+        assert!(
+            out.contains(&format!("{}\" ) tag", filler.repeat(20))),
+            "{out}"
+        );
+        assert!(out.chars().count() < 2_000, "{} characters", out.len());
+    }
+}
+
+#[test]
+fn a_label_on_a_long_line_far_from_the_primary_one_is_clipped_too() {
+    // E102 on each bad escape: the second is 70,000 characters into its line.
+    let text = format!(
+        "when eventName == \"\\q\" tag \"{}\\q\"\n",
+        "b".repeat(70_000)
+    );
+    let diags = parse_err(&text);
+    assert_eq!(diags.len(), 2, "{}", show(&diags));
+    for d in &diags {
+        let out = d.render(false);
+        assert!(out.chars().count() < 2_000, "{out}");
+        assert!(out.contains("clipped"), "{out}");
+        assert!(out.contains("\\q"), "{out}");
+    }
+}
