@@ -1152,3 +1152,65 @@ fn the_shipped_rules_are_formatted() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn test_event_files_and_test_files_stay_inside_the_rules_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("events")).unwrap();
+    std::fs::write(
+        rules.join("who.rules"),
+        "rule who { when eventName exists set xwho = userIdentity.arn }\n",
+    )
+    .unwrap();
+    // The secret is a valid event whose value would show in the diff.
+    let secret = r#"{"eventName": "x", "userIdentity": {"arn": "hunter2-secret"}}"#;
+    std::fs::write(dir.path().join("secret.json"), secret).unwrap();
+    std::fs::write(
+        rules.join("events/inside.json"),
+        secret.replace("hunter2-secret", "inside-arn"),
+    )
+    .unwrap();
+    let secret_path = dir.path().join("secret.json");
+    let cases = [
+        ("../secret.json", "outside the rules directory"),
+        (secret_path.to_str().unwrap(), "absolute event path"),
+        ("events/../../secret.json", "outside the rules directory"),
+    ];
+    for (event_file, refusal) in cases {
+        let test = json!({"tests": [
+            {"name": "inside", "event_file": "events/inside.json", "enrichment": {"xwho": "inside-arn"}},
+            {"name": "outside", "event_file": event_file, "enrichment": {"xwho": "wrong"}}
+        ]});
+        std::fs::write(rules.join("who.test.json"), test.to_string()).unwrap();
+        let out = ctrules().arg("test").arg(&rules).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+        assert!(
+            stdout.contains("event_file") && stdout.contains(refusal),
+            "{event_file}: {stdout}"
+        );
+        assert!(!stdout.contains("hunter2"), "{event_file}: {stdout}");
+    }
+    #[cfg(unix)]
+    {
+        // A test file linked from outside is refused, not run.
+        std::fs::remove_file(rules.join("who.test.json")).unwrap();
+        let linked = json!({"tests": [{"name": "x", "event_file": "secret.json", "enrichment": {"xwho": "wrong"}}]});
+        std::fs::write(dir.path().join("outside.test.json"), linked.to_string()).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("outside.test.json"),
+            rules.join("linked.test.json"),
+        )
+        .unwrap();
+        let out = ctrules().arg("test").arg(&rules).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            stdout.contains("linked.test.json: a symbolic link"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("hunter2"), "{stdout}");
+    }
+}
