@@ -1214,3 +1214,69 @@ fn test_event_files_and_test_files_stay_inside_the_rules_directory() {
         assert!(!stdout.contains("hunter2"), "{stdout}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn fmt_leaves_read_only_files_alone_and_keeps_hard_links() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let messy = "when eventName==\"x\"   tag \"t\"\n";
+    let tidy = "when eventName == \"x\" tag \"t\"\n";
+    let locked = rules.join("locked.rules");
+    std::fs::write(&locked, messy).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let linked = rules.join("linked.rules");
+    std::fs::write(&linked, messy).unwrap();
+    let other_link = dir.path().join("backup.rules");
+    std::fs::hard_link(&linked, &other_link).unwrap();
+    let out = ctrules().arg("fmt").arg(&rules).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr.contains(&format!("{}: read-only", locked.display())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&locked).unwrap(), messy);
+    assert_eq!(
+        std::fs::metadata(&locked).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
+    // Both names of the linked file see the new text: one file still.
+    assert_eq!(std::fs::read_to_string(&linked).unwrap(), tidy);
+    assert_eq!(std::fs::read_to_string(&other_link).unwrap(), tidy);
+    assert_eq!(
+        std::fs::metadata(&linked).unwrap().ino(),
+        std::fs::metadata(&other_link).unwrap().ino()
+    );
+}
+
+#[test]
+fn a_rules_file_that_is_not_utf8_is_named_with_its_place_and_json_still_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let bad = rules.join("bad.rules");
+    std::fs::write(
+        &bad,
+        b"when eventName == \"x\" tag \"t\"\nwhen eventName == \"\xff\" drop\n",
+    )
+    .unwrap();
+    let out = ctrules()
+        .args(["check", "--format", "json"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let error = doc["error"].as_str().unwrap();
+    assert!(error.contains(&bad.display().to_string()), "{error}");
+    assert!(error.contains("line 2, column 20"), "{error}");
+    assert!(error.contains("0xFF"), "{error}");
+    assert_eq!(doc["errors"], 1);
+    // fmt names the place too, and leaves the file alone.
+    let out = ctrules().arg("fmt").arg(&rules).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 20"));
+}

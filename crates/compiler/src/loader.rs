@@ -40,14 +40,35 @@ pub fn read_rules(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     let mut sources = Vec::new();
     for path in paths {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file).map_err(|e| LoadError {
-                path: file.clone(),
-                message: format!("cannot read: {e}"),
-            })?;
+            let text = read_text(&file)?;
             sources.push(Source::new(file.display().to_string(), text));
         }
     }
     Ok(sources)
+}
+
+/// The text of a rules file; if it is not UTF-8, an error that says where
+/// the first invalid byte is.
+pub fn read_text(file: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(file).map_err(|e| LoadError {
+        path: file.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        LoadError {
+            path: file.to_path_buf(),
+            message: format!(
+                "not UTF-8: invalid byte 0x{:02X} at line {line}, column {column} (byte offset {at}); rules files must be UTF-8",
+                bytes[at]
+            ),
+        }
+    })
 }
 
 /// The `.rules` files a path names, in load order.
