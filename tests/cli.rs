@@ -1152,3 +1152,131 @@ fn every_document_of_a_file_is_read_and_bad_records_named() {
         "{summary:#}"
     );
 }
+
+#[test]
+fn test_event_files_and_test_files_stay_inside_the_rules_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("events")).unwrap();
+    std::fs::write(
+        rules.join("who.rules"),
+        "rule who { when eventName exists set xwho = userIdentity.arn }\n",
+    )
+    .unwrap();
+    // The secret is a valid event whose value would show in the diff.
+    let secret = r#"{"eventName": "x", "userIdentity": {"arn": "hunter2-secret"}}"#;
+    std::fs::write(dir.path().join("secret.json"), secret).unwrap();
+    std::fs::write(
+        rules.join("events/inside.json"),
+        secret.replace("hunter2-secret", "inside-arn"),
+    )
+    .unwrap();
+    let secret_path = dir.path().join("secret.json");
+    let cases = [
+        ("../secret.json", "outside the rules directory"),
+        (secret_path.to_str().unwrap(), "absolute event path"),
+        ("events/../../secret.json", "outside the rules directory"),
+    ];
+    for (event_file, refusal) in cases {
+        let test = json!({"tests": [
+            {"name": "inside", "event_file": "events/inside.json", "enrichment": {"xwho": "inside-arn"}},
+            {"name": "outside", "event_file": event_file, "enrichment": {"xwho": "wrong"}}
+        ]});
+        std::fs::write(rules.join("who.test.json"), test.to_string()).unwrap();
+        let out = ctrules().arg("test").arg(&rules).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+        assert!(
+            stdout.contains("event_file") && stdout.contains(refusal),
+            "{event_file}: {stdout}"
+        );
+        assert!(!stdout.contains("hunter2"), "{event_file}: {stdout}");
+    }
+    #[cfg(unix)]
+    {
+        // A test file linked from outside is refused, not run.
+        std::fs::remove_file(rules.join("who.test.json")).unwrap();
+        let linked = json!({"tests": [{"name": "x", "event_file": "secret.json", "enrichment": {"xwho": "wrong"}}]});
+        std::fs::write(dir.path().join("outside.test.json"), linked.to_string()).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("outside.test.json"),
+            rules.join("linked.test.json"),
+        )
+        .unwrap();
+        let out = ctrules().arg("test").arg(&rules).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            stdout.contains("linked.test.json: a symbolic link"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("hunter2"), "{stdout}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn fmt_leaves_read_only_files_alone_and_keeps_hard_links() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let messy = "when eventName==\"x\"   tag \"t\"\n";
+    let tidy = "when eventName == \"x\" tag \"t\"\n";
+    let locked = rules.join("locked.rules");
+    std::fs::write(&locked, messy).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let linked = rules.join("linked.rules");
+    std::fs::write(&linked, messy).unwrap();
+    let other_link = dir.path().join("backup.rules");
+    std::fs::hard_link(&linked, &other_link).unwrap();
+    let out = ctrules().arg("fmt").arg(&rules).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr.contains(&format!("{}: read-only", locked.display())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&locked).unwrap(), messy);
+    assert_eq!(
+        std::fs::metadata(&locked).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
+    // Both names of the linked file see the new text: one file still.
+    assert_eq!(std::fs::read_to_string(&linked).unwrap(), tidy);
+    assert_eq!(std::fs::read_to_string(&other_link).unwrap(), tidy);
+    assert_eq!(
+        std::fs::metadata(&linked).unwrap().ino(),
+        std::fs::metadata(&other_link).unwrap().ino()
+    );
+}
+
+#[test]
+fn a_rules_file_that_is_not_utf8_is_named_with_its_place_and_json_still_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let bad = rules.join("bad.rules");
+    std::fs::write(
+        &bad,
+        b"when eventName == \"x\" tag \"t\"\nwhen eventName == \"\xff\" drop\n",
+    )
+    .unwrap();
+    let out = ctrules()
+        .args(["check", "--format", "json"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let error = doc["error"].as_str().unwrap();
+    assert!(error.contains(&bad.display().to_string()), "{error}");
+    assert!(error.contains("line 2, column 20"), "{error}");
+    assert!(error.contains("0xFF"), "{error}");
+    assert_eq!(doc["errors"], 1);
+    // fmt names the place too, and leaves the file alone.
+    let out = ctrules().arg("fmt").arg(&rules).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 20"));
+}

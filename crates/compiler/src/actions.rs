@@ -9,6 +9,7 @@ use ctrules_core::{Enrichment, FieldPath};
 use ctrules_lang::ast::{Action, Literal, Priority, Spanned, Value as AstValue};
 use ctrules_lang::{Diagnostic, Source, Span};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -264,12 +265,15 @@ fn lower_one<'a>(
 
 /// A field given priorities must get only priorities: mixing would make the
 /// merge order-dependent.
+/// One look-up per assignment: the first priority given to each field,
+/// found once.
 pub fn check_priority_fields(assignments: &[Assignment<'_>], diagnostics: &mut Vec<Diagnostic>) {
+    let mut first_priority: HashMap<&str, &Assignment<'_>> = HashMap::new();
+    for p in assignments.iter().filter(|a| a.is_priority) {
+        first_priority.entry(p.field.as_str()).or_insert(p);
+    }
     for a in assignments.iter().filter(|a| !a.is_priority) {
-        if let Some(p) = assignments
-            .iter()
-            .find(|p| p.is_priority && p.field == a.field)
-        {
+        if let Some(p) = first_priority.get(a.field.as_str()) {
             diagnostics.push(
                 Diagnostic::error(E_PRIORITY_MIX, a.source, a.span, format!("`{}` holds a priority elsewhere", a.field))
                     .with_label("not a priority")

@@ -11,6 +11,8 @@ pub const E_UNKNOWN_MACRO: &str = "E203";
 pub const E_UNKNOWN_LIST: &str = "E204";
 /// A macro that refers to itself.
 pub const E_MACRO_CYCLE: &str = "E205";
+/// Macros that nest a condition deeper than `lower::MAX_CONDITION_DEPTH`.
+pub const E_TOO_DEEP: &str = "E206";
 
 /// An operand of the wrong type for its operator.
 pub const E_TYPE: &str = "E301";

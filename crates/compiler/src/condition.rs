@@ -114,6 +114,24 @@ pub fn fold(s: &str) -> String {
 }
 
 impl Cond {
+    /// How many levels of `and`, `or` and `not` it nests (a test is 1).
+    /// Walked with a stack of its own, so any depth is safe to measure.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut pending = vec![(self, 1)];
+        while let Some((cond, depth)) = pending.pop() {
+            deepest = deepest.max(depth);
+            match cond {
+                Cond::And(parts) | Cond::Or(parts) => {
+                    pending.extend(parts.iter().map(|p| (p, depth + 1)));
+                }
+                Cond::Not(inner) => pending.push((inner, depth + 1)),
+                _ => {}
+            }
+        }
+        deepest
+    }
+
     pub fn eval(&self, record: &Scope<'_>) -> bool {
         match self {
             Cond::Const(b) => *b,

@@ -33,7 +33,7 @@
 use crate::codes::*;
 use crate::condition::fold;
 use crate::declarations::Declared;
-use crate::lower::{schema_steps, ListRef, Symbols, ACTOR};
+use crate::lower::{schema_steps, ListRef, Symbols, ACTOR, MAX_CONDITION_DEPTH};
 use crate::suggest::closest;
 use ctrules_core::catalog::{catalog, Service};
 use ctrules_core::schema::{self, Kind};
@@ -239,7 +239,17 @@ pub struct Linter<'a, 'd> {
     /// Macros being summarised, innermost last: a cycle (E205) stops there.
     expanding: Vec<&'a str>,
     /// The constraints of each macro's body, once worked out.
-    macro_summaries: HashMap<&'a str, Vec<Constraint<'a>>>,
+    /// With how deep its summary recursed: a cached summary stands for
+    /// that much depth where it is used.
+    macro_summaries: HashMap<&'a str, (Vec<Constraint<'a>>, usize)>,
+    /// `summary` calls under way, through macros, counting a cached macro
+    /// as deep as it was. Lowering reports E206 past `MAX_CONDITION_DEPTH`
+    /// levels or macros; a summary takes up to two calls per level (a
+    /// macro's use and its body), so past three times that the lints stop
+    /// rather than recurse on, or gather ever longer lists of constraints.
+    depth: usize,
+    /// The deepest `depth` reached, to measure each macro's summary.
+    deepest: usize,
 }
 
 impl<'a, 'd> Linter<'a, 'd> {
@@ -254,6 +264,8 @@ impl<'a, 'd> Linter<'a, 'd> {
             diagnostics,
             expanding: Vec::new(),
             macro_summaries: HashMap::new(),
+            depth: 0,
+            deepest: 0,
         }
     }
 
@@ -308,6 +320,21 @@ impl<'a, 'd> Linter<'a, 'd> {
 
     /// The constraints that hold whenever `expr` holds.
     fn summary(&mut self, source: &'a Source, expr: &'a Spanned<Expr>) -> Vec<Constraint<'a>> {
+        if self.depth >= 3 * MAX_CONDITION_DEPTH {
+            return Vec::new();
+        }
+        self.depth += 1;
+        self.deepest = self.deepest.max(self.depth);
+        let out = self.summary_at_depth(source, expr);
+        self.depth -= 1;
+        out
+    }
+
+    fn summary_at_depth(
+        &mut self,
+        source: &'a Source,
+        expr: &'a Spanned<Expr>,
+    ) -> Vec<Constraint<'a>> {
         match &expr.node {
             Expr::Test(test) => {
                 let ast::Term::Path(path) = &test.subject.node else {
@@ -365,13 +392,22 @@ impl<'a, 'd> Linter<'a, 'd> {
                 };
                 let name = def.name.node.as_str();
                 let inner = match self.macro_summaries.get(name) {
-                    Some(inner) => inner.clone(),
+                    Some((_, depth)) if self.depth + depth >= 3 * MAX_CONDITION_DEPTH => {
+                        return Vec::new()
+                    }
+                    Some((inner, depth)) => {
+                        self.deepest = self.deepest.max(self.depth + depth);
+                        inner.clone()
+                    }
                     None if self.expanding.contains(&name) => return Vec::new(),
                     None => {
+                        let outer_deepest = std::mem::replace(&mut self.deepest, self.depth);
                         self.expanding.push(name);
                         let inner = self.summary(def_source, &def.condition);
                         self.expanding.pop();
-                        self.macro_summaries.insert(name, inner.clone());
+                        let depth = self.deepest - self.depth;
+                        self.deepest = self.deepest.max(outer_deepest);
+                        self.macro_summaries.insert(name, (inner.clone(), depth));
                         inner
                     }
                 };

@@ -5,6 +5,14 @@
 //! directory, by relative path compared byte by byte (`10-x.rules` before
 //! `9-y.rules`; number them `01-`, `02-`, ... to order them). Rule order
 //! matters only where rules set the same field (docs/language.md).
+//!
+//! Within a directory, a symbolic link (to a file or a directory) must
+//! resolve inside that directory, as table paths must: a link elsewhere
+//! (`env.rules -> /proc/self/environ`) is refused, so that no rules
+//! directory makes `ctrules` read, and print in its diagnostics, any file
+//! of the machine. Links that stay inside, such as the `..data` links of a
+//! Kubernetes ConfigMap, are followed. A file named as an argument is the
+//! caller's choice and is read wherever it leads.
 
 use ctrules_lang::Source;
 use std::fmt;
@@ -32,14 +40,35 @@ pub fn read_rules(paths: &[PathBuf]) -> Result<Vec<Source>, LoadError> {
     let mut sources = Vec::new();
     for path in paths {
         for file in rule_files(path)? {
-            let text = std::fs::read_to_string(&file).map_err(|e| LoadError {
-                path: file.clone(),
-                message: format!("cannot read: {e}"),
-            })?;
+            let text = read_text(&file)?;
             sources.push(Source::new(file.display().to_string(), text));
         }
     }
     Ok(sources)
+}
+
+/// The text of a rules file; if it is not UTF-8, an error that says where
+/// the first invalid byte is.
+pub fn read_text(file: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(file).map_err(|e| LoadError {
+        path: file.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        LoadError {
+            path: file.to_path_buf(),
+            message: format!(
+                "not UTF-8: invalid byte 0x{:02X} at line {line}, column {column} (byte offset {at}); rules files must be UTF-8",
+                bytes[at]
+            ),
+        }
+    })
 }
 
 /// The `.rules` files a path names, in load order.
@@ -51,8 +80,12 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
+    let root = std::fs::canonicalize(path).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        message: format!("cannot read directory: {e}"),
+    })?;
     let mut files = Vec::new();
-    collect(path, &mut files, &mut Vec::new())?;
+    collect(path, &root, path, &mut files, &mut Vec::new())?;
     files.sort_by(|a, b| {
         a.as_os_str()
             .as_encoded_bytes()
@@ -62,9 +95,12 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// `visiting` holds the canonical directories on the way down: a symlink
-/// back to one of them is a loop, not more rules.
+/// back to one of them is a loop, not more rules. Everything must resolve
+/// inside `root`, the canonical form of `given`.
 fn collect(
     dir: &Path,
+    root: &Path,
+    given: &Path,
     files: &mut Vec<PathBuf>,
     visiting: &mut Vec<PathBuf>,
 ) -> Result<(), LoadError> {
@@ -94,12 +130,36 @@ fn collect(
             path: path.clone(),
             message: e.to_string(),
         })?;
+        let is_rules = path.extension().is_some_and(|e| e == RULES_EXTENSION);
+        if file_type.is_symlink() && (is_rules || path.is_dir()) {
+            confined(&path, root, given)?;
+        }
         if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
-            collect(&path, files, visiting)?;
-        } else if path.extension().is_some_and(|e| e == RULES_EXTENSION) {
+            collect(&path, root, given, files, visiting)?;
+        } else if is_rules {
             files.push(path);
         }
     }
     visiting.pop();
     Ok(())
+}
+
+/// Refuses a symbolic link that resolves outside the rules directory.
+fn confined(link: &Path, root: &Path, given: &Path) -> Result<(), LoadError> {
+    let real = std::fs::canonicalize(link).map_err(|e| LoadError {
+        path: link.to_path_buf(),
+        message: format!("cannot follow the symbolic link: {e}"),
+    })?;
+    if real.starts_with(root) {
+        Ok(())
+    } else {
+        Err(LoadError {
+            path: link.to_path_buf(),
+            message: format!(
+                "is a symbolic link to `{}`, outside the rules directory `{}`; refused",
+                real.display(),
+                given.display()
+            ),
+        })
+    }
 }

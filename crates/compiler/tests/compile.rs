@@ -2015,35 +2015,67 @@ fn read_rules_survives_a_symlink_loop() {
     }
 }
 
+/// Names of the sources, relative to `root`.
+fn names_under(sources: &[Source], root: &std::path::Path) -> Vec<String> {
+    sources
+        .iter()
+        .map(|s| {
+            s.name()
+                .strip_prefix(&*root.display().to_string())
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 #[cfg(unix)]
 #[test]
-fn read_rules_follows_symlinked_directories_and_files() {
+fn read_rules_follows_symlinks_that_stay_inside_the_directory() {
+    // A Kubernetes ConfigMap volume: files are links through `..data`, a
+    // link to the current timestamped directory.
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
-    let shared = dir.path().join("shared");
-    write(&shared.join("s.rules"), "when s exists drop");
+    write(&rules.join("..2026_11_30/a.rules"), "when a exists drop");
+    write(
+        &rules.join("..2026_11_30/nested/b.rules"),
+        "when b exists drop",
+    );
+    std::os::unix::fs::symlink("..2026_11_30", rules.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/a.rules", rules.join("a.rules")).unwrap();
+    std::os::unix::fs::symlink("..data/nested", rules.join("nested")).unwrap();
+    let sources = read_rules(std::slice::from_ref(&rules)).unwrap();
+    assert_eq!(
+        names_under(&sources, &rules),
+        vec!["/a.rules", "/nested/b.rules"]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn read_rules_refuses_a_symlink_that_leads_outside_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write(&rules.join("ok.rules"), "when a exists drop");
+    write(&dir.path().join("secret.txt"), "AWS_SECRET=hunter2");
     write(
         &dir.path().join("elsewhere/one.rules"),
         "when o exists drop",
     );
-    std::fs::create_dir_all(&rules).unwrap();
-    std::os::unix::fs::symlink(&shared, rules.join("linked")).unwrap();
-    std::os::unix::fs::symlink(
-        dir.path().join("elsewhere/one.rules"),
-        rules.join("one.rules"),
-    )
-    .unwrap();
-    let sources = read_rules(std::slice::from_ref(&rules)).unwrap();
-    let names: Vec<String> = sources
-        .iter()
-        .map(|s| {
-            s.name()
-                .strip_prefix(&*rules.display().to_string())
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(names, vec!["/linked/s.rules", "/one.rules"]);
+    for (link, target) in [
+        ("env.rules", dir.path().join("secret.txt")),
+        ("linked", dir.path().join("elsewhere")),
+    ] {
+        let _ = std::fs::remove_file(rules.join("env.rules"));
+        let _ = std::fs::remove_file(rules.join("linked"));
+        std::os::unix::fs::symlink(&target, rules.join(link)).unwrap();
+        let err = read_rules(std::slice::from_ref(&rules)).unwrap_err();
+        assert_eq!(err.path, rules.join(link), "{err}");
+        assert!(err.message.contains("outside the rules directory"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+    // Named as an argument, a file is read wherever it leads.
+    let sources = read_rules(&[rules.join("linked/one.rules")]).unwrap();
+    assert_eq!(sources.len(), 1);
 }
 
 #[test]
@@ -2160,4 +2192,53 @@ proptest::proptest! {
         });
         proptest::prop_assert_eq!(holds(&cond, &json!({"userAgent": value})), expected, "{}", cond);
     }
+}
+
+// ---- Depth (E206) -------------------------------------------------------------------
+
+/// A chain of `n` macros, each the one before it behind `wrap` (`not `, `(`
+/// ...), used by one rule.
+fn macro_chain(n: usize, wrap: &str, close: &str) -> String {
+    let mut text = String::from("macro m0 = eventName == \"x\"\n");
+    for i in 1..n {
+        text.push_str(&format!("macro m{i} = {wrap}m{}{close}\n", i - 1));
+    }
+    text.push_str(&format!("when m{} tag \"t\"\n", n - 1));
+    text
+}
+
+#[test]
+fn a_deep_chain_of_macros_is_e206_not_a_stack_overflow() {
+    use ctrules_compiler::lower::MAX_CONDITION_DEPTH;
+    for (n, wrap, close) in [
+        (20_000, "", ""),
+        (20_000, "not ", ""),
+        (2_000, "eventSource == \"s\" and (", ")"),
+        (MAX_CONDITION_DEPTH + 1, "not ", ""),
+    ] {
+        let text = macro_chain(n, wrap, close);
+        let c = compile_files(&[("deep.rules", &text)]);
+        assert!(c.rules.is_none(), "{n} {wrap:?}: compiled");
+        assert!(
+            c.diagnostics.iter().any(|d| d.code == "E206"),
+            "{n} {wrap:?}:\n{}",
+            show(&c.diagnostics[..c.diagnostics.len().min(5)])
+        );
+    }
+}
+
+#[test]
+fn a_chain_of_macros_within_the_limit_compiles_and_evaluates() {
+    use ctrules_compiler::lower::MAX_CONDITION_DEPTH;
+    // Each `not` is one level, the rule's condition another: this is the deepest allowed.
+    let text = macro_chain(MAX_CONDITION_DEPTH - 1, "not ", "");
+    let rules = rules_of(&[("deep.rules", &text)]);
+    // An even number of `not`s (MAX - 2) around the test.
+    let mut evaluation = Evaluation::default();
+    rules.evaluate(&json!({"eventName": "x"}), &mut evaluation);
+    assert_eq!(evaluation.matched.len(), 1);
+    let plain = rules_of(&[("plain.rules", &macro_chain(MAX_CONDITION_DEPTH - 1, "", ""))]);
+    let mut evaluation = Evaluation::default();
+    plain.evaluate(&json!({"eventName": "x"}), &mut evaluation);
+    assert_eq!(evaluation.matched.len(), 1);
 }

@@ -98,16 +98,27 @@ pub fn resolve_path(
     declaring_file: &Path,
     written: &str,
 ) -> Result<PathBuf, TableError> {
+    resolve_path_of("table", rules_root, declaring_file, written)
+}
+
+/// [`resolve_path`] for a file of another `kind` ("event", ...), named so in
+/// messages: any file a rules directory names is confined the same way.
+pub fn resolve_path_of(
+    kind: &str,
+    rules_root: &Path,
+    declaring_file: &Path,
+    written: &str,
+) -> Result<PathBuf, TableError> {
     let dir = directory_of(declaring_file);
     let shown = dir.join(written);
     let fail = |message: String| Err(TableError::new(&shown, None, message));
     if written.trim().is_empty() {
-        return fail("empty table path".to_string());
+        return fail(format!("empty {kind} path"));
     }
     let written_path = Path::new(written);
     if written_path.is_absolute() || written_path.has_root() {
         return fail(format!(
-            "absolute table path `{written}`: write it relative to the rules file"
+            "absolute {kind} path `{written}`: write it relative to the file that names it"
         ));
     }
     let root = match rules_root.canonicalize() {
@@ -141,7 +152,7 @@ pub fn resolve_path(
             Component::Normal(part) => lexical.push(part),
             Component::RootDir | Component::Prefix(_) => {
                 return fail(format!(
-                    "absolute table path `{written}`: write it relative to the rules file"
+                    "absolute {kind} path `{written}`: write it relative to the file that names it"
                 ))
             }
         }
@@ -156,9 +167,9 @@ pub fn resolve_path(
     let real = match lexical.canonicalize() {
         Ok(real) => real,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return fail(format!("table file `{written}` not found"))
+            return fail(format!("{kind} file `{written}` not found"))
         }
-        Err(e) => return fail(format!("cannot open table file `{written}`: {e}")),
+        Err(e) => return fail(format!("cannot open {kind} file `{written}`: {e}")),
     };
     if !real.starts_with(&root) {
         return fail(format!(

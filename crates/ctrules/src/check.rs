@@ -9,6 +9,18 @@ pub fn check(args: &CheckArgs) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
+            if args.format == Format::Json {
+                // A reader of standard output always gets one document.
+                let doc = serde_json::json!({
+                    "files": 0,
+                    "rules": null,
+                    "errors": 1,
+                    "warnings": 0,
+                    "diagnostics": [],
+                    "error": e,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            }
             return exit::USAGE;
         }
     };
@@ -34,7 +46,7 @@ pub fn check(args: &CheckArgs) -> i32 {
                 "warnings": warnings,
                 "diagnostics": diags.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
     if args.format != Format::Json {

@@ -3,7 +3,9 @@
 //!
 //! Files are rewritten only when their text changes, through a temporary
 //! file beside them renamed into place, so an editor or `ctrules run` never
-//! reads half a file. `--check` changes nothing and shows a diff of each file
+//! reads half a file. A read-only file is reported and left alone (a rename
+//! would replace it regardless of its permission), and a file with other
+//! hard links is written in place, so that every link sees the change. `--check` changes nothing and shows a diff of each file
 //! that would change. A file that does not parse is reported as `check`
 //! reports it and left alone; the other files are still formatted.
 
@@ -133,10 +135,10 @@ fn formatted(source: &Source) -> Option<String> {
 }
 
 fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
-    let text = match std::fs::read_to_string(path) {
+    let text = match ctrules_compiler::loader::read_text(path) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("error: {}: cannot read: {e}", path.display());
+            eprintln!("error: {e}");
             return Outcome::Failed;
         }
     };
@@ -150,6 +152,20 @@ fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
     if check {
         let _ = write!(report, "{}", diff(source.name(), &text, &canonical));
         return Outcome::Changed;
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().readonly() => {
+            eprintln!(
+                "error: {}: read-only; not reformatted (make it writable to format it)",
+                path.display()
+            );
+            return Outcome::Failed;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("error: {}: cannot read: {e}", path.display());
+            return Outcome::Failed;
+        }
     }
     match write_in_place(path, &canonical) {
         Ok(()) => {
@@ -196,10 +212,20 @@ fn format_stdin(check: bool) -> Outcome {
 }
 
 /// Replaces the file (the target of a link) through a temporary file beside
-/// it, keeping its permissions.
+/// it, keeping its permissions; a file with other hard links is rewritten in
+/// place instead, since a rename would leave them holding the old text.
 fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
     let target = std::fs::canonicalize(path)?;
-    let permissions = std::fs::metadata(&target)?.permissions();
+    let meta = std::fs::metadata(&target)?;
+    if hard_links(&meta) > 1 {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&target)?;
+        file.write_all(text.as_bytes())?;
+        return file.sync_all();
+    }
+    let permissions = meta.permissions();
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -213,6 +239,16 @@ fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     written
+}
+
+#[cfg(unix)]
+fn hard_links(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(meta)
+}
+
+#[cfg(not(unix))]
+fn hard_links(_: &std::fs::Metadata) -> u64 {
+    1
 }
 
 /// A unified diff of two texts, by line, with [`CONTEXT`] lines around each

@@ -3,10 +3,10 @@
 
 use crate::{exit, RunArgs};
 use ctrules_runner::inflight;
+use ctrules_runner::plan::State;
 use ctrules_runner::run::{say, Event, Outcome, RunError};
 use ctrules_runner::s3::layout::Filters;
 use ctrules_runner::s3::S3Options;
-use ctrules_runner::plan::State;
 use ctrules_runner::{FileReport, Location, Plan, Status, Summary};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};

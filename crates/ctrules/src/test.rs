@@ -15,7 +15,10 @@
 //! ```
 //!
 //! `event` is one CloudTrail record, or `event_file` names a JSON file
-//! holding one (relative to the test file). `enrichment` lists fields the
+//! holding one (relative to the test file, and confined to the rules
+//! directory as table files are: its values can end up in a failing
+//! test's diff). Test files found through a symbolic link that leads out
+//! of the directory given are refused the same way. `enrichment` lists fields the
 //! rules must add with these values (`null`: must not add). `tables` gives
 //! rows in place of a table, list or calendar file, by declared name;
 //! `geoip` gives GeoIP summaries by address in place of databases. Every
@@ -25,6 +28,7 @@
 use crate::{exit, TestArgs};
 use ctrules_compiler::{compile_with, Evaluation, Options, RuleSet};
 use ctrules_context::geoip::GeoIp;
+use ctrules_context::tables;
 use ctrules_lang::Source;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -77,9 +81,12 @@ pub fn test(args: &TestArgs) -> i32 {
     let Some(rules) = compile_reporting(&sources, &options) else {
         return exit::FINDINGS;
     };
-    let files = test_files(&args.paths);
+    let (files, refused) = test_files(&args.paths);
     let mut passed = 0;
-    let mut failed = 0;
+    let mut failed = refused.len();
+    for line in &refused {
+        println!("FAILED {line}");
+    }
     let mut coverage = Coverage::default();
     for file in &files {
         let shown = file.display().to_string();
@@ -142,20 +149,40 @@ fn compile_reporting(sources: &[Source], options: &Options) -> Option<RuleSet> {
     compilation.rules
 }
 
-/// Every `*.test.json` under the paths, sorted.
-fn test_files(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = paths
-        .iter()
-        .flat_map(|p| walkdir::WalkDir::new(p).follow_links(true))
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".test.json")
-        })
-        .map(|e| e.into_path())
-        .collect();
+/// Every `*.test.json` under the paths, sorted; and, as messages, those
+/// refused: found through a symbolic link that leads outside the directory
+/// given.
+fn test_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut refused = Vec::new();
+    for given in paths {
+        let root = std::fs::canonicalize(given).ok();
+        let found = walkdir::WalkDir::new(given)
+            .follow_links(true)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".test.json")
+            });
+        for entry in found {
+            let path = entry.into_path();
+            let real = std::fs::canonicalize(&path).ok();
+            match (&root, real) {
+                (Some(root), Some(real)) if given.is_dir() && !real.starts_with(root) => {
+                    refused.push(format!(
+                        "{}: a symbolic link to `{}`, outside the rules directory `{}`; refused",
+                        path.display(),
+                        real.display(),
+                        given.display()
+                    ));
+                }
+                _ => files.push(path),
+            }
+        }
+    }
     files.sort();
     files.dedup();
-    files
+    (files, refused)
 }
 
 fn read_test_file(path: &Path) -> Result<TestFile, String> {
@@ -171,7 +198,7 @@ fn run_case(
     options: &Options,
     coverage: &mut Coverage,
 ) -> Result<(), Vec<String>> {
-    let event = load_event(case, file).map_err(|e| vec![e])?;
+    let event = load_event(case, file, options.rules_root.as_deref()).map_err(|e| vec![e])?;
     // Tables or GeoIP answers of its own: the test gets its own compilation.
     let own;
     let rules = if case.tables.is_empty() && case.geoip.is_none() {
@@ -260,11 +287,15 @@ fn shown(v: Option<&Value>) -> String {
     }
 }
 
-fn load_event(case: &TestCase, file: &Path) -> Result<Value, String> {
+/// The test's event; an `event_file` is resolved relative to the test file
+/// and confined to `rules_root` (else to the test file's own directory).
+fn load_event(case: &TestCase, file: &Path, rules_root: Option<&Path>) -> Result<Value, String> {
     let event = match (&case.event, &case.event_file) {
         (Some(e), None) => e.clone(),
         (None, Some(name)) => {
-            let path = file.parent().unwrap_or(Path::new(".")).join(name);
+            let root = rules_root.unwrap_or_else(|| tables::directory_of(file));
+            let path = tables::resolve_path_of("event", root, file, name)
+                .map_err(|e| format!("event_file: {e}"))?;
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("event_file {}: {e}", path.display()))?;
             serde_json::from_str(&text)

@@ -203,13 +203,248 @@ impl fmt::Display for Diagnostic {
 /// Adapts a [`Diagnostic`] to miette's traits for rendering.
 struct MietteView<'a> {
     diag: &'a Diagnostic,
-    source: miette::NamedSource<String>,
+    excerpt: Excerpt,
 }
 
 impl<'a> MietteView<'a> {
     fn new(diag: &'a Diagnostic) -> Self {
-        let source = miette::NamedSource::new(diag.source.name(), diag.source.text().to_string());
-        MietteView { diag, source }
+        let mut spans = vec![diag.span];
+        spans.extend(
+            diag.labels
+                .iter()
+                .filter(|l| l.source == diag.source)
+                .map(|l| l.span),
+        );
+        MietteView {
+            diag,
+            excerpt: Excerpt::new(&diag.source, &spans),
+        }
+    }
+}
+
+/// Lines of a line longer than this many characters are shown clipped.
+const MAX_SHOWN_CHARS: usize = 240;
+/// Characters shown of a clipped line before and after the place it is shown for.
+const CLIP_BEFORE: usize = 60;
+const CLIP_AFTER: usize = 100;
+/// Stands for the clipped part of a line.
+const CLIPPED: &str = "…";
+
+/// What miette is given of a source: only the lines around the labels (one
+/// line of context), each long line cut to a window around its label. Its
+/// offsets are its own; `to_shown` maps the source's into them. Reading a
+/// whole file (or copying it) for every diagnostic made thousands of them
+/// quadratic, and miette panics on columns past 65,535.
+struct Excerpt {
+    name: String,
+    text: String,
+    lines: Vec<ShownLine>,
+}
+
+struct ShownLine {
+    /// 0-based line number in the source.
+    number: usize,
+    /// Where it is in the excerpt: start, and end with its line break.
+    start: usize,
+    end: usize,
+    /// The part of the source line shown, as source offsets (line break
+    /// excluded, unless the line is whole), and the source line's start.
+    from: usize,
+    to: usize,
+    line_start: usize,
+    /// Bytes of `CLIPPED` before the shown part in the excerpt.
+    marker: usize,
+    /// Lines of one run share a run number; a snippet never spans two.
+    run: usize,
+    /// When the line is clipped: its length, and the first and last
+    /// characters shown (1-based), for the note that says so.
+    clipped: Option<(usize, usize, usize)>,
+}
+
+impl Excerpt {
+    fn new(source: &Source, spans: &[Span]) -> Excerpt {
+        let last_line = source.line_count() - 1;
+        // Line ranges to show, with one line of context, merged where they touch.
+        let mut ranges: Vec<(usize, usize)> = spans
+            .iter()
+            .map(|s| {
+                let first = source.line_index(s.start);
+                let last = source.line_index(s.end.max(s.start)).max(first);
+                (first.saturating_sub(1), (last + 1).min(last_line))
+            })
+            .collect();
+        ranges.sort_unstable();
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for (first, last) in ranges {
+            match runs.last_mut() {
+                Some(run) if first <= run.1 + 1 => run.1 = run.1.max(last),
+                _ => runs.push((first, last)),
+            }
+        }
+        let mut excerpt = Excerpt {
+            name: source.name().to_string(),
+            text: String::new(),
+            lines: Vec::new(),
+        };
+        for (run, &(first, last)) in runs.iter().enumerate() {
+            for number in first..=last {
+                excerpt.push_line(source, spans, number, run);
+            }
+        }
+        excerpt
+    }
+
+    fn push_line(&mut self, source: &Source, spans: &[Span], number: usize, run: usize) {
+        let full = source.text();
+        let (line_start, content_end, end) = source.line_bounds(number);
+        let content = &full[line_start..content_end];
+        let start = self.text.len();
+        let chars = content.chars().count();
+        if chars <= MAX_SHOWN_CHARS {
+            self.text.push_str(&full[line_start..end]);
+            self.lines.push(ShownLine {
+                number,
+                start,
+                end: self.text.len(),
+                from: line_start,
+                to: end,
+                line_start,
+                marker: 0,
+                run,
+                clipped: None,
+            });
+            return;
+        }
+        // The place to show: where a label starts on this line, else where
+        // one ends, else the line's start.
+        let on_line = |at: usize| (line_start..=content_end).contains(&at);
+        let focus = spans
+            .iter()
+            .map(|s| s.start)
+            .find(|&at| on_line(at))
+            .or_else(|| spans.iter().map(|s| s.end).find(|&at| on_line(at)))
+            .unwrap_or(line_start);
+        let before = full[line_start..focus].chars().count();
+        let skip = before.saturating_sub(CLIP_BEFORE);
+        let keep = CLIP_BEFORE.min(before) + CLIP_AFTER;
+        let offset_of = |nth: usize| {
+            content
+                .char_indices()
+                .nth(nth)
+                .map_or(content_end, |(i, _)| line_start + i)
+        };
+        let from = offset_of(skip);
+        let to = offset_of(skip + keep);
+        let marker = if from > line_start { CLIPPED.len() } else { 0 };
+        if marker > 0 {
+            self.text.push_str(CLIPPED);
+        }
+        self.text.push_str(&full[from..to]);
+        if to < content_end {
+            self.text.push_str(CLIPPED);
+        }
+        self.text.push_str(&full[content_end..end]);
+        self.lines.push(ShownLine {
+            number,
+            start,
+            end: self.text.len(),
+            from,
+            to,
+            line_start,
+            marker,
+            run,
+            clipped: Some((chars, skip + 1, (skip + keep).min(chars))),
+        });
+    }
+
+    /// The excerpt offset of a source offset (clamped into what is shown).
+    fn to_shown(&self, at: usize) -> usize {
+        let i = self.lines.partition_point(|l| l.line_start <= at);
+        let Some(line) = self.lines.get(i.saturating_sub(1)) else {
+            return 0;
+        };
+        let at = at.clamp(line.from, line.to);
+        (line.start + line.marker + (at - line.from)).min(line.end)
+    }
+
+    fn span(&self, span: Span) -> (usize, usize) {
+        let start = self.to_shown(span.start);
+        let end = self.to_shown(span.end.max(span.start)).max(start);
+        (start, end - start)
+    }
+
+    /// The excerpt line holding an excerpt offset.
+    fn line_at(&self, at: usize) -> usize {
+        self.lines
+            .partition_point(|l| l.start <= at)
+            .saturating_sub(1)
+    }
+
+    /// "line 3 is 70012 characters long; ..." for each clipped line.
+    fn notes(&self) -> Vec<String> {
+        let note = |l: &ShownLine| {
+            l.clipped.map(|(chars, first, last)| {
+                format!(
+                    "line {} is {chars} characters long: shown clipped to characters {first}-{last}",
+                    l.number + 1,
+                )
+            })
+        };
+        self.lines.iter().filter_map(note).collect()
+    }
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let (start, len) = (span.offset(), span.len());
+        if start + len > self.text.len() || self.lines.is_empty() {
+            return Err(miette::MietteError::OutOfBounds);
+        }
+        let first = self.line_at(start);
+        let last = self.line_at((start + len).saturating_sub(1).max(start));
+        let run = self.lines[first].run;
+        if self.lines[last].run != run {
+            // Lines between two runs are not in the excerpt: two snippets.
+            return Err(miette::MietteError::OutOfBounds);
+        }
+        let run_first = self.lines[..=first]
+            .iter()
+            .rposition(|l| l.run != run)
+            .map_or(0, |i| i + 1);
+        let run_last = self.lines[last..]
+            .iter()
+            .position(|l| l.run != run)
+            .map_or(self.lines.len(), |i| last + i)
+            - 1;
+        let top = first.saturating_sub(context_lines_before).max(run_first);
+        let bottom = (last + context_lines_after).min(run_last);
+        let line = &self.lines[first];
+        // As miette reads a `str`: without context before, from the span
+        // itself, with its column (in bytes, in the source line).
+        let (data_start, number, column) = if context_lines_before == 0 {
+            let in_shown = start.saturating_sub(line.start + line.marker);
+            (start, line.number, line.from - line.line_start + in_shown)
+        } else {
+            (self.lines[top].start, self.lines[top].number, 0)
+        };
+        let data_end = if context_lines_after == 0 {
+            start + len
+        } else {
+            self.lines[bottom].end
+        };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            &self.text.as_bytes()[data_start..data_end],
+            (data_start, data_end - data_start).into(),
+            number,
+            column,
+            bottom - top + 1,
+        )))
     }
 }
 
@@ -247,6 +482,9 @@ impl miette::Diagnostic for MietteView<'_> {
         for n in &self.diag.notes {
             parts.push(format!("note: {n}"));
         }
+        for n in self.excerpt.notes() {
+            parts.push(format!("note: {n}"));
+        }
         for l in self
             .diag
             .labels
@@ -268,13 +506,13 @@ impl miette::Diagnostic for MietteView<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        Some(&self.excerpt)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let primary = miette::LabeledSpan::new_primary_with_span(
             (!self.diag.label.is_empty()).then(|| self.diag.label.clone()),
-            (self.diag.span.start, self.diag.span.len()),
+            self.excerpt.span(self.diag.span),
         );
         // miette renders one source per report: secondary labels in other
         // files become notes instead (see `render`).
@@ -283,7 +521,10 @@ impl miette::Diagnostic for MietteView<'_> {
             .labels
             .iter()
             .filter(|l| l.source == self.diag.source)
-            .map(|l| miette::LabeledSpan::new(Some(l.message.clone()), l.span.start, l.span.len()));
+            .map(|l| {
+                let (start, len) = self.excerpt.span(l.span);
+                miette::LabeledSpan::new(Some(l.message.clone()), start, len)
+            });
         Some(Box::new(
             std::iter::once(primary)
                 .chain(same_file)

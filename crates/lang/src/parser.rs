@@ -17,11 +17,22 @@ pub const E_SYNTAX: &str = "E101";
 pub const E_ESCAPE: &str = "E102";
 /// A number or array index that does not fit.
 pub const E_NUMBER: &str = "E103";
+/// Parentheses, brackets and `not`s nested deeper than [`MAX_NESTING`].
+pub const E_NESTING: &str = "E104";
+
+/// How deep parentheses, brackets and `not`s may nest. pest, the tree
+/// builder, the formatter and the compiler all recurse once per level, so
+/// the limit keeps them far from the end of a 2 MiB thread stack in a debug
+/// build; no hand-written rule comes close.
+pub const MAX_NESTING: usize = 64;
 
 /// Parses one rules file. Stops at the first syntax error (there is no sound
 /// way to resynchronise a declarative file), but reports every bad escape or
 /// number in a file that is otherwise well formed.
 pub fn parse(source: &Source) -> Result<RulesFile, Vec<Diagnostic>> {
+    if let Some(deep) = nesting_error(source) {
+        return Err(vec![deep]);
+    }
     let mut pairs = match PestParser::parse(Rule::file, source.text()) {
         Ok(pairs) => pairs,
         Err(err) => return Err(vec![syntax_error(source, &err)]),
@@ -55,6 +66,9 @@ pub fn parse(source: &Source) -> Result<RulesFile, Vec<Diagnostic>> {
 
 /// Parses a single condition, as in `ctrules` command-line filters and tests.
 pub fn parse_condition(source: &Source) -> Result<Spanned<Expr>, Vec<Diagnostic>> {
+    if let Some(deep) = nesting_error(source) {
+        return Err(vec![deep]);
+    }
     let mut pairs = match PestParser::parse(Rule::condition_input, source.text()) {
         Ok(pairs) => pairs,
         Err(err) => return Err(vec![syntax_error(source, &err)]),
@@ -76,6 +90,91 @@ pub fn parse_condition(source: &Source) -> Result<Spanned<Expr>, Vec<Diagnostic>
     } else {
         Err(builder.errors)
     }
+}
+
+/// E104 at the first token that nests deeper than [`MAX_NESTING`].
+fn nesting_error(source: &Source) -> Option<Diagnostic> {
+    let at = too_deep(source.text())?;
+    Some(
+        Diagnostic::error(
+            E_NESTING,
+            source,
+            at,
+            format!("nested more than {MAX_NESTING} levels deep"),
+        )
+        .with_label("one level too many")
+        .with_help(
+            "split the condition into macros, or remove redundant parentheses and double `not`s",
+        ),
+    )
+}
+
+/// Where the text first nests deeper than [`MAX_NESTING`], judged on the
+/// raw text because parsing itself recurses once per level. Each open `(`
+/// or `[` is a level, and so is each `not` until the `and`, `or`, closing
+/// bracket or keyword that ends its operand. Strings and comments are
+/// skipped. It may count a level too many (a field named `not`), never too
+/// few.
+pub(crate) fn too_deep(text: &str) -> Option<Span> {
+    let bytes = text.as_bytes();
+    // The `not`s pending at each open bracket, outermost first.
+    let mut nots: Vec<usize> = vec![0];
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let start = i;
+        i += 1;
+        match b {
+            b'"' => {
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' => {
+                nots.push(0);
+                depth += 1;
+            }
+            b')' | b']' if nots.len() > 1 => {
+                depth -= 1 + nots.pop().unwrap_or(0);
+            }
+            b'{' | b'}' => {
+                // A rule block's braces: no condition spans them.
+                depth -= nots.iter().sum::<usize>();
+                nots.iter_mut().for_each(|n| *n = 0);
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let pending = nots.last_mut().expect("the outermost level stays");
+                match &text[start..i] {
+                    "not" => {
+                        *pending += 1;
+                        depth += 1;
+                    }
+                    // These end the operand of every `not` before them at this level.
+                    "and" | "or" | "when" | "set" | "overwrite" | "tag" | "drop" | "rule"
+                    | "macro" | "list" | "table" | "schedule" | "calendar" => {
+                        depth -= *pending;
+                        *pending = 0;
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Some(Span::new(start, i.min(bytes.len())));
+        }
+    }
+    None
 }
 
 struct Builder<'s> {

@@ -30,9 +30,17 @@ impl From<pest::Span<'_>> for Span {
 }
 
 /// One rules file: the name it is reported under and its text. Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub struct Source {
     inner: Arc<SourceInner>,
+}
+
+impl PartialEq for Source {
+    /// Clones of one source are equal without comparing their text, which
+    /// diagnostics do for every label.
+    fn eq(&self, other: &Source) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) || self.inner == other.inner
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -77,6 +85,32 @@ impl Source {
         let start = self.inner.line_starts[line];
         let col = self.inner.text[start..offset].chars().count() + 1;
         (line + 1, col)
+    }
+
+    /// The 0-based index of the line holding a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        let offset = offset.min(self.inner.text.len());
+        match self.inner.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        }
+    }
+
+    /// How many lines the text has (an empty last line after a final line
+    /// break counts).
+    pub fn line_count(&self) -> usize {
+        self.inner.line_starts.len()
+    }
+
+    /// Byte offsets of a 0-based line: its start, the end of its text, and
+    /// the end of its line break.
+    pub fn line_bounds(&self, index: usize) -> (usize, usize, usize) {
+        let starts = &self.inner.line_starts;
+        let text = &self.inner.text;
+        let start = starts.get(index).copied().unwrap_or(text.len());
+        let end = starts.get(index + 1).copied().unwrap_or(text.len());
+        let content_end = start + text[start..end].trim_end_matches(['\n', '\r']).len();
+        (start, content_end, end)
     }
 
     /// The text of a 1-based line, without its line break.

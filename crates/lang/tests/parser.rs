@@ -1729,3 +1729,129 @@ fn a_schedule_without_zone_is_a_syntax_error_naming_zone() {
     let diags = parse_err(r#"schedule h = "Mon-Fri 09:00-18:00""#);
     assert!(diags[0].message.contains("zone"), "{}", diags[0].message);
 }
+
+// ---- Nesting depth (E104) ---------------------------------------------------------
+
+use ctrules_lang::parser::MAX_NESTING;
+
+/// `when` + `levels` wrappings of a test, each `open`/`close`.
+fn nested(levels: usize, open: &str, close: &str) -> String {
+    format!(
+        "when {}eventName == \"x\"{} tag \"t\"",
+        open.repeat(levels),
+        close.repeat(levels)
+    )
+}
+
+#[test]
+fn nesting_at_the_limit_parses_and_formats() {
+    for text in [
+        nested(MAX_NESTING, "(", ")"),
+        nested(MAX_NESTING, "not ", ""),
+        format!(
+            "when {}eventName{} == \"x\" tag \"t\"",
+            "lower(".repeat(MAX_NESTING),
+            ")".repeat(MAX_NESTING)
+        ),
+    ] {
+        parse_ok(&text);
+        ctrules_lang::format::format(&src(&text)).unwrap();
+    }
+}
+
+#[test]
+fn deep_nesting_is_e104_not_a_stack_overflow() {
+    let cases = [
+        (nested(100_000, "(", ")"), "("),
+        (nested(MAX_NESTING + 1, "(", ")"), "("),
+        (nested(100_000, "not ", ""), "not"),
+        // Levels alternate `not`, `(`: the 65th is a `not`.
+        (nested(100_000, "not (", ")"), "not"),
+        (
+            format!(
+                "when {}eventName{} == \"x\" tag \"t\"",
+                "lower(".repeat(100_000),
+                ")".repeat(100_000)
+            ),
+            "(",
+        ),
+        (
+            format!(
+                "when {}actor.user{}.team == \"x\" tag \"t\"",
+                "users[".repeat(100_000),
+                "]".repeat(100_000)
+            ),
+            "[",
+        ),
+    ];
+    for (text, token) in &cases {
+        let d = one_err(text);
+        assert_eq!(d.code, "E104", "{}", d);
+        assert_eq!(&text[d.span.start..d.span.end], *token);
+        let _ = d.render(false);
+        let cond = parse_condition(&src(&text[5..]));
+        assert_eq!(cond.unwrap_err()[0].code, "E104");
+        let formatted = ctrules_lang::format::format(&src(text));
+        assert_eq!(formatted.unwrap_err()[0].code, "E104");
+    }
+}
+
+#[test]
+fn nots_and_brackets_that_close_do_not_add_up() {
+    // 200 `not`s, but no more than one pending at a time.
+    let many = vec!["not eventName == \"x\""; 200].join(" and ");
+    parse_ok(&format!("when {many} tag \"t\""));
+    // Parentheses and `not`s in strings and comments are text.
+    let quoted = format!(
+        "when eventName == \"{}\" # {}\n tag \"t\"",
+        "(not ".repeat(100),
+        "(".repeat(100)
+    );
+    parse_ok(&quoted);
+}
+
+// ---- Rendering long lines ------------------------------------------------------------
+
+#[test]
+fn a_diagnostic_past_column_65535_renders_clipped() {
+    let long = "a".repeat(70_000);
+    for (text, filler) in [
+        (format!("when eventName == \"{long}\" ) tag \"t\""), "a"),
+        // Two-byte characters: the window is cut on character boundaries.
+        (
+            format!("when eventName == \"{}\" ) tag \"t\"", "é".repeat(70_000)),
+            "é",
+        ),
+    ] {
+        let d = one_err(&text);
+        let at = text.find(" )").unwrap() + 1;
+        assert_eq!(d.span.start, at);
+        let out = d.render(false);
+        // The place is named in full, in bytes as miette counts them.
+        assert!(out.contains(&format!("t.rules:1:{}]", at + 1)), "{out}");
+        assert!(out.contains("line 1 is"), "{out}");
+        assert!(out.contains("clipped"), "{out}");
+        assert!(
+            out.contains(&format!("{}\" ) tag", filler.repeat(20))),
+            "{out}"
+        );
+        assert!(out.chars().count() < 2_000, "{} characters", out.len());
+    }
+}
+
+#[test]
+fn a_label_on_a_long_line_far_from_the_primary_one_is_clipped_too() {
+    // E102 on each bad escape: the second is 70,000 characters into its line.
+    let text = format!(
+        "when eventName == \"\\q\" tag \"{}\\q\"\n",
+        "b".repeat(70_000)
+    );
+    let diags = parse_err(&text);
+    assert_eq!(diags.len(), 2, "{}", show(&diags));
+    for d in &diags {
+        let out = d.render(false);
+        assert!(out.chars().count() < 2_000, "{out}");
+        assert!(out.contains("clipped"), "{out}");
+        assert!(out.contains("\\q"), "{out}");
+    }
+}

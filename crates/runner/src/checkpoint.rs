@@ -85,7 +85,11 @@ pub struct StateCheckpoint {
 impl StateCheckpoint {
     /// Opens (or creates) the state file at `path`, for outputs under
     /// `output` (a canonical directory, or `s3://bucket/prefix`).
-    pub fn open(path: &Path, output: &[u8], reprocess: bool) -> Result<StateCheckpoint, StateError> {
+    pub fn open(
+        path: &Path,
+        output: &[u8],
+        reprocess: bool,
+    ) -> Result<StateCheckpoint, StateError> {
         let store = Arc::new(StateStore::open(path)?);
         let marks = Checkpointer::new(store.clone(), Checkpointer::EVERY, Checkpointer::INTERVAL);
         Ok(StateCheckpoint {
@@ -153,11 +157,7 @@ impl Checkpoint for OutputState {
         );
         match head {
             Ok(head) => {
-                let said = |k: &str| {
-                    head.metadata()
-                        .and_then(|m| m.get(k))
-                        .map(String::as_str)
-                };
+                let said = |k: &str| head.metadata().and_then(|m| m.get(k)).map(String::as_str);
                 Ok(said(META_SOURCE_ETAG) == Some(entry.version)
                     && said(META_RULES_VERSION) == Some(entry.rules_version))
             }

@@ -145,7 +145,9 @@ fn write(
         Output::S3(s3) => {
             let key = s3.key(&job.output)?;
             let mut out = EnrichedWriter::new(Spill::new(), s3.compression_level());
-            let skip = evaluate_into(reader, cx.rules, report, |record, enr| out.write(record, enr))?;
+            let skip = evaluate_into(reader, cx.rules, report, |record, enr| {
+                out.write(record, enr)
+            })?;
             if skip.is_some() {
                 return Ok(skip);
             }

@@ -280,7 +280,9 @@ impl Summary {
         if unlisted > 0 {
             self.failed.push(FileProblem::new(
                 "...",
-                format!("and {unlisted} more failed inputs, not listed (each was printed as it failed)"),
+                format!(
+                    "and {unlisted} more failed inputs, not listed (each was printed as it failed)"
+                ),
             ));
         }
         self.failed.sort_by(|a, b| a.file.cmp(&b.file));

@@ -130,7 +130,16 @@ pub fn run(
         }
         _ => {
             let handle = runtime.as_ref().map(|rt| rt.handle().clone());
-            let error = local(plan, &rules, &output, checkpoint.as_deref(), handle.as_ref(), &mut summary, events, &mut out)?;
+            let error = local(
+                plan,
+                &rules,
+                &output,
+                checkpoint.as_deref(),
+                handle.as_ref(),
+                &mut summary,
+                events,
+                &mut out,
+            )?;
             stale_removed(&output, events);
             error
         }
@@ -163,8 +172,13 @@ fn open_output(plan: &Plan, client: Option<&aws_sdk_s3::Client>) -> Result<Outpu
         Location::S3(url) => {
             let client = client.ok_or_else(|| RunError::Setup("no S3 client".into()))?;
             Output::S3(
-                S3Sink::new(client.clone(), url.clone(), &plan.s3, plan.compression_level)
-                    .map_err(RunError::Usage)?,
+                S3Sink::new(
+                    client.clone(),
+                    url.clone(),
+                    &plan.s3,
+                    plan.compression_level,
+                )
+                .map_err(RunError::Usage)?,
             )
         }
         Location::Path(dir) => {
@@ -253,7 +267,12 @@ fn local(
     };
     let keys = match &plan.input {
         Location::Path(root) if root.is_dir() => LocalKeys::new(root).ok(),
-        Location::Path(file) => LocalKeys::new(file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))).ok(),
+        Location::Path(file) => LocalKeys::new(
+            file.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
+        .ok(),
         _ => None,
     };
     let cx = Context {
@@ -274,7 +293,10 @@ fn local(
                         display_path(&input.output_relative())
                     ),
                 );
-                (FileReport::failed(input.display(), rules.len(), error), Spill::new())
+                (
+                    FileReport::failed(input.display(), rules.len(), error),
+                    Spill::new(),
+                )
             }
             None => run_job(local_job(input, keys.as_ref()), &cx),
         };

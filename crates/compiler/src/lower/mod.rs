@@ -98,10 +98,20 @@ pub struct Lowerer<'a, 'd> {
     pub suggested: HashSet<&'a str>,
     /// Top-level fields of the record that some rule reads.
     pub fields_read: BTreeSet<String>,
-    macro_cache: HashMap<&'a str, Cond>,
+    /// Each macro's condition, lowered once, and how deep it nests.
+    macro_cache: HashMap<&'a str, (Cond, usize)>,
     /// Macros being expanded, innermost last: a name seen twice is a cycle.
     expanding: Vec<&'a str>,
+    /// `and`, `or` and `not` levels of the `Cond` being built above the
+    /// current point.
+    depth: usize,
 }
+
+/// How deep a lowered condition may nest once macros are expanded. Parsing
+/// bounds each condition as written (E104); a chain of macros can still
+/// stack them, and lowering, evaluating and dropping a `Cond` recurse once
+/// per level.
+pub const MAX_CONDITION_DEPTH: usize = 128;
 
 /// A list operand after resolution: its items and where they were written.
 pub(crate) struct ListRef<'a> {
@@ -183,6 +193,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             suggested: HashSet::new(),
             macro_cache: HashMap::new(),
             expanding: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -209,10 +220,23 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     pub fn condition(&mut self, source: &'a Source, expr: &'a Spanned<Expr>) -> Cond {
         match &expr.node {
             Expr::And(parts) => {
-                Cond::And(parts.iter().map(|p| self.condition(source, p)).collect())
+                self.depth += 1;
+                let parts = parts.iter().map(|p| self.condition(source, p)).collect();
+                self.depth -= 1;
+                Cond::And(parts)
             }
-            Expr::Or(parts) => Cond::Or(parts.iter().map(|p| self.condition(source, p)).collect()),
-            Expr::Not(inner) => Cond::Not(Box::new(self.condition(source, inner))),
+            Expr::Or(parts) => {
+                self.depth += 1;
+                let parts = parts.iter().map(|p| self.condition(source, p)).collect();
+                self.depth -= 1;
+                Cond::Or(parts)
+            }
+            Expr::Not(inner) => {
+                self.depth += 1;
+                let inner = self.condition(source, inner);
+                self.depth -= 1;
+                Cond::Not(Box::new(inner))
+            }
             Expr::MacroRef(name) => self.macro_ref(source, name, expr.span),
             Expr::Test(test) => self.test(source, test),
         }
@@ -243,7 +267,10 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             return self.error(diag);
         };
         self.used_macros.insert(def.name.node.as_str());
-        if let Some(cond) = self.macro_cache.get(name) {
+        if let Some((cond, depth)) = self.macro_cache.get(name) {
+            if self.depth + depth > MAX_CONDITION_DEPTH {
+                return self.too_deep(source, name, span);
+            }
             return cond.clone();
         }
         if let Some(start) = self.expanding.iter().position(|m| *m == name) {
@@ -263,12 +290,39 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             .with_help("a macro cannot use itself, directly or through other macros");
             return self.error(diag);
         }
+        // Stop before recursing further: a chain of macros that only name
+        // each other adds no level to the `Cond`, but recurses all the same.
+        if self.depth >= MAX_CONDITION_DEPTH || self.expanding.len() >= MAX_CONDITION_DEPTH {
+            return self.too_deep(source, name, span);
+        }
         self.expanding.push(def.name.node.as_str());
         let cond = self.condition(def_source, &def.condition);
         self.expanding.pop();
+        let depth = cond.depth();
         self.macro_cache
-            .insert(def.name.node.as_str(), cond.clone());
+            .insert(def.name.node.as_str(), (cond.clone(), depth));
         cond
+    }
+
+    /// E206 at a macro use that nests the condition too deep.
+    fn too_deep(&mut self, source: &'a Source, name: &str, span: Span) -> Cond {
+        let mut diag = Diagnostic::error(
+            E_TOO_DEEP,
+            source,
+            span,
+            format!(
+                "macro `{name}` nests this condition, or the macros it uses, more than {MAX_CONDITION_DEPTH} levels deep"
+            ),
+        )
+        .with_label("expanded here, one level too many")
+        .with_help("flatten it: fewer layers of macros using macros, and fewer nested `not`, `and` and `or` in them");
+        if let (Some(first), Some(last)) = (self.expanding.first(), self.expanding.last()) {
+            diag = diag.with_note(format!(
+                "expanding {} macros: {first} -> ... -> {last} -> {name}",
+                self.expanding.len()
+            ));
+        }
+        self.error(diag)
     }
 
     fn test(&mut self, source: &'a Source, test: &'a ast::Test) -> Cond {

@@ -5,11 +5,11 @@ use crate::report::{JobError, Stage};
 use crate::source::{display_path, FileId, Input};
 use ctrules_core::EnrichedWriter;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// `create_dir_all`, and each directory it makes synced into its parent, so
 /// that an output renamed into a new directory survives a power cut.
@@ -25,7 +25,10 @@ fn create_dirs_durably(dir: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
         Err(e) => return Err(e),
     }
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     File::open(parent)?.sync_all()
 }
 
@@ -77,7 +80,9 @@ impl DirSink {
         // Only plain names below the root: an input's name (an S3 key with
         // `..` or a leading `/`) must never place an output elsewhere.
         if relative.as_os_str().is_empty()
-            || !relative.components().all(|c| matches!(c, Component::Normal(_)))
+            || !relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
         {
             return Err(JobError::new(
                 Stage::Write,
@@ -138,7 +143,6 @@ impl DirSink {
             })
             .collect()
     }
-
 }
 
 impl DirWriter {
