@@ -364,6 +364,22 @@ fn a_closed_standard_output_is_an_error_not_a_success() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // /dev/null opened read-write (as Python's subprocess.DEVNULL does, and
+    // as Rust's runtime reopens a closed output) is not closed.
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let to_null = ctrules()
+        .args(["run", "--output", "-", "--input"])
+        .arg(&logs)
+        .arg("--rules")
+        .arg(iam_rules(tmp.path()))
+        .stdout(null)
+        .output()
+        .unwrap();
+    assert_eq!(to_null.status.code(), Some(0), "{}", text(&to_null));
     assert!(
         stderr_of(&out).contains("standard output is closed"),
         "{}",

@@ -24,6 +24,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Notes, before Rust's runtime starts, whether standard output is closed
+/// (`>&-`): the runtime reopens a closed one on /dev/null, after which a
+/// closed output and `>/dev/null` look the same.
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = {
+    extern "C" fn note() {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        if unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } == -1 {
+            ctrules_runner::run::STDOUT_CLOSED_AT_START
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    note
+};
+
 #[derive(Parser)]
 #[command(
     name = "ctrules",

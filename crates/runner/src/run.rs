@@ -22,6 +22,7 @@ use ctrules_compiler::RuleSet;
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -482,23 +483,15 @@ fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Set (by the binary, before `main`) when standard output was closed at
+/// start: Rust's runtime then reopens it on /dev/null, and every write would
+/// "succeed" into nothing, so only a look before the runtime's can tell.
+pub static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
 fn stdout_is_open() -> bool {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    // Rust's runtime reopens a closed standard output on /dev/null before
-    // main (read-write, where a shell's `>/dev/null` is write-only), so
-    // every write would "succeed" into nothing: that pairing means closed.
-    // SAFETY: F_GETFL reads the descriptor's flags; no memory is touched.
-    let flags = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFL) };
-    if flags == -1 {
-        return false;
-    }
-    if flags & libc::O_ACCMODE != libc::O_RDWR {
-        return true;
-    }
-    let is_null =
-        |m: &std::fs::Metadata| m.file_type().is_char_device() && m.rdev() == libc::makedev(1, 3);
-    let stdout = std::fs::metadata("/dev/stdout").or_else(|_| std::fs::metadata("/proc/self/fd/1"));
-    !stdout.is_ok_and(|m| is_null(&m))
+    // SAFETY: F_GETFD reads descriptor flags; no memory is touched.
+    !STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
+        && unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } != -1
 }
 
 /// Runs `work` on the inputs `which` on the pool's threads, biggest file
