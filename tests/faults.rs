@@ -839,3 +839,26 @@ fn a_state_path_that_is_not_a_state_file_is_refused_untouched() {
     assert!(stderr_of(&out).contains("--state"), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&not_state).unwrap(), "my notes");
 }
+
+#[test]
+fn with_state_a_link_added_to_an_input_is_its_own_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    write_tree(&logs, 2, 2);
+    let rules = iam_rules(tmp.path());
+    let state = tmp.path().join("state.redb");
+    let out_dir = tmp.path().join("out");
+    let with_state = ["--state", state.to_str().unwrap()];
+    let (_, summary) = run(&rules, &logs, &out_dir, &with_state);
+    assert_eq!(summary["files_processed"], 2);
+    // A link beside the logs, to one of them: a new input with its own output.
+    let target = files_under(&logs)[0].clone();
+    std::os::unix::fs::symlink(&target, logs.join("linked.json.gz")).unwrap();
+    let (out, summary) = run(&rules, &logs, &out_dir, &with_state);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 1, "{summary:#}");
+    assert!(out_dir.join("linked.json.gz").exists());
+    // The same state with another output: nothing there is done yet.
+    let (_, summary) = run(&rules, &logs, &tmp.path().join("other"), &with_state);
+    assert_eq!(summary["files_processed"], 3, "{summary:#}");
+}

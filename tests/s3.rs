@@ -528,3 +528,202 @@ fn kill_9_in_the_middle_of_an_s3_backfill_then_a_rerun_gives_the_clean_output() 
         .collect();
     assert_eq!(after, clean, "the same keys, byte-identical bodies");
 }
+
+#[test]
+fn keys_that_would_leave_the_output_directory_are_refused() {
+    let s3 = MotoServer::start();
+    s3.create_bucket("trail");
+    let good = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/good.json.gz";
+    s3.put_object("trail", good, &log_object(&records("good", 2)));
+    for bad in [
+        "AWSLogs//escape.json.gz",
+        "AWSLogs/a/../../../escape.json.gz",
+        "AWSLogs/./dot.json.gz",
+    ] {
+        s3.put_object("trail", bad, &log_object(&records("bad", 1)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("deep/out");
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", out_dir.to_str().unwrap(), &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 1);
+    assert_eq!(summary["files_failed"], 3, "{summary:#}");
+    assert!(
+        summary["failed"]
+            .to_string()
+            .contains("no safe output name"),
+        "{summary:#}"
+    );
+    // Nothing but the good output, and nothing beside the output directory.
+    assert_eq!(
+        files_under(dir.path()).len(),
+        1,
+        "{:?}",
+        files_under(dir.path())
+    );
+}
+
+#[test]
+fn two_keys_with_one_output_name_are_not_both_written() {
+    let s3 = MotoServer::start();
+    s3.create_bucket("trail");
+    let plain = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/a.json";
+    s3.put_object("trail", plain, &log_object(&records("plain", 2)));
+    s3.put_object(
+        "trail",
+        &format!("{plain}.gz"),
+        &log_object(&records("gz", 3)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for output in [
+        dir.path().join("out").to_str().unwrap().to_string(),
+        "s3://trail/processed/".to_string(),
+    ] {
+        let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", &output, &["--concurrency", "2"]);
+        assert_eq!(out.status.code(), Some(3), "{output}: {}", text(&out));
+        assert_eq!(summary["files_processed"], 1, "{summary:#}");
+        assert!(
+            summary["failed"]
+                .to_string()
+                .contains("would overwrite the output of"),
+            "{summary:#}"
+        );
+    }
+    let body = s3
+        .get_object(
+            "trail",
+            "processed/111122223333/CloudTrail/us-east-1/2024/08/01/a.json.gz",
+        )
+        .unwrap();
+    assert_eq!(ids_in(&body), ids_of(&records("plain", 2)));
+}
+
+#[test]
+fn state_options_that_cannot_work_are_refused() {
+    let s3 = MotoServer::start();
+    flat_trail(&s3, "trail", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let local_out = dir.path().join("out");
+    let state = dir.path().join("s.redb");
+    let cases: [(&str, &str, Vec<&str>); 3] = [
+        // standard output keeps no checkpoint
+        (
+            "s3://trail/AWSLogs/",
+            "-",
+            vec!["--state", state.to_str().unwrap()],
+        ),
+        // the output objects as the state need S3 on both sides
+        (
+            "s3://trail/AWSLogs/",
+            local_out.to_str().unwrap(),
+            vec!["--state", "output"],
+        ),
+        (
+            local_out.to_str().unwrap(),
+            "s3://trail/x/",
+            vec!["--state", "output"],
+        ),
+    ];
+    std::fs::create_dir_all(&local_out).unwrap();
+    for (input, output, flags) in cases {
+        let (out, _) = run_s3(&s3, input, output, &flags);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{input} {output} {flags:?}: {}",
+            text(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--state"),
+            "{}",
+            text(&out)
+        );
+    }
+    // --state output --reprocess: everything again, and no state file made.
+    let mut cmd = ctrules();
+    s3.apply_env(&mut cmd);
+    let out = cmd
+        .current_dir(dir.path())
+        .args(["run", "-q", "--rules"])
+        .arg(repo().join("tests/fixtures/rules/iam"))
+        .args([
+            "--input",
+            "s3://trail/AWSLogs/",
+            "--output",
+            "s3://trail/p/",
+            "--endpoint-url",
+            &s3.endpoint(),
+        ])
+        .args(["--state", "output", "--reprocess"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!dir.path().join("output").exists());
+}
+
+#[test]
+fn s3_to_a_reader_that_stops_early_counts_only_what_was_written() {
+    use std::io::{BufRead, BufReader};
+    let s3 = MotoServer::start();
+    flat_trail(&s3, "trail", 60);
+    let dir = tempfile::tempdir().unwrap();
+    let summary_path = dir.path().join("summary.json");
+    let mut cmd = ctrules();
+    s3.apply_env(&mut cmd);
+    let mut child = cmd
+        .args(["run", "--rules"])
+        .arg(repo().join("tests/fixtures/rules/iam"))
+        .args([
+            "--input",
+            "s3://trail/AWSLogs/",
+            "--output",
+            "-",
+            "--concurrency",
+            "8",
+        ])
+        .args(["--endpoint-url", &s3.endpoint(), "--summary-json"])
+        .arg(&summary_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert_eq!(
+        summary["stopped"],
+        "standard output was closed by its reader"
+    );
+    // A pipe holds at most 64 KB: far fewer than the 120 records were written.
+    assert!(summary["events_out"].as_u64().unwrap() < 120, "{summary:#}");
+}
+
+#[test]
+fn an_s3_run_into_a_local_directory_removes_stale_temporaries_there() {
+    let s3 = MotoServer::start();
+    flat_trail(&s3, "trail", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let day = out_dir.join("111122223333/CloudTrail/us-east-1/2024/08/01");
+    std::fs::create_dir_all(&day).unwrap();
+    // A temporary of a ctrules that was killed: its PID no longer runs.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = day.join(format!(".x.json.gz.ctrules.{dead}.tmp"));
+    std::fs::write(&stale, b"half").unwrap();
+    let (out, summary) = run_s3(&s3, "s3://trail/AWSLogs/", out_dir.to_str().unwrap(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 3);
+    assert!(!stale.exists());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("removed 1 temporary"),
+        "{}",
+        text(&out)
+    );
+}

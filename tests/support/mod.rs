@@ -20,8 +20,25 @@ pub fn bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ctrules")))
 }
 
+/// The binary, with no AWS configuration from the machine: dummy
+/// credentials, no profile, no instance metadata. A test that reaches S3
+/// adds its loopback server (`MotoServer::apply_env`).
 pub fn ctrules() -> Command {
-    Command::new(bin())
+    let mut cmd = Command::new(bin());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs([
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ]);
+    cmd
 }
 
 pub fn repo() -> PathBuf {

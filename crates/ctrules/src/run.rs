@@ -222,12 +222,7 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             sse_kms_key_id: args.s3.sse_kms_key_id.clone(),
             concurrency: usize::from(args.s3.concurrency),
         },
-        filters: Filters {
-            accounts: args.s3.account.clone(),
-            regions: args.s3.region.clone(),
-            from: args.s3.from,
-            to: args.s3.to,
-        },
+        filters: Filters::new(&args.s3.account, &args.s3.region, args.s3.from, args.s3.to)?,
         state,
         reprocess: args.reprocess,
     })

@@ -25,6 +25,41 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// Filters as given on the command line: accounts must be 12 digits,
+    /// repeats are dropped, and `from` may not come after `to`.
+    pub fn new(
+        accounts: &[String],
+        regions: &[String],
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Filters, String> {
+        if let Some(bad) = accounts.iter().find(|a| !is_account(a)) {
+            return Err(format!("--account {bad:?}: an account id is 12 digits"));
+        }
+        if let Some(bad) = regions.iter().find(|r| r.is_empty() || r.contains('/')) {
+            return Err(format!("--region {bad:?} is not a region name"));
+        }
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(format!(
+                    "--from {f} comes after --to {t}: no day is in between"
+                ));
+            }
+        }
+        let set = |v: &[String]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        };
+        Ok(Filters {
+            accounts: set(accounts),
+            regions: set(regions),
+            from,
+            to,
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.accounts.is_empty()
             && self.regions.is_empty()
@@ -154,6 +189,9 @@ pub fn key_facts(key: &str) -> Option<KeyFacts<'_>> {
     })
 }
 
+/// How many levels above `AWSLogs/` a filtered listing looks for trails.
+const MAX_SEARCH_DEPTH: usize = 3;
+
 /// Listing one level of a bucket: the common prefixes right under `prefix`
 /// (each ending in `/`).
 #[allow(async_fn_in_trait)]
@@ -257,13 +295,15 @@ pub async fn prefixes_to_list<L: ListLevel>(
     lister: &L,
     prefix: &str,
     filters: &Filters,
+    exclude: Option<&str>,
 ) -> Result<Vec<String>, L::Error> {
     if filters.is_empty() {
         return Ok(vec![prefix.to_string()]);
     }
     let mut out = Vec::new();
-    let mut stack = vec![prefix.to_string()];
-    while let Some(p) = stack.pop() {
+    // Each prefix with how many levels above `AWSLogs/` it is searched at.
+    let mut stack = vec![(prefix.to_string(), 0usize)];
+    while let Some((p, depth)) = stack.pop() {
         let Some(level) = level_of(&p, filters) else {
             continue;
         };
@@ -278,14 +318,22 @@ pub async fn prefixes_to_list<L: ListLevel>(
                 out.push(p);
                 continue;
             }
+            // Trails sit under any prefix (`AWSLogs/`, `mgmt/AWSLogs/`).
+            // A prefix holding `AWSLogs/` is a trail's: only that is read
+            // (beside it may be other things, such as enriched copies).
+            // Otherwise look a few levels down for trails, then let the
+            // keys' own facts decide below that.
+            Level::Top if depth >= MAX_SEARCH_DEPTH => {
+                out.push(p);
+                continue;
+            }
             Level::Top => {
+                let children = lister.children(&p).await?;
                 let awslogs = format!("{p}AWSLogs/");
-                if lister.children(&p).await?.contains(&awslogs) {
+                if children.contains(&awslogs) {
                     vec![awslogs]
                 } else {
-                    // Not a trail's prefix: the keys' own facts decide.
-                    out.push(p);
-                    continue;
+                    children
                 }
             }
             _ => match named {
@@ -317,13 +365,15 @@ pub async fn prefixes_to_list<L: ListLevel>(
                         .ok()
                         .and_then(|d| NaiveDate::from_ymd_opt(y, m, d))
                         .is_some_and(|d| filters.period(d, d)),
-                    Level::Top | Level::Day => true,
+                    Level::Top => !exclude.is_some_and(|x| c.starts_with(x)),
+                    Level::Day => true,
                 }
             })
             .collect();
         // Depth first, in key order.
         keep.sort();
-        stack.extend(keep.into_iter().rev());
+        keep.dedup();
+        stack.extend(keep.into_iter().rev().map(|c| (c, depth + 1)));
     }
     Ok(out)
 }
@@ -370,6 +420,10 @@ mod tests {
                         keys.insert(format!(
                             "trail/AWSLogs/{org}{account}/{kind}/{region}/{day}/{account}_{kind}_{region}_x.json.gz"
                         ));
+                        // A second trail, under its own prefix.
+                        keys.insert(format!(
+                            "mgmt/AWSLogs/{account}/{kind}/{region}/{day}/{account}_{kind}_{region}_m.json.gz"
+                        ));
                     }
                 }
             }
@@ -389,7 +443,7 @@ mod tests {
 
     /// The keys the planned prefixes hold, kept by the key filter too.
     fn planned_keys(b: &Bucket, prefix: &str, f: &Filters) -> Vec<String> {
-        let prefixes = block_on(prefixes_to_list(b, prefix, f)).unwrap();
+        let prefixes = block_on(prefixes_to_list(b, prefix, f, None)).unwrap();
         let mut keys: Vec<String> = prefixes
             .iter()
             .flat_map(|p| b.keys.iter().filter(move |k| k.starts_with(p.as_str())))
@@ -509,7 +563,7 @@ mod tests {
             from: Some(date("2024-08-01")),
             to: Some(date("2024-08-01")),
         };
-        let prefixes = block_on(prefixes_to_list(&b, "trail/", &f)).unwrap();
+        let prefixes = block_on(prefixes_to_list(&b, "trail/", &f, None)).unwrap();
         assert_eq!(
             prefixes,
             [

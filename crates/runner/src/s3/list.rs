@@ -99,7 +99,10 @@ pub async fn list(
         client,
         bucket: &source.bucket,
     };
-    let prefixes = prefixes_to_list(&levels, &source.prefix, filters).await?;
+    let same_bucket_output = exclude
+        .filter(|out| out.bucket == source.bucket)
+        .map(|out| out.prefix.as_str());
+    let prefixes = prefixes_to_list(&levels, &source.prefix, filters, same_bucket_output).await?;
     for prefix in prefixes {
         let mut pages = client
             .list_objects_v2()

@@ -40,12 +40,14 @@ impl S3Url {
         if bucket.is_empty() {
             return Err(format!("{text}: no bucket name after s3://"));
         }
+        // Letters, digits, '-', '.', and (in old us-east-1 buckets)
+        // capitals and '_'.
         if !bucket
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
         {
             return Err(format!(
-                "{text}: {bucket:?} is not a bucket name (lowercase letters, digits, '-' and '.')"
+                "{text}: {bucket:?} is not a bucket name (letters, digits, '-', '.' and '_')"
             ));
         }
         let mut prefix = prefix.to_string();
@@ -136,7 +138,11 @@ mod tests {
         let one = S3Url::parse("s3://trail/AWSLogs/x/a.json.gz").unwrap();
         assert!(one.is_object());
         assert!(S3Url::parse("s3://").is_err());
-        assert!(S3Url::parse("s3://Trail/x").is_err());
+        assert!(
+            S3Url::parse("s3://Trail_Old/x").is_ok(),
+            "legacy us-east-1 names"
+        );
+        assert!(S3Url::parse("s3://a b/x").is_err());
         assert!(S3Url::parse("http://x").is_err());
         let out = S3Url::parse("s3://trail/processed/").unwrap();
         assert!(out.holds("trail", "processed/AWSLogs/a.json.gz"));

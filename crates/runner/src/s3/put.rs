@@ -10,6 +10,10 @@ use crate::sink::spill::{Body, Spill};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_smithy_types::byte_stream::Length;
+use std::io::Seek;
+
+/// Attempts at a PUT whose body is a spill file (see [`S3Sink::put`]).
+const PUT_ATTEMPTS: u32 = 4;
 
 /// Metadata keys on every output object (`x-amz-meta-...`).
 pub const META_SOURCE: &str = "ctrules-source";
@@ -102,38 +106,57 @@ impl S3Sink {
                 format!("{object}: cannot read back the output: {e}"),
             )
         };
-        let body = match spill.into_body().map_err(local)? {
-            Body::Memory(bytes) => ByteStream::from(bytes),
-            Body::File(file, len) => ByteStream::read_from()
-                .file(tokio::fs::File::from_std(file))
-                .length(Length::Exact(len))
-                .build()
-                .await
-                .map_err(|e| JobError::new(Stage::Write, true, format!("{object}: {e}")))?,
-        };
-        let mut put = self
-            .client
-            .put_object()
-            .bucket(&self.url.bucket)
-            .key(key)
-            .body(body)
-            // The bytes are a .gz file, as CloudTrail's own objects are read
-            // by Athena: no Content-Encoding, which would make some HTTP
-            // clients unzip it on the way.
-            .content_type("application/gzip")
-            .metadata(META_SOURCE, ascii(&provenance.source))
-            .metadata(META_SOURCE_ETAG, ascii(&provenance.source_version))
-            .metadata(META_RULES_VERSION, ascii(&provenance.rules_version));
-        if let Some(sse) = &self.sse {
-            put = put.server_side_encryption(sse.clone());
+        let body = spill.into_body().map_err(local)?;
+        // The SDK retries a PUT only when it can replay the body, which a
+        // body read from a file is not: such PUTs are retried here, each
+        // attempt reading the file from its start.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let stream = match &body {
+                Body::Memory(bytes) => ByteStream::from(bytes.clone()),
+                Body::File(file, len) => {
+                    let mut file = file.try_clone().map_err(local)?;
+                    file.rewind().map_err(local)?;
+                    ByteStream::read_from()
+                        .file(tokio::fs::File::from_std(file))
+                        .length(Length::Exact(*len))
+                        .build()
+                        .await
+                        .map_err(|e| JobError::new(Stage::Write, true, format!("{object}: {e}")))?
+                }
+            };
+            let mut put = self
+                .client
+                .put_object()
+                .bucket(&self.url.bucket)
+                .key(key)
+                .body(stream)
+                // The bytes are a .gz file, as CloudTrail's own objects are
+                // read by Athena: no Content-Encoding, which would make some
+                // HTTP clients unzip it on the way.
+                .content_type("application/gzip")
+                .metadata(META_SOURCE, ascii(&provenance.source))
+                .metadata(META_SOURCE_ETAG, ascii(&provenance.source_version))
+                .metadata(META_RULES_VERSION, ascii(&provenance.rules_version));
+            if let Some(sse) = &self.sse {
+                put = put.server_side_encryption(sse.clone());
+            }
+            if let Some(id) = &self.sse_kms_key_id {
+                put = put.ssekms_key_id(id);
+            }
+            match put.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let error = job_error(Stage::Commit, "PutObject", &object, &e);
+                    let replay_here = matches!(body, Body::File(..));
+                    if !(replay_here && error.retryable && attempt < PUT_ATTEMPTS) {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                }
+            }
         }
-        if let Some(id) = &self.sse_kms_key_id {
-            put = put.ssekms_key_id(id);
-        }
-        put.send()
-            .await
-            .map(|_| ())
-            .map_err(|e| job_error(Stage::Commit, "PutObject", &object, &e))
     }
 }
 
