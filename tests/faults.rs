@@ -862,3 +862,43 @@ fn with_state_a_link_added_to_an_input_is_its_own_input() {
     let (_, summary) = run(&rules, &logs, &tmp.path().join("other"), &with_state);
     assert_eq!(summary["files_processed"], 3, "{summary:#}");
 }
+
+#[test]
+fn check_test_and_fmt_never_panic_on_a_closed_pipe() {
+    let rules = repo().join("rules.d");
+    let commands: [&[&str]; 4] = [
+        &["check", "--format", "json"],
+        &["check"],
+        &["test"],
+        &["fmt", "--check"],
+    ];
+    for args in commands {
+        for closed in ["stdout", "stderr"] {
+            let mut cmd = ctrules();
+            cmd.args(args).arg(&rules);
+            let (out, err) = if closed == "stdout" {
+                (Stdio::piped(), Stdio::piped())
+            } else {
+                (Stdio::null(), Stdio::piped())
+            };
+            let mut child = cmd.stdout(out).stderr(err).spawn().unwrap();
+            // The reader goes away before anything is read.
+            if closed == "stdout" {
+                drop(child.stdout.take());
+            } else {
+                drop(child.stderr.take());
+            }
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                std::io::Read::read_to_string(&mut e, &mut stderr).unwrap();
+            }
+            let status = child.wait().unwrap();
+            assert_ne!(
+                status.code(),
+                Some(101),
+                "{args:?} with {closed} closed: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        }
+    }
+}

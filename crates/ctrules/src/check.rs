@@ -8,7 +8,7 @@ pub fn check(args: &CheckArgs) -> i32 {
     let (sources, compilation) = match crate::rules::compile_paths(&args.paths, &args.geoip) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             if args.format == Format::Json {
                 // A reader of standard output always gets one document.
                 let doc = serde_json::json!({
@@ -19,7 +19,7 @@ pub fn check(args: &CheckArgs) -> i32 {
                     "diagnostics": [],
                     "error": e,
                 });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
             return exit::USAGE;
         }
@@ -32,10 +32,10 @@ pub fn check(args: &CheckArgs) -> i32 {
     let warnings = diags.len() - errors;
     let rules = compilation.rules.as_ref().map(|r| r.len());
     match args.format {
-        Format::Human => print!("{}", render_human(diags, std::io::stdout().is_terminal())),
+        Format::Human => out!("{}", render_human(diags, std::io::stdout().is_terminal())),
         Format::Github => {
             for d in diags {
-                println!("{}", d.render_github());
+                outln!("{}", d.render_github());
             }
         }
         Format::Json => {
@@ -46,12 +46,12 @@ pub fn check(args: &CheckArgs) -> i32 {
                 "warnings": warnings,
                 "diagnostics": diags.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
     if args.format != Format::Json {
         let rules = rules.map_or(String::new(), |n| format!(", {n} rules"));
-        eprintln!(
+        errln!(
             "checked {} files{rules}: {errors} errors, {warnings} warnings",
             sources.len()
         );

@@ -40,7 +40,7 @@ pub fn fmt(args: &FmtArgs) -> i32 {
         let files = match rule_files(path) {
             Ok(files) => files,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 tally.note(Outcome::Failed);
                 continue;
             }
@@ -52,7 +52,7 @@ pub fn fmt(args: &FmtArgs) -> i32 {
     let _ = report.flush();
     // Alone, `-` is an editor's filter: only the text, and errors.
     if !(stdin_given && args.paths.len() == 1) {
-        eprintln!("{}", tally.summary());
+        errln!("{}", tally.summary());
     }
     tally.exit_code()
 }
@@ -115,7 +115,7 @@ fn formatted(source: &Source) -> Option<String> {
         Ok(tree) => tree,
         Err(diags) => {
             let color = std::io::stderr().is_terminal();
-            eprint!("{}", crate::check::render_human(&diags, color));
+            err!("{}", crate::check::render_human(&diags, color));
             return None;
         }
     };
@@ -124,7 +124,7 @@ fn formatted(source: &Source) -> Option<String> {
     let same = parse(&Source::new(source.name(), text.as_str()))
         .is_ok_and(|after| tree_shape(&after) == tree_shape(&tree));
     if !same {
-        eprintln!(
+        errln!(
             "error: {}: the formatted text would not mean the same as the file; \
              left as it is (a bug in ctrules fmt: please report it)",
             source.name()
@@ -138,7 +138,7 @@ fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
     let text = match ctrules_compiler::loader::read_text(path) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Outcome::Failed;
         }
     };
@@ -155,7 +155,7 @@ fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
     }
     match std::fs::metadata(path) {
         Ok(meta) if meta.permissions().readonly() => {
-            eprintln!(
+            errln!(
                 "error: {}: read-only; not reformatted (make it writable to format it)",
                 path.display()
             );
@@ -163,7 +163,7 @@ fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
         }
         Ok(_) => {}
         Err(e) => {
-            eprintln!("error: {}: cannot read: {e}", path.display());
+            errln!("error: {}: cannot read: {e}", path.display());
             return Outcome::Failed;
         }
     }
@@ -173,7 +173,7 @@ fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
             Outcome::Changed
         }
         Err(e) => {
-            eprintln!("error: {}: cannot write: {e}", path.display());
+            errln!("error: {}: cannot write: {e}", path.display());
             Outcome::Failed
         }
     }
@@ -184,7 +184,7 @@ fn format_path(path: &Path, check: bool, report: &mut dyn Write) -> Outcome {
 fn format_stdin(check: bool) -> Outcome {
     let mut text = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("error: cannot read standard input: {e}");
+        errln!("error: cannot read standard input: {e}");
         return Outcome::Failed;
     }
     let source = Source::new("<stdin>", text.as_str());
@@ -201,7 +201,7 @@ fn format_stdin(check: bool) -> Outcome {
         stdout.write_all(canonical.as_bytes())
     };
     if let Err(e) = written.and_then(|()| stdout.flush()) {
-        eprintln!("error: cannot write to standard output: {e}");
+        errln!("error: cannot write to standard output: {e}");
         return Outcome::Failed;
     }
     if canonical == text {

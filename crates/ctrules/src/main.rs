@@ -7,6 +7,34 @@
 //!
 //! Exit codes are documented in docs/cli.md and defined in [`exit`].
 
+/// `println!` and friends, without the panic: a reader that went away
+/// (`| head`) or a closed stream must never crash a command. What cannot be
+/// written is dropped; the exit code still says how the command went.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod check;
 mod exit;
 mod fmt;

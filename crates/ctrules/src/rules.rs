@@ -53,17 +53,17 @@ pub fn compile_paths(
 /// failure, the exit code.
 pub fn load(path: &Path, geoip: &[PathBuf], quiet: bool) -> Result<RuleSet, i32> {
     let (_, compilation) = compile_paths(&[path.to_path_buf()], geoip).map_err(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         exit::USAGE
     })?;
     let color = std::io::stderr().is_terminal();
     for d in &compilation.diagnostics {
         if d.is_error() || !quiet {
-            eprint!("{}", d.render(color));
+            err!("{}", d.render(color));
         }
     }
     compilation.rules.ok_or_else(|| {
-        eprintln!(
+        errln!(
             "error: the rules in {} have errors; nothing was processed",
             path.display()
         );

@@ -74,7 +74,7 @@ pub fn test(args: &TestArgs) -> i32 {
     let (sources, options) = match crate::rules::read(&args.paths, &args.geoip) {
         Ok(read) => read,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::USAGE;
         }
     };
@@ -85,7 +85,7 @@ pub fn test(args: &TestArgs) -> i32 {
     let mut passed = 0;
     let mut failed = refused.len();
     for line in &refused {
-        println!("FAILED {line}");
+        outln!("FAILED {line}");
     }
     let mut coverage = Coverage::default();
     for file in &files {
@@ -93,7 +93,7 @@ pub fn test(args: &TestArgs) -> i32 {
         let cases = match read_test_file(file) {
             Ok(t) => t.tests,
             Err(e) => {
-                println!("FAILED {shown}: {e}");
+                outln!("FAILED {shown}: {e}");
                 failed += 1;
                 continue;
             }
@@ -104,14 +104,14 @@ pub fn test(args: &TestArgs) -> i32 {
                 Ok(()) => {
                     passed += 1;
                     if !args.quiet {
-                        println!("ok     {label}");
+                        outln!("ok     {label}");
                     }
                 }
                 Err(problems) => {
                     failed += 1;
-                    println!("FAILED {label}");
+                    outln!("FAILED {label}");
                     for p in problems {
-                        println!("  {}", p.replace('\n', "\n  "));
+                        outln!("  {}", p.replace('\n', "\n  "));
                     }
                 }
             }
@@ -119,7 +119,7 @@ pub fn test(args: &TestArgs) -> i32 {
     }
     let untested = untested(&rules, &coverage);
     for line in &untested {
-        println!(
+        outln!(
             "{} {line}",
             if args.deny_untested {
                 "FAILED"
@@ -128,7 +128,7 @@ pub fn test(args: &TestArgs) -> i32 {
             }
         );
     }
-    println!(
+    outln!(
         "{passed} passed, {failed} failed ({} test files, {} rules)",
         files.len(),
         rules.len()
@@ -144,7 +144,7 @@ pub fn test(args: &TestArgs) -> i32 {
 fn compile_reporting(sources: &[Source], options: &Options) -> Option<RuleSet> {
     let compilation = compile_with(sources, options);
     for d in compilation.diagnostics.iter().filter(|d| d.is_error()) {
-        eprint!("{}", d.render(false));
+        err!("{}", d.render(false));
     }
     compilation.rules
 }
