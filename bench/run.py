@@ -448,6 +448,7 @@ def s3_check(args, runner):
                   "s3.create_bucket(Bucket='bench')\n"
                   "root = sys.argv[2]\n"
                   "for d, _, files in os.walk(root):\n"
+                  "    files[:] = [f for f in files if not f.startswith('.')]\n"
                   "    for f in files:\n"
                   "        p = os.path.join(d, f)\n"
                   "        s3.upload_file(p, 'bench', 'AWSLogs/' + os.path.relpath(p, root))\n")

@@ -535,6 +535,8 @@ fn keys_that_would_leave_the_output_directory_are_refused() {
     s3.create_bucket("trail");
     let good = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/good.json.gz";
     s3.put_object("trail", good, &log_object(&records("good", 2)));
+    // A hidden name is not read, as in a local tree.
+    s3.put_object("trail", "AWSLogs/.manifest.json", b"{\"not\":\"a log\"}");
     for bad in [
         "AWSLogs//escape.json.gz",
         "AWSLogs/a/../../../escape.json.gz",

@@ -28,6 +28,15 @@ pub const DIGEST: &str = "a CloudTrail digest object (integrity digest, not a lo
 pub const EMPTY: &str = "an empty object";
 pub const NOT_A_LOG_NAME: &str = crate::source::NOT_A_LOG_NAME;
 
+/// Whether a key (below the input prefix) has a part whose name starts
+/// with `.`, as hidden files do. `.` and `..` themselves are not hidden but
+/// unsafe, and fail as such when their output is named.
+fn is_hidden(relative: &str) -> bool {
+    relative
+        .split('/')
+        .any(|part| part.starts_with('.') && part != "." && part != "..")
+}
+
 /// Delimiter listings, one level at a time, for [`prefixes_to_list`].
 struct Levels<'c> {
     client: &'c aws_sdk_s3::Client,
@@ -123,6 +132,9 @@ pub async fn list(
                 let Some(key) = object.key() else { continue };
                 if exclude.is_some_and(|out| out.holds(&source.bucket, key)) {
                     continue; // our own output: never read back
+                }
+                if is_hidden(key.strip_prefix(&source.prefix).unwrap_or(key)) {
+                    continue; // as in a local tree: names starting with '.' are not read
                 }
                 let facts = key_facts(key);
                 if !filters.keeps(facts.as_ref()) {
