@@ -16,7 +16,7 @@ use ctrules_lang::ast::{
 use ctrules_lang::{Diagnostic, Source, Span};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A member of a list read from a file, with the line it came from.
@@ -51,6 +51,10 @@ pub struct Loader<'d> {
     pub table_rows: &'d HashMap<String, Vec<serde_json::Map<String, Value>>>,
     pub diagnostics: &'d mut Vec<Diagnostic>,
     pub declared: Declared,
+    /// The files declarations read (tables, lists, calendars), in order,
+    /// each once: what the rules version covers besides the rules files,
+    /// and what a reloading runner watches.
+    pub files_read: Vec<PathBuf>,
 }
 
 impl Loader<'_> {
@@ -280,8 +284,12 @@ impl Loader<'_> {
         let root = self
             .rules_root
             .unwrap_or_else(|| tables::directory_of(declaring));
-        let loaded = tables::resolve_path(root, declaring, &file.path.node)
-            .and_then(|path| tables::load(&path));
+        let loaded = tables::resolve_path(root, declaring, &file.path.node).and_then(|path| {
+            if !self.files_read.contains(&path) {
+                self.files_read.push(path.clone());
+            }
+            tables::load(&path)
+        });
         match loaded {
             Ok(table) => Some(table),
             Err(e) => {

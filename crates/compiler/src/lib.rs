@@ -58,6 +58,10 @@ pub struct Options {
 pub struct Compilation {
     pub rules: Option<RuleSet>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The lookup files the declarations read (tables, lists, calendars),
+    /// each once: covered by the rules version, and what a reloading runner
+    /// must watch besides the rules files.
+    pub files_read: Vec<PathBuf>,
 }
 
 impl Compilation {
@@ -88,6 +92,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         return Compilation {
             rules: None,
             diagnostics,
+            files_read: Vec::new(),
         };
     }
 
@@ -157,6 +162,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         table_rows: &options.table_rows,
         diagnostics: &mut diagnostics,
         declared: declarations::Declared::default(),
+        files_read: Vec::new(),
     };
     for (source, file) in &files {
         for item in &file.items {
@@ -169,6 +175,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
             }
         }
     }
+    let files_read = std::mem::take(&mut loader.files_read);
     let env = lower::Environment {
         declared: &loader.declared,
         geoip: options
@@ -289,8 +296,13 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     sort_diagnostics(&mut diagnostics, sources);
     dedup_diagnostics(&mut diagnostics);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    let rules = (!has_errors).then(|| RuleSet::new(compiled, fields_read, fingerprint(sources)));
-    Compilation { rules, diagnostics }
+    let version = fingerprint(sources, &files_read);
+    let rules = (!has_errors).then(|| RuleSet::new(compiled, fields_read, version));
+    Compilation {
+        rules,
+        diagnostics,
+        files_read,
+    }
 }
 
 fn duplicate_name(
@@ -365,14 +377,27 @@ fn dedup_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
 
 /// FNV-1a over the files' names (without directories, which depend on how
 /// the path was typed) and text: a stable short version id.
-fn fingerprint(sources: &[Source]) -> String {
+fn fingerprint(sources: &[Source], files_read: &[PathBuf]) -> String {
     let mut hash: u64 = 0xcbf29ce484222325;
-    for s in sources {
-        let name = s.name().rsplit(['/', '\\']).next().unwrap_or_default();
-        for b in name.bytes().chain([0]).chain(s.text().bytes()).chain([0]) {
+    let mut add = |name: &[u8], text: &[u8]| {
+        for &b in name.iter().chain(&[0]).chain(text).chain(&[0]) {
             hash ^= b as u64;
             hash = hash.wrapping_mul(0x100000001b3);
         }
+    };
+    for s in sources {
+        let name = s.name().rsplit(['/', '\\']).next().unwrap_or_default();
+        add(name.as_bytes(), s.text().as_bytes());
+    }
+    // The lookup files too: editing users.csv changes what the rules do.
+    // By name without directories, like the rules files, so the version
+    // does not depend on where the rules directory is.
+    for path in files_read {
+        let name = path
+            .file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or_default();
+        add(name, &std::fs::read(path).unwrap_or_default());
     }
     format!("{hash:016x}")[..12].to_string()
 }

@@ -807,3 +807,26 @@ fn the_shipped_rules_decide_the_same_on_records_parsed_in_part() {
         assert!(fired.contains(rule), "{rule} never fired: {fired:?}");
     }
 }
+
+#[test]
+fn the_rules_version_covers_the_lookup_files_and_names_them() {
+    let dir = RulesDir::new(&[
+        (
+            "users.rules",
+            "table users = file \"lookups/users.csv\" key user\nwhen users[actor.user].team == \"sec\" set xteam = \"sec\"\n",
+        ),
+        ("lookups/users.csv", "user,team\nalice,sec\n"),
+    ]);
+    let first = dir.compile(None);
+    let version = first.rules.as_ref().unwrap().version().to_string();
+    assert_eq!(first.files_read.len(), 1, "{:?}", first.files_read);
+    assert!(first.files_read[0].ends_with("lookups/users.csv"));
+    // The same files give the same version; an edited table, another one.
+    assert_eq!(dir.compile(None).rules.unwrap().version(), version);
+    std::fs::write(
+        dir.dir.path().join("lookups/users.csv"),
+        "user,team\nalice,ops\n",
+    )
+    .unwrap();
+    assert_ne!(dir.compile(None).rules.unwrap().version(), version);
+}

@@ -83,21 +83,16 @@ pub fn run_job(job: Job, cx: &Context<'_>) -> (FileReport, Spill) {
     if let Some(cp) = checkpoint {
         match cp.is_done(&entry) {
             Ok(true) => {
-                let mut report = FileReport::already_done(cx.rules.len());
+                let mut report = FileReport::already_done();
                 report.input = job.name;
                 report.bytes_in = job.size;
                 return (report, Spill::new());
             }
             Ok(false) => {}
-            Err(e) => {
-                return (
-                    FileReport::failed(job.name, cx.rules.len(), e.job_error()),
-                    Spill::new(),
-                )
-            }
+            Err(e) => return (FileReport::failed(job.name, e.job_error()), Spill::new()),
         }
     }
-    let mut report = FileReport::new(job.name.clone(), cx.rules.len());
+    let mut report = FileReport::new(job.name.clone());
     report.bytes_in = job.size;
     let mut spill = Spill::new();
     let outcome = open().and_then(|reader| write(reader, &job, cx, &mut report, &mut spill));
@@ -189,7 +184,7 @@ pub fn evaluate_into(
     let mut eval = Evaluation::default();
     let mut records_out = 0u64;
     let mut dropped = 0u64;
-    let matches = &mut report.matches;
+    let mut matches = vec![0u64; rules.len()];
     let options = ReadOptions {
         fields: Some(rules.record_fields()),
         ..ReadOptions::default()
@@ -210,6 +205,13 @@ pub fn evaluate_into(
         Ok(())
     })
     .map_err(read_failure)?;
+    report.matches = rules
+        .rules()
+        .iter()
+        .zip(matches)
+        .filter(|(_, n)| *n > 0)
+        .map(|(rule, n)| (rule.info.id.clone(), n))
+        .collect();
     report.records_in = outcome.records + outcome.rejected;
     report.records_out = records_out;
     report.dropped = dropped;

@@ -27,6 +27,7 @@ pub mod job;
 pub mod objects;
 pub mod plan;
 pub mod report;
+pub mod rules;
 pub mod run;
 pub mod s3;
 pub mod sink;

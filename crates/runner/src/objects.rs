@@ -149,7 +149,6 @@ pub async fn run_objects(
             list(&run.client, &run.source, &run.filters, exclude.as_ref(), tx).await
         })
     };
-    let rules = run.rules.len();
     let mut jobs: JoinSet<(FileReport, Spill)> = JoinSet::new();
     // Which listed object each task is: its place and its name.
     let mut tasks: HashMap<tokio::task::Id, (u64, String)> = HashMap::new();
@@ -214,11 +213,11 @@ pub async fn run_objects(
                                 tasks.insert(handle.id(), (i, name));
                                 None
                             }
-                            Err(e) => Some(FileReport::failed(name, rules, e)),
+                            Err(e) => Some(FileReport::failed(name, e)),
                         }
                     }
                     Listed::Skipped(key, why) => {
-                        Some(FileReport::skipped(run.name(&key), rules, why))
+                        Some(FileReport::skipped(run.name(&key), why))
                     }
                 };
                 if let Some(report) = ready {
@@ -234,7 +233,7 @@ pub async fn run_objects(
                         let id = e.id();
                         let name = tasks.get(&id).map(|(_, n)| n.clone()).unwrap_or_default();
                         let error = JobError::new(Stage::Read, false, format!("the job stopped: {e}"));
-                        (id, (FileReport::failed(name, rules, error), Spill::new()))
+                        (id, (FileReport::failed(name, error), Spill::new()))
                     }
                 };
                 if let Some((i, _)) = tasks.remove(&id) {
@@ -266,13 +265,13 @@ pub async fn run_objects(
     match lister.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            let report = FileReport::failed(run.source.to_string(), rules, e);
+            let report = FileReport::failed(run.source.to_string(), e);
             events(Event::Finished(&report));
             summary.add(&report);
         }
         Err(e) => {
             let error = JobError::new(Stage::Discover, true, format!("the listing stopped: {e}"));
-            let report = FileReport::failed(run.source.to_string(), rules, error);
+            let report = FileReport::failed(run.source.to_string(), error);
             events(Event::Finished(&report));
             summary.add(&report);
         }

@@ -6,7 +6,9 @@
 use ctrules_compiler::RuleSet;
 use ctrules_core::RecordError;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The step of the pipeline where an input failed.
@@ -82,13 +84,15 @@ pub struct FileReport {
     pub record_errors: Vec<RecordError>,
     /// Digest documents passed over among the records.
     pub digests: u64,
-    /// Matches per rule, indexed like `RuleSet::rules`.
-    pub matches: Vec<u64>,
+    /// Records each rule matched, by rule id (only rules that matched):
+    /// by id, not by position, so that reports of inputs evaluated by
+    /// different rule sets (a reload) add up.
+    pub matches: Vec<(Arc<str>, u64)>,
 }
 
 impl FileReport {
-    /// A report with nothing done yet, for a run of `rules` rules.
-    pub fn new(input: String, rules: usize) -> FileReport {
+    /// A report with nothing done yet.
+    pub fn new(input: String) -> FileReport {
         FileReport {
             input,
             status: Status::Done,
@@ -99,27 +103,27 @@ impl FileReport {
             rejected: 0,
             record_errors: Vec::new(),
             digests: 0,
-            matches: vec![0; rules],
+            matches: Vec::new(),
         }
     }
 
     /// A report of an input that failed before any record was read.
-    pub fn failed(input: String, rules: usize, error: JobError) -> FileReport {
-        let mut report = FileReport::new(input, rules);
+    pub fn failed(input: String, error: JobError) -> FileReport {
+        let mut report = FileReport::new(input);
         report.status = Status::Failed(error);
         report
     }
 
     /// A report of an input an earlier run did.
-    pub fn already_done(rules: usize) -> FileReport {
-        let mut report = FileReport::new(String::new(), rules);
+    pub fn already_done() -> FileReport {
+        let mut report = FileReport::new(String::new());
         report.status = Status::AlreadyDone;
         report
     }
 
     /// A report of an input passed over on purpose.
-    pub fn skipped(input: String, rules: usize, why: impl Into<String>) -> FileReport {
-        let mut report = FileReport::new(input, rules);
+    pub fn skipped(input: String, why: impl Into<String>) -> FileReport {
+        let mut report = FileReport::new(input);
         report.status = Status::Skipped(why.into());
         report
     }
@@ -151,6 +155,9 @@ pub struct Summary {
     pub digests_passed_over: u64,
     /// Rule id and how many events it matched, in load order.
     pub matches: Vec<RuleMatches>,
+    /// Where each rule's entry is in `matches`.
+    #[serde(skip)]
+    match_index: HashMap<String, usize>,
     pub skipped: Vec<FileProblem>,
     pub failed: Vec<FileProblem>,
     /// Records that could not be used, in files that were otherwise processed.
@@ -199,6 +206,12 @@ impl Summary {
         Summary {
             rules_version: rules.version().to_string(),
             rules: rules.len(),
+            match_index: rules
+                .rules()
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.info.id.to_string(), i))
+                .collect(),
             matches: rules
                 .rules()
                 .iter()
@@ -247,8 +260,19 @@ impl Summary {
         if report.status == Status::Done {
             self.digests_passed_over += report.digests;
         }
-        for (m, n) in self.matches.iter_mut().zip(&report.matches) {
-            m.events += n;
+        for (rule, n) in &report.matches {
+            match self.match_index.get(rule.as_ref()) {
+                Some(&i) => self.matches[i].events += n,
+                None => {
+                    // A rule the summary's rule set does not have (a reload).
+                    self.match_index
+                        .insert(rule.to_string(), self.matches.len());
+                    self.matches.push(RuleMatches {
+                        rule: rule.to_string(),
+                        events: *n,
+                    });
+                }
+            }
         }
         if self.rejected.len() >= MAX_REJECTED_LISTED {
             return;

@@ -246,12 +246,12 @@ fn local(
         .build()
         .map_err(|e| RunError::Setup(format!("cannot start workers: {e}")))?;
     for (file, why) in &found.passed_over {
-        let report = FileReport::skipped(file.clone(), rules.len(), why.clone());
+        let report = FileReport::skipped(file.clone(), why.clone());
         events(Event::Finished(&report));
         summary.add(&report);
     }
     for (file, error) in &found.broken {
-        let report = FileReport::failed(file.clone(), rules.len(), error.clone());
+        let report = FileReport::failed(file.clone(), error.clone());
         events(Event::Finished(&report));
         summary.add(&report);
     }
@@ -294,10 +294,7 @@ fn local(
                         display_path(&input.output_relative())
                     ),
                 );
-                (
-                    FileReport::failed(input.display(), rules.len(), error),
-                    Spill::new(),
-                )
+                (FileReport::failed(input.display(), error), Spill::new())
             }
             None => run_job(local_job(input, keys.as_ref()), &cx),
         };

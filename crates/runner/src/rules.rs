@@ -1,0 +1,68 @@
+//! Loading a rule set with its context: the rules files, the GeoIP
+//! databases, and the directory table files must stay inside. Shared by
+//! every command (`check`, `test`, `run`), so that all judge rules against
+//! the same context, and the list of every file a rule set was made from,
+//! which a reloading runner watches.
+
+use ctrules_compiler::{compile_with, read_rules, Compilation, Options};
+use ctrules_context::geoip::GeoIp;
+use ctrules_lang::Source;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A compiled rule set (or its errors) and what it was made from.
+pub struct LoadedRules {
+    /// The rules files, in load order.
+    pub sources: Vec<Source>,
+    /// The rules, when they compile, and every diagnostic.
+    pub compilation: Compilation,
+    /// Every file the rule set depends on: the rules files, the lookup
+    /// files their declarations read, and the GeoIP databases.
+    pub files: Vec<PathBuf>,
+}
+
+/// The compile options for rules read from `paths`, with `geoip` databases.
+/// A single directory is the root table paths are confined to; otherwise
+/// each rules file's own directory is.
+pub fn options(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<Options, String> {
+    let rules_root = match paths {
+        [one] if one.is_dir() => Some(one.clone()),
+        _ => None,
+    };
+    let geoip = if geoip.is_empty() {
+        None
+    } else {
+        Some(Arc::new(GeoIp::open(geoip).map_err(|e| e.to_string())?))
+    };
+    Ok(Options {
+        rules_root,
+        geoip,
+        ..Options::default()
+    })
+}
+
+/// Reads the rules files and opens their context; on a usage or I/O
+/// problem, the message.
+pub fn read(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<(Vec<Source>, Options), String> {
+    let options = options(paths, geoip)?;
+    let sources = read_rules(paths).map_err(|e| format!("rules {e}"))?;
+    Ok((sources, options))
+}
+
+/// Reads and compiles the rules under `paths` with `geoip`; on a usage or
+/// I/O problem (a path or a database that cannot be read), the message.
+pub fn load(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<LoadedRules, String> {
+    let (sources, options) = read(paths, geoip)?;
+    let compilation = compile_with(&sources, &options);
+    let files = sources
+        .iter()
+        .map(|s| PathBuf::from(s.name()))
+        .chain(compilation.files_read.iter().cloned())
+        .chain(geoip.iter().cloned())
+        .collect();
+    Ok(LoadedRules {
+        sources,
+        compilation,
+        files,
+    })
+}
