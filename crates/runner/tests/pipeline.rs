@@ -24,7 +24,7 @@ fn rules(dir: &Path) -> Arc<ctrules_compiler::RuleSet> {
         "rule iam {\n  when eventSource == \"iam.amazonaws.com\"\n  set xpriority = HIGH\n}\n",
     )
     .unwrap();
-    let loaded = ctrules_runner::rules::load(&[rules.clone()], &[]).unwrap();
+    let loaded = ctrules_runner::rules::load(std::slice::from_ref(&rules), &[]).unwrap();
     assert!(loaded.files.iter().any(|f| f.ends_with("iam.rules")));
     Arc::new(loaded.compilation.rules.expect("the rules compile"))
 }
