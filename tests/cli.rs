@@ -1068,19 +1068,13 @@ fn run_to_stdout(rules: &Path, dir: &Path, input: &[u8]) -> (Output, Value) {
     let path = dir.join("in.json");
     std::fs::write(&path, input).unwrap();
     let summary = dir.join("summary.json");
-    let out = ctrules()
-        .args(["run", "--rules"])
+    let mut cmd = ctrules();
+    cmd.args(["run", "--rules"])
         .arg(rules)
         .arg("--input")
         .arg(&path)
-        .args(["--output", "-", "--summary-json"])
-        .arg(&summary)
-        .output()
-        .unwrap();
-    let summary = std::fs::read_to_string(&summary)
-        .map(|s| serde_json::from_str(&s).unwrap())
-        .unwrap_or(Value::Null);
-    (out, summary)
+        .args(["--output", "-"]);
+    output_and_summary(&mut cmd, &summary)
 }
 
 #[test]

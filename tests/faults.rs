@@ -37,11 +37,7 @@ fn records(first: usize, n: usize) -> Vec<Value> {
 
 /// A gzipped CloudTrail log file of `records`.
 fn log_file(records: &[Value]) -> Vec<u8> {
-    gzip(
-        serde_json::to_string(&json!({ "Records": records }))
-            .unwrap()
-            .as_bytes(),
-    )
+    records_file(records)
 }
 
 /// `files` log files of `per_file` records each under `root`, in the
@@ -231,8 +227,7 @@ fn an_output_inside_the_input_is_never_read_back() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        let summary: Value =
-            serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+        let summary = read_json(&summary_path);
         assert_eq!(summary["events_in"], recs.len(), "{summary}");
         assert_eq!(output_ids(&out_dir), ids_of(&recs));
         assert!(!out_dir.join("enriched").exists());
@@ -440,8 +435,7 @@ fn a_reader_that_stops_early_ends_the_run_quietly() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stderr_of(&out).contains("error"), "{}", text(&out));
     // The summary file still says what happened.
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    let summary = read_json(&summary_path);
     assert_eq!(
         summary["stopped"],
         "standard output was closed by its reader"
@@ -595,8 +589,7 @@ fn an_unreadable_directory_is_named_and_the_rest_processed() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    let summary = read_json(&summary_path);
     assert_eq!(summary["events_in"], recs.len());
     assert_eq!(output_ids(&out_dir), ids_of(&recs));
     let failed = summary["failed"].to_string();

@@ -36,11 +36,7 @@ fn records(tag: &str, n: usize) -> Vec<Value> {
 }
 
 fn log_object(recs: &[Value]) -> Vec<u8> {
-    gzip(
-        serde_json::to_string(&json!({ "Records": recs }))
-            .unwrap()
-            .as_bytes(),
-    )
+    records_file(recs)
 }
 
 /// An organisation trail in `bucket`: every account, region and day, with
@@ -84,26 +80,12 @@ fn run_s3(s3: &MotoServer, input: &str, output: &str, extra: &[&str]) -> (Output
     let summary = dir.path().join("summary.json");
     let mut cmd = ctrules();
     s3.apply_env(&mut cmd);
-    let out = cmd
-        .args(["run", "--rules"])
+    cmd.args(["run", "--rules"])
         .arg(&rules)
-        .args([
-            "--input",
-            input,
-            "--output",
-            output,
-            "--endpoint-url",
-            &s3.endpoint(),
-            "--summary-json",
-        ])
-        .arg(&summary)
-        .args(extra)
-        .output()
-        .unwrap();
-    let summary = std::fs::read_to_string(&summary)
-        .map(|s| serde_json::from_str(&s).unwrap())
-        .unwrap_or(Value::Null);
-    (out, summary)
+        .args(["--input", input, "--output", output])
+        .args(["--endpoint-url", &s3.endpoint()])
+        .args(extra);
+    output_and_summary(&mut cmd, &summary)
 }
 
 /// The eventIDs in an output object, after checking every line is a whole

@@ -59,22 +59,38 @@ pub fn text(out: &Output) -> String {
 /// Runs `ctrules run` and returns its output and the JSON summary.
 pub fn run(rules: &Path, input: &Path, output: &Path, extra: &[&str]) -> (Output, Value) {
     let summary = output.with_extension("summary.json");
-    let out = ctrules()
-        .args(["run", "--rules"])
+    let mut cmd = ctrules();
+    cmd.args(["run", "--rules"])
         .arg(rules)
         .arg("--input")
         .arg(input)
         .arg("--output")
         .arg(output)
-        .arg("--summary-json")
-        .arg(&summary)
-        .args(extra)
-        .output()
-        .unwrap();
-    let summary = std::fs::read_to_string(&summary)
+        .args(extra);
+    output_and_summary(&mut cmd, &summary)
+}
+
+/// Runs `cmd` with `--summary-json summary` added; its output and the
+/// summary (null when none was written).
+pub fn output_and_summary(cmd: &mut Command, summary: &Path) -> (Output, Value) {
+    let out = cmd.arg("--summary-json").arg(summary).output().unwrap();
+    (out, read_json(summary))
+}
+
+/// A JSON file, or null when it cannot be read.
+pub fn read_json(path: &Path) -> Value {
+    std::fs::read_to_string(path)
         .map(|s| serde_json::from_str(&s).unwrap())
-        .unwrap_or(Value::Null);
-    (out, summary)
+        .unwrap_or(Value::Null)
+}
+
+/// A gzipped CloudTrail log file: `{"Records": records}`.
+pub fn records_file(records: &[Value]) -> Vec<u8> {
+    gzip(
+        serde_json::to_string(&serde_json::json!({ "Records": records }))
+            .unwrap()
+            .as_bytes(),
+    )
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -37,6 +37,22 @@ fn is_hidden(relative: &str) -> bool {
         .any(|part| part.starts_with('.') && part != "." && part != "..")
 }
 
+fn listing_failed<E>(
+    bucket: &str,
+    prefix: &str,
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> JobError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    job_error(
+        Stage::Discover,
+        "ListObjectsV2",
+        &format!("s3://{bucket}/{prefix}"),
+        e,
+    )
+}
+
 /// Delimiter listings, one level at a time, for [`prefixes_to_list`].
 struct Levels<'c> {
     client: &'c aws_sdk_s3::Client,
@@ -57,14 +73,7 @@ impl ListLevel for Levels<'_> {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                job_error(
-                    Stage::Discover,
-                    "ListObjectsV2",
-                    &format!("s3://{}/{prefix}", self.bucket),
-                    &e,
-                )
-            })?;
+            let page = page.map_err(|e| listing_failed(self.bucket, prefix, &e))?;
             out.extend(
                 page.common_prefixes()
                     .iter()
@@ -120,14 +129,7 @@ pub async fn list(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                job_error(
-                    Stage::Discover,
-                    "ListObjectsV2",
-                    &format!("s3://{}/{prefix}", source.bucket),
-                    &e,
-                )
-            })?;
+            let page = page.map_err(|e| listing_failed(&source.bucket, &prefix, &e))?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
                 if exclude.is_some_and(|out| out.holds(&source.bucket, key)) {
