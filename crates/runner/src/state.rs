@@ -8,7 +8,9 @@
 //!
 //! # What is stored
 //!
-//! One table. The key is the input's identity, as bytes: `s3://bucket/key`
+//! One table. The key is the input's identity, as bytes (prefixed by the
+//! output root and a NUL by [`crate::checkpoint::StateCheckpoint`], so one
+//! state file serves several outputs): `s3://bucket/key`
 //! for S3 ([`s3_key`]), or the canonical input root, `/`, and the path
 //! relative to it for local files ([`LocalKeys`]). The value is a small
 //! [`Record`]: the input's version (the S3 ETag, or `size:mtime_ns` for a
