@@ -3,8 +3,8 @@
 //!
 //! [`run`] resolves the plan into an [`Output`] and a checkpoint, refuses
 //! what would harm an input, then hands the inputs to one of two
-//! schedulers: local files on a rayon pool, biggest first ([`local`]), or S3
-//! objects as they are listed ([`crate::objects`]). Both run each input
+//! schedulers: local files on a rayon pool, biggest first (`local`), or S3
+//! objects as they are listed (`objects`). Both run each input
 //! through [`crate::job::run_job`].
 
 use crate::checkpoint::{Checkpoint, OutputState, StateCheckpoint};
