@@ -895,3 +895,23 @@ fn check_test_and_fmt_never_panic_on_a_closed_pipe() {
         }
     }
 }
+
+#[test]
+fn a_summary_on_the_state_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    write_tree(&logs, 1, 1);
+    let state = tmp.path().join("state.redb");
+    let mut cmd = ctrules();
+    cmd.args(["run", "--rules"])
+        .arg(iam_rules(tmp.path()))
+        .arg("--input")
+        .arg(&logs)
+        .arg("--output")
+        .arg(tmp.path().join("out"))
+        .arg("--state")
+        .arg(&state);
+    let (out, _) = output_and_summary(&mut cmd, &state);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr_of(&out).contains("named twice"), "{}", text(&out));
+}

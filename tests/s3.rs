@@ -194,12 +194,15 @@ fn each_filter_lists_and_processes_only_its_part_of_the_trail() {
             },
         ),
     ];
+    // Outputs go to another bucket: a filtered run reads every trail of
+    // its input, and the outputs of earlier cases would be trails too.
+    s3.create_bucket("outputs");
     for (i, (flags, keeps)) in cases.iter().enumerate() {
         let out_prefix = format!("out{i}/");
         let (out, summary) = run_s3(
             &s3,
             "s3://trail/",
-            &format!("s3://trail/{out_prefix}"),
+            &format!("s3://outputs/{out_prefix}"),
             flags,
         );
         assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", text(&out));
@@ -209,7 +212,7 @@ fn each_filter_lists_and_processes_only_its_part_of_the_trail() {
             .map(|k| format!("{out_prefix}{k}"))
             .collect();
         assert!(!expected.is_empty());
-        assert_eq!(s3.list_keys("trail", &out_prefix), expected, "{flags:?}");
+        assert_eq!(s3.list_keys("outputs", &out_prefix), expected, "{flags:?}");
         assert_eq!(summary["files_processed"], expected.len(), "{flags:?}");
     }
 }
@@ -709,5 +712,70 @@ fn an_s3_run_into_a_local_directory_removes_stale_temporaries_there() {
         String::from_utf8_lossy(&out.stderr).contains("removed 1 temporary"),
         "{}",
         text(&out)
+    );
+}
+
+#[test]
+fn filters_read_every_trail_of_the_input_and_a_narrower_prefix_is_its_own_output() {
+    let s3 = MotoServer::start();
+    s3.create_bucket("two");
+    let day = "111122223333/CloudTrail/us-east-1/2024/08/01";
+    let keys = [
+        format!("AWSLogs/{day}/root.json.gz"),
+        format!("mgmt/AWSLogs/{day}/mgmt.json.gz"),
+        format!("deep/er/AWSLogs/o-abc123/{day}/deep.json.gz"),
+    ];
+    for (i, key) in keys.iter().enumerate() {
+        s3.put_object("two", key, &log_object(&records(key, i + 2)));
+    }
+    let (out, summary) = run_s3(&s3, "s3://two/", "-", &["--account", "111122223333"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 3, "{summary:#}");
+    assert_eq!(summary["events_out"], 2 + 3 + 4);
+
+    // With a state file: the same object under a narrower input prefix has
+    // another output name, so it is not done yet.
+    s3.create_bucket("outs");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.redb");
+    let args = ["--state", state.to_str().unwrap()];
+    let (_, summary) = run_s3(&s3, "s3://two/AWSLogs/", "s3://outs/p/", &args);
+    assert_eq!(summary["files_processed"], 1, "{summary:#}");
+    let (_, summary) = run_s3(&s3, "s3://two/AWSLogs/111122223333/", "s3://outs/p/", &args);
+    assert_eq!(summary["files_processed"], 1, "{summary:#}");
+    assert!(s3
+        .get_object("outs", "p/CloudTrail/us-east-1/2024/08/01/root.json.gz")
+        .is_some());
+}
+
+#[test]
+fn an_object_named_by_key_is_read_whatever_its_name_and_nothing_found_is_said() {
+    let s3 = MotoServer::start();
+    s3.create_bucket("odd");
+    let key = "pfx/AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/README.txt";
+    s3.put_object("odd", key, &log_object(&records("readme", 3)));
+    let (out, summary) = run_s3(&s3, &format!("s3://odd/{key}"), "-", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["events_out"], 3, "{summary:#}");
+    // A prefix with nothing under it says so.
+    let (out, summary) = run_s3(&s3, "s3://odd/typo-prefix/", "-", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        summary["skipped"]
+            .to_string()
+            .contains("nothing is stored under this prefix"),
+        "{summary:#}"
+    );
+    // One object named, outside the filters: skipped, and said.
+    let (_, summary) = run_s3(
+        &s3,
+        &format!("s3://odd/{key}"),
+        "-",
+        &["--from", "2024-08-02"],
+    );
+    assert_eq!(summary["files_processed"], 0);
+    assert!(
+        summary["skipped"].to_string().contains("outside"),
+        "{summary:#}"
     );
 }

@@ -218,8 +218,9 @@ pub struct S3Args {
     /// The KMS key for `--sse aws:kms` (default: the bucket's AWS-managed key).
     #[arg(long, value_name = "KEY")]
     pub sse_kms_key_id: Option<String>,
-    /// S3 objects in flight at once (downloading, evaluating, uploading).
-    #[arg(long, default_value_t = ctrules_runner::s3::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// S3 objects in flight at once (downloading, evaluating, uploading), 1 to
+    /// 256: each costs about 10 MB of buffers while in flight.
+    #[arg(long, default_value_t = ctrules_runner::s3::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 }
 

@@ -15,7 +15,7 @@
 //!   runs from several machines share what is done with no file of their own.
 
 use crate::report::{JobError, Stage};
-use crate::s3::put::{S3Sink, META_RULES_VERSION, META_SOURCE_ETAG};
+use crate::s3::put::{S3Sink, META_RULES_VERSION, META_SOURCE, META_SOURCE_ETAG};
 use crate::state::{Checkpointer, Done, StateError, StateStore};
 use std::path::Path;
 use std::sync::Arc;
@@ -100,10 +100,15 @@ impl StateCheckpoint {
         })
     }
 
-    /// The key of an input: the output root, a NUL, the input's identity.
+    /// The key of an input: its output (the output root and the output's
+    /// name under it), a NUL, the input's identity. The same input sent to
+    /// another output, or named under another input prefix, is not done.
     fn key(&self, entry: &Entry<'_>) -> Vec<u8> {
-        let mut key = Vec::with_capacity(self.output.len() + 1 + entry.input.len());
+        let output = entry.output.as_os_str().as_encoded_bytes();
+        let mut key = Vec::with_capacity(self.output.len() + output.len() + 2 + entry.input.len());
         key.extend_from_slice(&self.output);
+        key.push(b'/');
+        key.extend_from_slice(output);
         key.push(0);
         key.extend_from_slice(entry.input);
         key
@@ -158,7 +163,9 @@ impl Checkpoint for OutputState {
         match head {
             Ok(head) => {
                 let said = |k: &str| head.metadata().and_then(|m| m.get(k)).map(String::as_str);
-                Ok(said(META_SOURCE_ETAG) == Some(entry.version)
+                let source = crate::s3::put::header_text(&String::from_utf8_lossy(entry.input));
+                Ok(said(META_SOURCE) == Some(source.as_str())
+                    && said(META_SOURCE_ETAG) == Some(entry.version)
                     && said(META_RULES_VERSION) == Some(entry.rules_version))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),

@@ -49,7 +49,8 @@ impl ObjectRun {
     /// path: a key with an empty, `.` or `..` segment must not place an
     /// output anywhere but under the output root.
     fn relative(&self, key: &str) -> Result<PathBuf, JobError> {
-        let relative = if self.source.is_object() {
+        let named = self.source.is_object() || self.source.prefix.strip_suffix('/') == Some(key);
+        let relative = if named {
             key.rsplit('/').next().unwrap_or(key)
         } else {
             key.strip_prefix(&self.source.prefix).unwrap_or(key)

@@ -455,6 +455,7 @@ fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), RunError> {
             _ => None,
         })
         .collect();
+    let mut written: Vec<PathBuf> = Vec::new();
     for path in &plan.also_writes {
         let refuse = |why: String| {
             Err(RunError::Usage(format!(
@@ -468,6 +469,12 @@ fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), RunError> {
         let Some(resolved) = resolve_written(path) else {
             continue; // it cannot be written anyway, and says so then
         };
+        if written.contains(&resolved) {
+            return refuse(
+                "is named twice (--summary-json and --state): one would replace the other".into(),
+            );
+        }
+        written.push(resolved.clone());
         for (tree, what) in &trees {
             if resolved.starts_with(tree) {
                 return refuse(format!(

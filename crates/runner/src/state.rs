@@ -343,10 +343,55 @@ impl fmt::Debug for StateStore {
     }
 }
 
+/// Makes a new, empty state file at `path` all at once: built under a
+/// temporary name beside it and linked into place when complete, so that a
+/// kill -9 while it is being made leaves no half-made file that every later
+/// run would refuse. When another run makes it first, theirs is kept.
+fn create_whole(path: &Path) -> Result<(), StateError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    crate::inflight::remove_stale(dir);
+    let temp = crate::inflight::temp_path(path);
+    let _ = std::fs::remove_file(&temp);
+    {
+        let db = redb::Database::builder()
+            .create(&temp)
+            .map_err(|e| Fail::new(path, "create it").redb(e))?;
+        let store = StateStore {
+            db,
+            path: temp.clone(),
+        };
+        store.claim()?;
+    }
+    let linked = std::fs::hard_link(&temp, path);
+    let _ = std::fs::remove_file(&temp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            // An empty file we were asked to fill, or another run's new store.
+            if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+                let _ = std::fs::remove_file(path);
+                return create_whole(path);
+            }
+            Ok(())
+        }
+        Err(source) => Err(StateError::Io {
+            path: path.to_path_buf(),
+            doing: "create it",
+            source,
+        }),
+    }
+}
+
 impl StateStore {
     /// Opens the state file at `path`, creating it when missing or empty.
     pub fn open(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
         let path = path.as_ref().to_path_buf();
+        if std::fs::metadata(&path).map_or(true, |m| m.len() == 0) {
+            create_whole(&path)?;
+        }
         check_magic(&path)?;
         let db = redb::Database::builder()
             .set_cache_size(CACHE_BYTES)
@@ -644,7 +689,7 @@ impl Checkpointer {
     /// Defaults for [`Checkpointer::new`]: a commit per 1,000 inputs or per
     /// second, whichever comes first.
     pub const EVERY: usize = 1000;
-    pub const INTERVAL: Duration = Duration::from_secs(1);
+    pub const INTERVAL: Duration = Duration::from_millis(250);
 
     /// Starts the committing thread.
     pub fn new(store: Arc<StateStore>, every: usize, interval: Duration) -> Checkpointer {

@@ -39,7 +39,7 @@ where
             let transient = TRANSIENT.contains(&code) || status >= 500;
             let message = match (code, err.message()) {
                 (_, Some(m)) => m,
-                ("NotFound" | "NoSuchKey", None) => "no such object",
+                ("NotFound" | "NoSuchKey", None) => "no such object (or no such bucket)",
                 ("NoSuchBucket", None) => "no such bucket",
                 ("AccessDenied" | "Forbidden", None) => "access denied",
                 (_, None) => "",

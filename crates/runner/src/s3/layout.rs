@@ -139,15 +139,6 @@ fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_org(s: &str) -> bool {
-    // Organization ids: "o-" and 10 to 32 lowercase letters or digits.
-    s.strip_prefix("o-").is_some_and(|r| {
-        (10..=32).contains(&r.len())
-            && r.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    })
-}
-
 /// The segments after the last `AWSLogs/` of a key or prefix.
 fn after_awslogs(key: &str) -> Option<&str> {
     if let Some(rest) = key.strip_prefix("AWSLogs/") {
@@ -161,7 +152,9 @@ fn after_awslogs(key: &str) -> Option<&str> {
 pub fn key_facts(key: &str) -> Option<KeyFacts<'_>> {
     let mut segs = after_awslogs(key)?.split('/');
     let mut first = segs.next()?;
-    let org = if is_org(first) {
+    // The folder above the account is the organization's id (`o-...`);
+    // any name is taken, as CloudTrail's own checks are not ours to make.
+    let org = if !is_account(first) {
         let org = first;
         first = segs.next()?;
         Some(org)
@@ -230,7 +223,7 @@ fn level_of(prefix: &str, filters: &Filters) -> Option<Level> {
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let mut i = 0;
     let mut level = Level::AwsLogs;
-    if segs.get(i).is_some_and(|s| is_org(s)) {
+    if segs.get(i).is_some_and(|s| !is_account(s)) {
         i += 1;
         level = Level::Org;
     }
@@ -318,24 +311,14 @@ pub async fn prefixes_to_list<L: ListLevel>(
                 out.push(p);
                 continue;
             }
-            // Trails sit under any prefix (`AWSLogs/`, `mgmt/AWSLogs/`).
-            // A prefix holding `AWSLogs/` is a trail's: only that is read
-            // (beside it may be other things, such as enriched copies).
-            // Otherwise look a few levels down for trails, then let the
-            // keys' own facts decide below that.
+            // Trails sit under any prefix (`AWSLogs/`, `mgmt/AWSLogs/`), and
+            // a run without filters reads them all: look a few levels down
+            // for them, then let the keys' own facts decide below that.
             Level::Top if depth >= MAX_SEARCH_DEPTH => {
                 out.push(p);
                 continue;
             }
-            Level::Top => {
-                let children = lister.children(&p).await?;
-                let awslogs = format!("{p}AWSLogs/");
-                if children.contains(&awslogs) {
-                    vec![awslogs]
-                } else {
-                    children
-                }
-            }
+            Level::Top => lister.children(&p).await?,
             _ => match named {
                 Some(names) => names.iter().map(|n| format!("{p}{n}/")).collect(),
                 None => lister.children(&p).await?,
@@ -346,7 +329,8 @@ pub async fn prefixes_to_list<L: ListLevel>(
             .filter(|c| {
                 let seg = last_segment(c);
                 match level {
-                    Level::AwsLogs => is_org(seg) || (is_account(seg) && filters.account(seg)),
+                    // An organization is any folder that is not an account.
+                    Level::AwsLogs => !is_account(seg) || filters.account(seg),
                     Level::Org => is_account(seg) && filters.account(seg),
                     Level::Account => Kind::of(seg).is_log(),
                     Level::Kind => filters.region(seg),
@@ -420,9 +404,13 @@ mod tests {
                         keys.insert(format!(
                             "trail/AWSLogs/{org}{account}/{kind}/{region}/{day}/{account}_{kind}_{region}_x.json.gz"
                         ));
-                        // A second trail, under its own prefix.
+                        // Two more trails: one under its own prefix, one at
+                        // the root beside it, with an org id of another form.
                         keys.insert(format!(
                             "mgmt/AWSLogs/{account}/{kind}/{region}/{day}/{account}_{kind}_{region}_m.json.gz"
+                        ));
+                        keys.insert(format!(
+                            "AWSLogs/o-abc123/{account}/{kind}/{region}/{day}/{account}_{kind}_{region}_r.json.gz"
                         ));
                     }
                 }

@@ -27,6 +27,9 @@ pub enum Listed {
 pub const DIGEST: &str = "a CloudTrail digest object (integrity digest, not a log of events)";
 pub const EMPTY: &str = "an empty object";
 pub const NOT_A_LOG_NAME: &str = crate::source::NOT_A_LOG_NAME;
+pub const OUTSIDE_FILTERS: &str = "outside --account, --region, --from or --to";
+pub const NOTHING_FOUND: &str =
+    "nothing is stored under this prefix (check the bucket, the prefix and the filters)";
 
 /// Whether a key (below the input prefix) has a part whose name starts
 /// with `.`, as hidden files do. `.` and `..` themselves are not hidden but
@@ -105,11 +108,15 @@ pub async fn list(
             .send()
             .await
             .map_err(|e| job_error(Stage::Open, "HeadObject", &object, &e))?;
-        let listed = Listed::Object(ObjectRef {
-            key: source.prefix.clone(),
-            etag: head.e_tag().unwrap_or("").trim_matches('"').to_string(),
-            size: head.content_length().unwrap_or(0).max(0) as u64,
-        });
+        let listed = if filters.keeps(key_facts(&source.prefix).as_ref()) {
+            Listed::Object(ObjectRef {
+                key: source.prefix.clone(),
+                etag: head.e_tag().unwrap_or("").trim_matches('"').to_string(),
+                size: head.content_length().unwrap_or(0).max(0) as u64,
+            })
+        } else {
+            Listed::Skipped(source.prefix.clone(), OUTSIDE_FILTERS)
+        };
         let _ = tx.send(listed).await;
         return Ok(());
     }
@@ -121,6 +128,7 @@ pub async fn list(
         .filter(|out| out.bucket == source.bucket)
         .map(|out| out.prefix.as_str());
     let prefixes = prefixes_to_list(&levels, &source.prefix, filters, same_bucket_output).await?;
+    let mut seen_any = false;
     for prefix in prefixes {
         let mut pages = client
             .list_objects_v2()
@@ -132,6 +140,7 @@ pub async fn list(
             let page = page.map_err(|e| listing_failed(&source.bucket, &prefix, &e))?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
+                seen_any = true;
                 if exclude.is_some_and(|out| out.holds(&source.bucket, key)) {
                     continue; // our own output: never read back
                 }
@@ -162,6 +171,30 @@ pub async fn list(
                 }
             }
         }
+    }
+    if !seen_any && !source.prefix.is_empty() {
+        // Nothing below `prefix/`: it may name one object whose name is not
+        // a log file's (asked for by name, so read), or nothing at all,
+        // which a run must say rather than end quietly with nothing done.
+        let key = source.prefix.trim_end_matches('/');
+        let head = client
+            .head_object()
+            .bucket(&source.bucket)
+            .key(key)
+            .send()
+            .await;
+        let listed = match head {
+            Ok(_) if !filters.keeps(key_facts(key).as_ref()) => {
+                Listed::Skipped(key.to_string(), OUTSIDE_FILTERS)
+            }
+            Ok(head) => Listed::Object(ObjectRef {
+                key: key.to_string(),
+                etag: head.e_tag().unwrap_or("").trim_matches('"').to_string(),
+                size: head.content_length().unwrap_or(0).max(0) as u64,
+            }),
+            Err(_) => Listed::Skipped(source.prefix.clone(), NOTHING_FOUND),
+        };
+        let _ = tx.send(listed).await;
     }
     Ok(())
 }

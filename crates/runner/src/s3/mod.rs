@@ -101,7 +101,15 @@ pub const DEFAULT_CONCURRENCY: usize = 32;
 /// An S3 client for `options`, from the standard credential chain.
 pub async fn client(options: &S3Options) -> aws_sdk_s3::Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+        // An endpoint that accepts and never answers must not hang a run:
+        // each attempt gives up, and the retries and the report follow.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .read_timeout(std::time::Duration::from_secs(60))
+                .build(),
+        );
     if let Some(region) = &options.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }

@@ -136,9 +136,9 @@ impl S3Sink {
                 // read by Athena: no Content-Encoding, which would make some
                 // HTTP clients unzip it on the way.
                 .content_type("application/gzip")
-                .metadata(META_SOURCE, ascii(&provenance.source))
-                .metadata(META_SOURCE_ETAG, ascii(&provenance.source_version))
-                .metadata(META_RULES_VERSION, ascii(&provenance.rules_version));
+                .metadata(META_SOURCE, header_text(&provenance.source))
+                .metadata(META_SOURCE_ETAG, header_text(&provenance.source_version))
+                .metadata(META_RULES_VERSION, header_text(&provenance.rules_version));
             if let Some(sse) = &self.sse {
                 put = put.server_side_encryption(sse.clone());
             }
@@ -160,15 +160,34 @@ impl S3Sink {
     }
 }
 
-/// Metadata values travel as HTTP headers: ASCII only, other bytes escaped.
-fn ascii(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c.to_string()
-            } else {
-                c.escape_unicode().to_string()
-            }
-        })
-        .collect()
+/// Metadata values travel as HTTP headers, so in ASCII: other bytes (and
+/// `%` itself) are percent-encoded, as in a URL, so that the value can be
+/// read back exactly.
+pub fn header_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (b.is_ascii_graphic() && b != b'%') || b == b' ' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_text;
+
+    #[test]
+    fn metadata_text_is_ascii_and_reads_back_exactly() {
+        assert_eq!(
+            header_text("s3://b/AWSLogs/a b.json.gz"),
+            "s3://b/AWSLogs/a b.json.gz"
+        );
+        assert_eq!(header_text("s3://b/ü.json"), "s3://b/%C3%BC.json");
+        // '%' itself is escaped, so a literal "%C3%BC" cannot pass for "ü".
+        assert_eq!(header_text("s3://b/%C3%BC.json"), "s3://b/%25C3%25BC.json");
+        assert_eq!(header_text("a\u{1}b"), "a%01b");
+    }
 }
