@@ -48,17 +48,7 @@ where
             (transient, format!("{code}{sep}{message} (HTTP {status})"))
         }
         SdkError::TimeoutError(_) => (true, "timed out".to_string()),
-        SdkError::DispatchFailure(f) => (
-            true,
-            format!(
-                "cannot reach S3: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-                    .to_string()
-                    .trim_start_matches("dispatch failure: ")
-            )
-            .replace(" (io error)", "")
-                + if f.is_timeout() { " (timeout)" } else { "" },
-        ),
+        SdkError::DispatchFailure(_) => (true, format!("cannot reach S3: {}", readable(e))),
         SdkError::ResponseError(_) => (
             true,
             format!(
@@ -69,4 +59,40 @@ where
         _ => (false, aws_sdk_s3::error::DisplayErrorContext(e).to_string()),
     };
     JobError::new(stage, retryable, format!("{operation} {object}: {cause}"))
+}
+
+/// The SDK's error chain for people: its `Display` context, without the
+/// `Debug` dump of the innermost error it appends in parentheses.
+fn readable(e: &dyn std::error::Error) -> String {
+    let text = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+    let text = text.trim_start_matches("dispatch failure: ");
+    let cut = text
+        .find(" (DispatchFailure(")
+        .or_else(|| text.find(" (ConnectorError"))
+        .unwrap_or(text.len());
+    text[..cut].replace(" (io error)", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[derive(Debug)]
+    struct Inner;
+    impl std::fmt::Display for Inner {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("timeout: HTTP read timeout occurred after 60s")
+        }
+    }
+    impl std::error::Error for Inner {}
+
+    #[test]
+    fn errors_read_without_the_debug_dump() {
+        let text = readable(&Inner);
+        assert!(
+            text.starts_with("timeout: HTTP read timeout occurred after 60s"),
+            "{text}"
+        );
+        assert!(!text.contains("DispatchFailure"), "{text}");
+    }
 }
