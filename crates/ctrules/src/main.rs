@@ -225,6 +225,18 @@ pub struct S3Args {
 }
 
 fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    // Exactly YYYY-MM-DD: chrono alone would also take `2024-8-1`.
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shaped {
+        return Err(format!("{text:?} is not a date YYYY-MM-DD"));
+    }
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|e| format!("{text:?} is not a date YYYY-MM-DD: {e}"))
 }

@@ -154,6 +154,16 @@ pub fn write_named_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// The checkpoint to flush when a signal stops the run.
+static ON_SIGNAL_FLUSH: std::sync::OnceLock<std::sync::Arc<dyn crate::checkpoint::Checkpoint>> =
+    std::sync::OnceLock::new();
+
+/// Has the signal handler of [`remove_on_signals`] record the marks of
+/// `checkpoint` before the process exits.
+pub fn flush_on_signals(checkpoint: std::sync::Arc<dyn crate::checkpoint::Checkpoint>) {
+    let _ = ON_SIGNAL_FLUSH.set(checkpoint);
+}
+
 /// On SIGINT, SIGTERM or SIGHUP: removes every temporary in flight, says
 /// so on standard error, and exits with 128 + the signal's number. The
 /// registry stays locked until the exit, so no new temporary can appear.
@@ -171,8 +181,16 @@ pub fn remove_on_signals() -> io::Result<()> {
                         removed += 1;
                     }
                 }
+                // What finished is recorded, so the next run need not redo it.
+                let recorded = match ON_SIGNAL_FLUSH.get() {
+                    Some(cp) => match cp.flush() {
+                        Ok(()) => "; finished inputs recorded in the state",
+                        Err(_) => "; the state could not record the last inputs",
+                    },
+                    None => "",
+                };
                 crate::run::say(&format!(
-                    "interrupted (signal {signal}): stopped, {removed} unfinished outputs removed; finished outputs are in place"
+                    "interrupted (signal {signal}): stopped, {removed} unfinished outputs removed; finished outputs are in place{recorded}"
                 ));
                 std::process::exit(128 + signal);
             }

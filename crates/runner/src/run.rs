@@ -103,6 +103,9 @@ pub fn run(
         .map(|rt| rt.block_on(crate::s3::client(&plan.s3)));
     let output = open_output(plan, client.as_ref())?;
     let checkpoint = open_checkpoint(plan, &output, runtime.as_ref())?;
+    if let Some(cp) = &checkpoint {
+        crate::inflight::flush_on_signals(cp.clone());
+    }
     let mut summary = Summary::new(&rules);
     let mut out = io::stdout().lock();
     let stdout_error = match (&plan.input, runtime.as_ref(), client) {
