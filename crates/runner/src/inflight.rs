@@ -154,14 +154,16 @@ pub fn write_named_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
-/// The checkpoint to flush when a signal stops the run.
-static ON_SIGNAL_FLUSH: std::sync::OnceLock<std::sync::Arc<dyn crate::checkpoint::Checkpoint>> =
-    std::sync::OnceLock::new();
+/// The checkpoint of the run going on, to flush when a signal stops it.
+/// Weak: it must not keep a finished run's store open (and locked).
+type Flush = std::sync::Weak<dyn crate::checkpoint::Checkpoint>;
+static ON_SIGNAL_FLUSH: Mutex<Option<Flush>> = Mutex::new(None);
 
 /// Has the signal handler of [`remove_on_signals`] record the marks of
-/// `checkpoint` before the process exits.
-pub fn flush_on_signals(checkpoint: std::sync::Arc<dyn crate::checkpoint::Checkpoint>) {
-    let _ = ON_SIGNAL_FLUSH.set(checkpoint);
+/// `checkpoint` (the current run's) before the process exits.
+pub fn flush_on_signals(checkpoint: &std::sync::Arc<dyn crate::checkpoint::Checkpoint>) {
+    *ON_SIGNAL_FLUSH.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(std::sync::Arc::downgrade(checkpoint));
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: removes every temporary in flight, says
@@ -182,7 +184,12 @@ pub fn remove_on_signals() -> io::Result<()> {
                     }
                 }
                 // What finished is recorded, so the next run need not redo it.
-                let recorded = match ON_SIGNAL_FLUSH.get() {
+                let current = ON_SIGNAL_FLUSH
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .and_then(std::sync::Weak::upgrade);
+                let recorded = match current {
                     Some(cp) => match cp.flush() {
                         Ok(()) => "; finished inputs recorded in the state",
                         Err(_) => "; the state could not record the last inputs",

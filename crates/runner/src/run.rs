@@ -104,7 +104,7 @@ pub fn run(
     let output = open_output(plan, client.as_ref())?;
     let checkpoint = open_checkpoint(plan, &output, runtime.as_ref())?;
     if let Some(cp) = &checkpoint {
-        crate::inflight::flush_on_signals(cp.clone());
+        crate::inflight::flush_on_signals(cp);
     }
     let mut summary = Summary::new(&rules);
     let mut out = io::stdout().lock();
