@@ -11,13 +11,12 @@
 //! `1e400` or 29-digit integers keep their text), whatever serde could parse.
 
 use crate::enrichment::{Enrichment, OutputValue};
-use crate::json::{compact_into, Cursor};
+use crate::json::{compact_into, key_text, Cursor};
 use crate::path::{set_from, PathSegment};
 use crate::reader::Record;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::Value;
-use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 
@@ -155,7 +154,7 @@ fn rewrite(raw: &[u8], enrichment: &Enrichment, out: &mut Vec<u8>) -> Result<(),
             let (ks, ke) = c.string()?;
             c.eat(b':')?;
             let (vs, ve) = c.value()?;
-            let key = decode_key(&raw[ks..ke]);
+            let key = key_text(&raw[ks..ke]);
             match key
                 .as_deref()
                 .and_then(|k| fields.iter().position(|(n, _)| *n == k))
@@ -202,18 +201,6 @@ fn rewrite(raw: &[u8], enrichment: &Enrichment, out: &mut Vec<u8>) -> Result<(),
     }
     out.push(b'}');
     Ok(())
-}
-
-/// A key's text, unescaped; None if it cannot be (it then matches no path).
-fn decode_key(quoted: &[u8]) -> Option<Cow<'_, str>> {
-    let inner = &quoted[1..quoted.len() - 1];
-    if memchr::memchr(b'\\', inner).is_none() {
-        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
-    } else {
-        serde_json::from_slice::<String>(quoted)
-            .ok()
-            .map(Cow::Owned)
-    }
 }
 
 /// The overwrites that go on through the member `key`.
@@ -270,7 +257,7 @@ fn member(
                     first = false;
                     out.extend_from_slice(&raw[ks..ke]);
                     out.push(b':');
-                    let below = key_paths(paths, decode_key(&raw[ks..ke]).as_deref());
+                    let below = key_paths(paths, key_text(&raw[ks..ke]).as_deref());
                     member(raw, value, &below, out)?;
                     if !c.separator(b'}')? {
                         break;

@@ -27,6 +27,7 @@ mod split;
 
 pub use projection::{parse_projected, FieldSet};
 
+use crate::json::key_text;
 use crate::schema::RECORD_MARKERS;
 pub use crate::writer::Rejected;
 use projection::parse_noting_keys;
@@ -389,18 +390,6 @@ fn io_error(e: io::Error, gzipped: bool) -> ReadError {
         )
     } else {
         ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}"))
-    }
-}
-
-/// A key's text, unescaped (None if it cannot be).
-fn key_text(quoted: &[u8]) -> Option<Cow<'_, str>> {
-    let inner = quoted.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if memchr::memchr(b'\\', inner).is_none() {
-        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
-    } else {
-        serde_json::from_slice::<String>(quoted)
-            .ok()
-            .map(Cow::Owned)
     }
 }
 
