@@ -139,6 +139,21 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// A quoted JSON key's text, unescaped; None when it is not a valid
+/// string (it then names no field). Borrowed when it has no escapes.
+pub(crate) fn key_text(quoted: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = quoted.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if memchr::memchr(b'\\', inner).is_none() {
+        std::str::from_utf8(inner)
+            .ok()
+            .map(std::borrow::Cow::Borrowed)
+    } else {
+        serde_json::from_slice::<String>(quoted)
+            .ok()
+            .map(std::borrow::Cow::Owned)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,20 +169,5 @@ mod tests {
             std::str::from_utf8(&out).unwrap(),
             "{\"a b\":[1,2],\"c\\\" d\":\" x \"}"
         );
-    }
-}
-
-/// A quoted JSON key's text, unescaped; None when it is not a valid
-/// string (it then names no field). Borrowed when it has no escapes.
-pub(crate) fn key_text(quoted: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    let inner = quoted.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if memchr::memchr(b'\\', inner).is_none() {
-        std::str::from_utf8(inner)
-            .ok()
-            .map(std::borrow::Cow::Borrowed)
-    } else {
-        serde_json::from_slice::<String>(quoted)
-            .ok()
-            .map(std::borrow::Cow::Owned)
     }
 }
