@@ -34,16 +34,6 @@ pub struct Job {
     pub size: u64,
     /// Its output's name, relative to the output root (`.gz` and all).
     pub output: PathBuf,
-    pub open: Open,
-}
-
-/// A job once its `open` is taken.
-struct Named {
-    name: String,
-    id: Vec<u8>,
-    version: String,
-    size: u64,
-    output: PathBuf,
 }
 
 /// What every job of a run shares.
@@ -55,24 +45,10 @@ pub struct Context<'a> {
     pub runtime: Option<&'a tokio::runtime::Handle>,
 }
 
-/// Runs `job` to the end. For standard output, the gathered records come
-/// back with the report (nothing when it failed).
-pub fn run_job(job: Job, cx: &Context<'_>) -> (FileReport, Spill) {
-    let Job {
-        name,
-        id,
-        version,
-        size,
-        output,
-        open,
-    } = job;
-    let job = Named {
-        name,
-        id,
-        version,
-        size,
-        output,
-    };
+/// Runs `job` to the end, opening it with `open` when its turn comes (not
+/// at all when the checkpoint says it is done). For standard output, the
+/// gathered records come back with the report (nothing when it failed).
+pub fn run_job(job: Job, open: Open, cx: &Context<'_>) -> (FileReport, Spill) {
     let entry = Entry {
         input: &job.id,
         output: &job.output,
@@ -83,8 +59,7 @@ pub fn run_job(job: Job, cx: &Context<'_>) -> (FileReport, Spill) {
     if let Some(cp) = checkpoint {
         match cp.is_done(&entry) {
             Ok(true) => {
-                let mut report = FileReport::already_done();
-                report.input = job.name;
+                let mut report = FileReport::already_done(job.name);
                 report.bytes_in = job.size;
                 return (report, Spill::new());
             }
@@ -117,7 +92,7 @@ pub fn run_job(job: Job, cx: &Context<'_>) -> (FileReport, Spill) {
 /// reason a file that is not a log was skipped (nothing written).
 fn write(
     reader: Box<dyn Read>,
-    job: &Named,
+    job: &Job,
     cx: &Context<'_>,
     report: &mut FileReport,
     spill: &mut Spill,

@@ -9,7 +9,7 @@
 //! listing order, and count against the concurrency until written.
 
 use crate::checkpoint::Checkpoint;
-use crate::job::{run_job, Context, Job};
+use crate::job::{run_job, Context, Job, Open};
 use crate::report::{FileReport, JobError, Stage, Status, Summary};
 use crate::run::Event;
 use crate::s3::fault::job_error;
@@ -71,11 +71,11 @@ impl ObjectRun {
     }
 
     /// The job of one listed object.
-    fn job(self: &Arc<Self>, object: ObjectRef) -> Result<Job, JobError> {
+    fn job(self: &Arc<Self>, object: ObjectRef) -> Result<(Job, Open), JobError> {
         let output = output_name(self.relative(&object.key)?.as_os_str());
         let run = self.clone();
         let key = object.key.clone();
-        let open: crate::job::Open = Box::new(move || {
+        let open: Open = Box::new(move || {
             let name = run.name(&key);
             let got = run.runtime.block_on(
                 run.client
@@ -93,14 +93,15 @@ impl ObjectRun {
             );
             Ok(Box::new(reader) as Box<dyn Read>)
         });
-        Ok(Job {
-            name: self.name(&object.key),
-            id: self.name(&object.key).into_bytes(),
+        let name = self.name(&object.key);
+        let job = Job {
+            id: name.clone().into_bytes(),
+            name,
             version: object.etag,
             size: object.size,
             output,
-            open,
-        })
+        };
+        Ok((job, open))
     }
 }
 
@@ -200,7 +201,7 @@ pub async fn run_objects(
                         events(Event::Found { inputs: 1, bytes: object.size });
                         let name = run.name(&object.key);
                         match collisions.check(&object.key).and_then(|()| run.job(object)) {
-                            Ok(job) => {
+                            Ok((job, open)) => {
                                 let shared = run.clone();
                                 let handle = jobs.spawn_blocking(move || {
                                     let cx = Context {
@@ -209,7 +210,7 @@ pub async fn run_objects(
                                         checkpoint: shared.checkpoint.as_deref(),
                                         runtime: Some(&shared.runtime),
                                     };
-                                    run_job(job, &cx)
+                                    run_job(job, open, &cx)
                                 });
                                 tasks.insert(handle.id(), (i, name));
                                 None

@@ -115,8 +115,8 @@ impl FileReport {
     }
 
     /// A report of an input an earlier run did.
-    pub fn already_done() -> FileReport {
-        let mut report = FileReport::new(String::new());
+    pub fn already_done(input: String) -> FileReport {
+        let mut report = FileReport::new(input);
         report.status = Status::AlreadyDone;
         report
     }

@@ -8,7 +8,7 @@
 //! through [`crate::job::run_job`].
 
 use crate::checkpoint::{Checkpoint, OutputState, StateCheckpoint};
-use crate::job::{run_job, Context, Job};
+use crate::job::{run_job, Context, Job, Open};
 use crate::objects::{run_objects, ObjectRun};
 use crate::plan::{Location, Plan, State, MAX_JOBS};
 use crate::report::{FileReport, JobError, Stage, Summary};
@@ -261,7 +261,7 @@ fn local(
     let inputs = &found.inputs;
     events(Event::Found {
         inputs: inputs.len() as u64,
-        bytes: inputs.iter().map(Input::size).sum(),
+        bytes: inputs.iter().map(|i| i.size).sum(),
     });
     events(Event::FoundAll);
     // Standard output has no files to collide.
@@ -299,7 +299,10 @@ fn local(
                 );
                 (FileReport::failed(input.display(), error), Spill::new())
             }
-            None => run_job(local_job(input, keys.as_ref()), &cx),
+            None => {
+                let (job, open) = local_job(input, keys.as_ref());
+                run_job(job, open, &cx)
+            }
         };
         events(Event::Finished(&report));
         (report, spill)
@@ -335,7 +338,7 @@ fn local(
 /// The job of a local input: its identity in the checkpoint (the canonical
 /// input root and its relative path), its version (`size:mtime`), and how
 /// to open it.
-fn local_job(input: &Input, keys: Option<&LocalKeys>) -> Job {
+fn local_job(input: &Input, keys: Option<&LocalKeys>) -> (Job, Open) {
     let (version, size) = match &input.origin {
         Origin::File(path) => std::fs::metadata(path)
             .map(|m| (crate::state::local_version(&m), m.len()))
@@ -344,7 +347,7 @@ fn local_job(input: &Input, keys: Option<&LocalKeys>) -> Job {
         Origin::Stream(_) | Origin::Stdin => (String::new(), 0),
     };
     let origin = input.origin.clone();
-    Job {
+    let job = Job {
         name: input.display(),
         id: keys
             .map(|k| k.key(input.relative.as_os_str()))
@@ -352,20 +355,21 @@ fn local_job(input: &Input, keys: Option<&LocalKeys>) -> Job {
         version,
         size,
         output: input.output_relative(),
-        open: Box::new(move || match origin {
-            Origin::File(path) | Origin::Stream(path) => std::fs::File::open(&path)
-                .map(|f| Box::new(f) as Box<dyn Read>)
-                .map_err(|e| {
-                    JobError::new(
-                        Stage::Open,
-                        e.kind() != io::ErrorKind::NotFound
-                            && e.kind() != io::ErrorKind::PermissionDenied,
-                        format!("cannot open: {e}"),
-                    )
-                }),
-            Origin::Stdin => Ok(Box::new(io::stdin().lock()) as Box<dyn Read>),
-        }),
-    }
+    };
+    let open: Open = Box::new(move || match origin {
+        Origin::File(path) | Origin::Stream(path) => std::fs::File::open(&path)
+            .map(|f| Box::new(f) as Box<dyn Read>)
+            .map_err(|e| {
+                JobError::new(
+                    Stage::Open,
+                    e.kind() != io::ErrorKind::NotFound
+                        && e.kind() != io::ErrorKind::PermissionDenied,
+                    format!("cannot open: {e}"),
+                )
+            }),
+        Origin::Stdin => Ok(Box::new(io::stdin().lock()) as Box<dyn Read>),
+    });
+    (job, open)
 }
 
 /// The inputs of a local plan, leaving out the output directory, after
@@ -514,8 +518,7 @@ fn largest_first<T: Send>(
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     let mut order: Vec<usize> = (0..which.len()).collect();
-    // One stat per file: sort_by_key would ask for each size many times.
-    order.sort_by_cached_key(|&k| std::cmp::Reverse(inputs[which[k]].size()));
+    order.sort_by_key(|&k| std::cmp::Reverse(inputs[which[k]].size));
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<T>>> = which.iter().map(|_| Mutex::new(None)).collect();
     pool.scope(|scope| {

@@ -50,17 +50,11 @@ pub struct Input {
     /// Path relative to the input root; names the output. Kept as the
     /// operating system gave it (not necessarily UTF-8).
     pub relative: PathBuf,
+    /// Bytes as found (0 for a stream), read once when the input is found.
+    pub size: u64,
 }
 
 impl Input {
-    /// Bytes to read, when known (0 for a stream or an unreadable file).
-    pub fn size(&self) -> u64 {
-        match &self.origin {
-            Origin::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
-            Origin::Stream(_) | Origin::Stdin => 0,
-        }
-    }
-
     /// The output's relative path: the input's, with `.gz` added when missing.
     pub fn output_relative(&self) -> PathBuf {
         crate::sink::output_name(self.relative.as_os_str())
@@ -142,7 +136,12 @@ pub fn discover_path(root: &Path, exclude: &[FileId]) -> std::io::Result<Found> 
         } else {
             Origin::Stream(root.to_path_buf())
         };
-        found.inputs.push(Input { origin, relative });
+        let size = if meta.is_file() { meta.len() } else { 0 };
+        found.inputs.push(Input {
+            origin,
+            relative,
+            size,
+        });
         return Ok(found);
     }
     let walker = walkdir::WalkDir::new(root)
@@ -199,9 +198,12 @@ pub fn discover_path(root: &Path, exclude: &[FileId]) -> std::io::Result<Found> 
             .unwrap_or(entry.path())
             .to_path_buf();
         if is_log_name(relative.as_os_str().as_bytes()) {
+            // One stat, here: the size orders the work and sums the progress.
+            let size = entry.metadata().map_or(0, |m| m.len());
             found.inputs.push(Input {
                 origin: Origin::File(entry.path().to_path_buf()),
                 relative,
+                size,
             });
         } else {
             found
@@ -238,6 +240,7 @@ pub fn stdin() -> Found {
         inputs: vec![Input {
             origin: Origin::Stdin,
             relative: PathBuf::from("stdin.ndjson"),
+            size: 0,
         }],
         ..Found::default()
     }
