@@ -973,3 +973,40 @@ fn dates_must_be_written_in_full() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr_of(&out).contains("YYYY-MM-DD"), "{}", text(&out));
 }
+
+#[test]
+fn two_local_files_with_one_output_name_are_not_both_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("a.json"),
+        serde_json::to_vec(&json!({"Records": records(0, 2)})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(logs.join("a.json.gz"), log_file(&records(10, 3))).unwrap();
+    let out_dir = tmp.path().join("out");
+    let (out, summary) = run(&iam_rules(tmp.path()), &logs, &out_dir, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(summary["files_processed"], 1, "{summary:#}");
+    let failed = summary["failed"].to_string();
+    assert!(
+        failed.contains("a.json.gz") && failed.contains("would overwrite the output of"),
+        "{failed}"
+    );
+    // The first in name order keeps the output.
+    assert_eq!(output_ids(&out_dir), ids_of(&records(0, 2)));
+    // To standard output there is nothing to collide: both are written.
+    let to_stdout = ctrules()
+        .args(["run", "--output", "-", "--rules"])
+        .arg(iam_rules(tmp.path()))
+        .arg("--input")
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert_eq!(to_stdout.status.code(), Some(0), "{}", text(&to_stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&to_stdout.stdout).lines().count(),
+        5
+    );
+}

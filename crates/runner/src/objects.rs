@@ -17,9 +17,9 @@ use crate::s3::layout::Filters;
 use crate::s3::list::{list, Listed, ObjectRef};
 use crate::s3::S3Url;
 use crate::sink::spill::Spill;
-use crate::sink::{output_name, Output};
+use crate::sink::{output_name, Output, OutputNames};
 use ctrules_compiler::RuleSet;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,32 +105,6 @@ impl ObjectRun {
     }
 }
 
-/// Keys that would take another key's output (`a.json` and `a.json.gz`
-/// both make `a.json.gz`): the later one fails, naming the first. Only keys
-/// without `.gz` can collide, and CloudTrail writes none, so the set stays
-/// small.
-#[derive(Default)]
-struct Collisions {
-    plain: HashSet<String>,
-}
-
-impl Collisions {
-    fn check(&mut self, key: &str) -> Result<(), JobError> {
-        match key.strip_suffix(".gz") {
-            Some(plain) if self.plain.contains(plain) => Err(JobError::new(
-                Stage::Write,
-                false,
-                format!("its output would overwrite the output of {plain}"),
-            )),
-            Some(_) => Ok(()),
-            None => {
-                self.plain.insert(key.to_string());
-                Ok(())
-            }
-        }
-    }
-}
-
 /// Runs every object of `run` and gathers the summary. Objects that fail
 /// are named in it; a failed listing stops the listing (what was listed
 /// before still runs) and is named too.
@@ -154,7 +128,7 @@ pub async fn run_objects(
     let mut jobs: JoinSet<(FileReport, Spill)> = JoinSet::new();
     // Which listed object each task is: its place and its name.
     let mut tasks: HashMap<tokio::task::Id, (u64, String)> = HashMap::new();
-    let mut collisions = Collisions::default();
+    let mut names = OutputNames::default();
     let mut index = 0u64;
     // Objects started and not yet finished (written out, for standard
     // output): at most `concurrency`, which bounds memory.
@@ -200,7 +174,14 @@ pub async fn run_objects(
                     Listed::Object(object) => {
                         events(Event::Found { inputs: 1, bytes: object.size });
                         let name = run.name(&object.key);
-                        match collisions.check(&object.key).and_then(|()| run.job(object)) {
+                        let taken = names.claim(object.key.as_bytes(), &name).map(|first| {
+                            JobError::new(
+                                Stage::Write,
+                                false,
+                                format!("its output would overwrite the output of {first}"),
+                            )
+                        });
+                        match taken.map_or(Ok(()), Err).and_then(|()| run.job(object)) {
                             Ok((job, open)) => {
                                 let shared = run.clone();
                                 let handle = jobs.spawn_blocking(move || {

@@ -13,13 +13,13 @@ use crate::objects::{run_objects, ObjectRun};
 use crate::plan::{Location, Plan, State, MAX_JOBS};
 use crate::report::{FileReport, JobError, Stage, Summary};
 use crate::s3::put::S3Sink;
-use crate::sink::dir::{output_collisions, DirSink};
+use crate::sink::dir::DirSink;
 use crate::sink::spill::Spill;
-use crate::sink::Output;
+use crate::sink::{Output, OutputNames};
 use crate::source::{self, display_path, FileId, Found, Input, Origin};
 use crate::state::LocalKeys;
 use ctrules_compiler::RuleSet;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -265,9 +265,17 @@ fn local(
     });
     events(Event::FoundAll);
     // Standard output has no files to collide.
-    let collisions = match output {
-        Output::Stdout => Default::default(),
-        _ => output_collisions(inputs),
+    let collisions: HashMap<usize, String> = match output {
+        Output::Stdout => HashMap::new(),
+        _ => {
+            let mut names = OutputNames::default();
+            let relative = |i: &Input| i.relative.as_os_str().as_encoded_bytes().to_vec();
+            (0..inputs.len())
+                .filter_map(|i| {
+                    Some((i, names.claim(&relative(&inputs[i]), &inputs[i].display())?))
+                })
+                .collect()
+        }
     };
     let keys = match &plan.input {
         Location::Path(root) if root.is_dir() => LocalKeys::new(root).ok(),

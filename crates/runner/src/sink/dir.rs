@@ -174,21 +174,3 @@ impl DirWriter {
             .map_err(|e| write_error(Stage::Commit, "cannot sync the directory of", &target, &e))
     }
 }
-
-/// Inputs whose output another input already takes (`a.json` and
-/// `a.json.gz`): the later input and the name of the first.
-pub fn output_collisions(inputs: &[Input]) -> HashMap<usize, String> {
-    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
-    let mut dups = HashMap::new();
-    for (i, input) in inputs.iter().enumerate() {
-        match seen.get(&input.output_relative()) {
-            Some(&first) => {
-                dups.insert(i, inputs[first].display());
-            }
-            None => {
-                seen.insert(input.output_relative(), i);
-            }
-        }
-    }
-    dups
-}

@@ -12,6 +12,7 @@ pub mod spill;
 
 use crate::s3::put::S3Sink;
 use dir::DirSink;
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -34,6 +35,30 @@ impl Output {
             }
             Output::S3(s3) => Some(s3.url.to_string().into_bytes()),
             Output::Stdout => None,
+        }
+    }
+}
+
+/// Which input took which output name, to catch two inputs with one output
+/// (`a.json` and `a.json.gz` both make `a.json.gz`). Inputs come in name
+/// order (a sorted walk, an S3 listing), so a name without `.gz` is always
+/// seen before the same name with it: only those are kept, and CloudTrail
+/// writes none, so this stays small however many inputs pass.
+#[derive(Default)]
+pub struct OutputNames {
+    plain: HashMap<Vec<u8>, String>,
+}
+
+impl OutputNames {
+    /// Claims the output of the input named `name` (shown as `shown`): the
+    /// input that already has it, if any.
+    pub fn claim(&mut self, name: &[u8], shown: &str) -> Option<String> {
+        match name.strip_suffix(b".gz") {
+            Some(plain) => self.plain.get(plain).cloned(),
+            None => {
+                self.plain.insert(name.to_vec(), shown.to_string());
+                None
+            }
         }
     }
 }
