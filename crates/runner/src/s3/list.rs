@@ -87,6 +87,39 @@ impl ListLevel for Levels<'_> {
     }
 }
 
+/// One object asked for by its key: found by HEAD, and passed over when the
+/// filters do not keep it.
+async fn named_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    filters: &Filters,
+) -> Result<Listed, JobError> {
+    let head = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            job_error(
+                Stage::Open,
+                "HeadObject",
+                &format!("s3://{bucket}/{key}"),
+                &e,
+            )
+        })?;
+    Ok(if filters.keeps(key_facts(key).as_ref()) {
+        Listed::Object(ObjectRef {
+            key: key.to_string(),
+            etag: head.e_tag().unwrap_or("").trim_matches('"').to_string(),
+            size: head.content_length().unwrap_or(0).max(0) as u64,
+        })
+    } else {
+        Listed::Skipped(key.to_string(), OUTSIDE_FILTERS)
+    })
+}
+
 /// Lists what `source` holds under `filters` into `tx`, leaving out the
 /// keys under `exclude` (the output, when it shares the bucket). Stops
 /// early, without error, when the receiver is gone.
@@ -100,23 +133,7 @@ pub async fn list(
     if source.is_object() {
         // One object named: asked for by name, so a missing one is an
         // error, not an empty run.
-        let object = format!("s3://{}/{}", source.bucket, source.prefix);
-        let head = client
-            .head_object()
-            .bucket(&source.bucket)
-            .key(&source.prefix)
-            .send()
-            .await
-            .map_err(|e| job_error(Stage::Open, "HeadObject", &object, &e))?;
-        let listed = if filters.keeps(key_facts(&source.prefix).as_ref()) {
-            Listed::Object(ObjectRef {
-                key: source.prefix.clone(),
-                etag: head.e_tag().unwrap_or("").trim_matches('"').to_string(),
-                size: head.content_length().unwrap_or(0).max(0) as u64,
-            })
-        } else {
-            Listed::Skipped(source.prefix.clone(), OUTSIDE_FILTERS)
-        };
+        let listed = named_object(client, &source.bucket, &source.prefix, filters).await?;
         let _ = tx.send(listed).await;
         return Ok(());
     }
@@ -177,23 +194,9 @@ pub async fn list(
         // a log file's (asked for by name, so read), or nothing at all,
         // which a run must say rather than end quietly with nothing done.
         let key = source.prefix.trim_end_matches('/');
-        let head = client
-            .head_object()
-            .bucket(&source.bucket)
-            .key(key)
-            .send()
-            .await;
-        let listed = match head {
-            Ok(_) if !filters.keeps(key_facts(key).as_ref()) => {
-                Listed::Skipped(key.to_string(), OUTSIDE_FILTERS)
-            }
-            Ok(head) => Listed::Object(ObjectRef {
-                key: key.to_string(),
-                etag: head.e_tag().unwrap_or("").trim_matches('"').to_string(),
-                size: head.content_length().unwrap_or(0).max(0) as u64,
-            }),
-            Err(_) => Listed::Skipped(source.prefix.clone(), NOTHING_FOUND),
-        };
+        let listed = named_object(client, &source.bucket, key, filters)
+            .await
+            .unwrap_or_else(|_| Listed::Skipped(source.prefix.clone(), NOTHING_FOUND));
         let _ = tx.send(listed).await;
     }
     Ok(())
