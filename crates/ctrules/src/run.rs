@@ -4,7 +4,7 @@
 use crate::{exit, RunArgs};
 use ctrules_runner::inflight;
 use ctrules_runner::plan::State;
-use ctrules_runner::run::{say, Event, Outcome, RunError};
+use ctrules_runner::run::{Event, Outcome, RunError};
 use ctrules_runner::s3::layout::Filters;
 use ctrules_runner::s3::S3Options;
 use ctrules_runner::{FileReport, Location, Plan, Status, Summary};
@@ -18,12 +18,12 @@ pub fn run(args: &RunArgs) -> i32 {
     let plan = match plan(args) {
         Ok(plan) => plan,
         Err(e) => {
-            say(&format!("error: {e}"));
+            errln!("error: {e}");
             return exit::USAGE;
         }
     };
     if let Err(e) = inflight::remove_on_signals() {
-        say(&format!("error: cannot watch for signals: {e}"));
+        errln!("error: cannot watch for signals: {e}");
         return exit::USAGE;
     }
     let rules = match crate::rules::load(&args.rules, &args.geoip, args.quiet) {
@@ -33,7 +33,7 @@ pub fn run(args: &RunArgs) -> i32 {
     let quiet = args.quiet;
     let progress = Progress::new(!quiet && std::io::stderr().is_terminal());
     let events = |event: Event<'_>| {
-        let tell = |line: String| progress.suspend(|| say(&line));
+        let tell = |line: String| progress.suspend(|| errln!("{line}"));
         match event {
             Event::Found { inputs, bytes } => progress.found(inputs, bytes),
             Event::FoundAll => progress.found_all(),
@@ -64,7 +64,7 @@ pub fn run(args: &RunArgs) -> i32 {
     } = match outcome {
         Ok(outcome) => outcome,
         Err(RunError::Usage(e) | RunError::Setup(e)) => {
-            say(&format!("error: {e}"));
+            errln!("error: {e}");
             return exit::USAGE;
         }
     };
@@ -77,17 +77,13 @@ pub fn run(args: &RunArgs) -> i32 {
         summary.stopped = Some("standard output was closed by its reader".into());
     } else {
         if let Some(e) = &stdout_error {
-            say(&format!("error: cannot write to standard output: {e}"));
+            errln!("error: cannot write to standard output: {e}");
         }
-        let mut err = std::io::stderr().lock();
-        let _ = std::io::Write::write_all(&mut err, summary.render().as_bytes());
+        err!("{}", summary.render());
     }
     if let Some(path) = &args.summary_json {
         if let Err(e) = write_summary(path, &summary) {
-            say(&format!(
-                "error: cannot write summary {}: {e}",
-                path.display()
-            ));
+            errln!("error: cannot write summary {}: {e}", path.display());
             return exit::USAGE;
         }
     }
