@@ -225,20 +225,14 @@ fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
         file.write_all(text.as_bytes())?;
         return file.sync_all();
     }
-    let permissions = meta.permissions();
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::set_permissions(&temp, permissions))
-        .and_then(|()| std::fs::rename(&temp, &target));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
+    // The runner's temporaries: created exclusively, removed if anything
+    // fails, renamed into place only when complete.
+    let (temp, mut file) = ctrules_runner::inflight::Temp::create(&target)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::set_permissions(temp.path(), meta.permissions())?;
+    drop(file);
+    temp.commit(&target)
 }
 
 #[cfg(unix)]
