@@ -32,6 +32,7 @@ pub mod run;
 pub mod s3;
 pub mod sink;
 pub mod source;
+pub mod sqs;
 pub mod state;
 
 pub use plan::{Location, Plan};

@@ -1,0 +1,3 @@
+//! Reading S3 notifications from SQS.
+
+pub mod message;
