@@ -41,6 +41,7 @@ mod fmt;
 mod rules;
 mod run;
 mod test;
+mod watch;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -85,6 +86,9 @@ enum Command {
     Check(CheckArgs),
     /// Enrich a batch of CloudTrail log files.
     Run(Box<RunArgs>),
+    /// Enrich continuously: a watched directory or an SQS queue of S3
+    /// notifications, with rules that reload when they change.
+    Watch(Box<WatchArgs>),
     /// Run the tests written beside the rules (`*.test.json`).
     Test(TestArgs),
     /// Rewrite rules files in the canonical layout; `--check` only reports.
@@ -144,6 +148,52 @@ pub enum Format {
     Json,
     /// GitHub Actions annotations (`::error file=...`).
     Github,
+}
+
+#[derive(clap::Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub watch: WatchFlags,
+}
+
+/// What a long run needs besides a batch's flags (docs/deployment.md).
+#[derive(clap::Args)]
+pub struct WatchFlags {
+    /// A local file is read once it has not changed for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = seconds)]
+    pub settle: f64,
+    /// List the whole input directory again this often, besides the file
+    /// events (a safety net for file systems that miss events).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = seconds)]
+    pub rescan: f64,
+    /// After SIGINT or SIGTERM, how long inputs in flight get to finish
+    /// before they are handed back.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = seconds)]
+    pub grace: f64,
+    /// Print a status line this often (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = seconds)]
+    pub status_interval: f64,
+    /// Serve Prometheus metrics at this address (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// SQS: keep messages in flight invisible for this long, extended by a
+    /// heartbeat while they are worked on (default: the queue's own).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=43200))]
+    pub visibility_timeout: Option<u32>,
+    /// SQS: how long each receive waits for messages (long polling), 0 to 20.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub receive_wait: u32,
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=86_400.0).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds from 0 to 86400"
+        )),
+    }
 }
 
 #[derive(clap::Args)]
@@ -246,6 +296,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::check(&args),
         Command::Run(args) => run::run(&args),
+        Command::Watch(args) => watch::watch(&args),
         Command::Test(args) => test::test(&args),
         Command::Fmt(args) => fmt::fmt(&args),
     };

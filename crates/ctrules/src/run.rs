@@ -100,7 +100,7 @@ pub fn run(args: &RunArgs) -> i32 {
 
 /// `--summary-json`: `-` is standard output; a file is replaced atomically;
 /// a device or FIFO is written into.
-fn write_summary(path: &Path, summary: &Summary) -> std::io::Result<()> {
+pub fn write_summary(path: &Path, summary: &Summary) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(summary).map_err(std::io::Error::other)? + "\n";
     if path == Path::new("-") {
         let mut out = std::io::stdout().lock();
@@ -186,7 +186,7 @@ impl Progress {
     }
 }
 
-fn plan(args: &RunArgs) -> Result<Plan, String> {
+pub fn plan(args: &RunArgs) -> Result<Plan, String> {
     let state = match &args.state {
         None => State::None,
         Some(p) if p.as_os_str() == "output" => State::Output,

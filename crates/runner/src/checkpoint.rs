@@ -80,7 +80,17 @@ pub struct StateCheckpoint {
     output: Vec<u8>,
     /// `--reprocess`: nothing counts as done, everything is marked anew.
     reprocess: bool,
+    /// An input done with other rules is done (see [`AnyRules`]).
+    any_rules: AnyRules,
 }
+
+/// Whether an input done with other rules than today's is done. A batch
+/// says no (changed rules are a reason to run again); a watch says yes: a
+/// rules change applies to what arrives from then on, and a restart after
+/// one must neither redo the whole input nor give a redelivered object a
+/// second, different output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnyRules(pub bool);
 
 impl StateCheckpoint {
     /// Opens (or creates) the state file at `path`, for outputs under
@@ -89,6 +99,7 @@ impl StateCheckpoint {
         path: &Path,
         output: &[u8],
         reprocess: bool,
+        any_rules: AnyRules,
     ) -> Result<StateCheckpoint, StateError> {
         let store = Arc::new(StateStore::open(path)?);
         let marks = Checkpointer::new(store.clone(), Checkpointer::EVERY, Checkpointer::INTERVAL);
@@ -97,6 +108,7 @@ impl StateCheckpoint {
             marks,
             output: output.to_vec(),
             reprocess,
+            any_rules,
         })
     }
 
@@ -120,9 +132,10 @@ impl Checkpoint for StateCheckpoint {
         if self.reprocess {
             return Ok(false);
         }
+        let rules = (!self.any_rules.0).then_some(entry.rules_version);
         Ok(self
             .store
-            .is_done(self.key(entry), entry.version, entry.rules_version)?)
+            .is_done_with(self.key(entry), entry.version, rules)?)
     }
 
     fn mark_done(&self, entry: &Entry<'_>) -> Result<(), CheckpointError> {
@@ -144,6 +157,7 @@ impl Checkpoint for StateCheckpoint {
 pub struct OutputState {
     pub sink: S3Sink,
     pub runtime: tokio::runtime::Handle,
+    pub any_rules: AnyRules,
 }
 
 impl Checkpoint for OutputState {
@@ -166,7 +180,7 @@ impl Checkpoint for OutputState {
                 let source = crate::s3::put::header_text(&String::from_utf8_lossy(entry.input));
                 Ok(said(META_SOURCE) == Some(source.as_str())
                     && said(META_SOURCE_ETAG) == Some(entry.version)
-                    && said(META_RULES_VERSION) == Some(entry.rules_version))
+                    && (self.any_rules.0 || said(META_RULES_VERSION) == Some(entry.rules_version)))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
             Err(e) => {

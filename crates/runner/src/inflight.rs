@@ -167,8 +167,7 @@ pub fn flush_on_signals(checkpoint: &std::sync::Arc<dyn crate::checkpoint::Check
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: removes every temporary in flight, says
-/// so on standard error, and exits with 128 + the signal's number. The
-/// registry stays locked until the exit, so no new temporary can appear.
+/// so on standard error, and exits with 128 + the signal's number.
 pub fn remove_on_signals() -> io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
@@ -176,33 +175,62 @@ pub fn remove_on_signals() -> io::Result<()> {
         .name("signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                let registry = in_flight();
-                let mut removed = 0;
-                for path in registry.iter().flatten() {
-                    if std::fs::remove_file(path).is_ok() {
-                        removed += 1;
-                    }
-                }
-                // What finished is recorded, so the next run need not redo it.
-                let current = ON_SIGNAL_FLUSH
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .and_then(std::sync::Weak::upgrade);
-                let recorded = match current {
-                    Some(cp) => match cp.flush() {
-                        Ok(()) => "; finished inputs recorded in the state",
-                        Err(_) => "; the state could not record the last inputs",
-                    },
-                    None => "",
-                };
-                crate::run::say(&format!(
-                    "interrupted (signal {signal}): stopped, {removed} unfinished outputs removed; finished outputs are in place{recorded}"
-                ));
-                std::process::exit(128 + signal);
+                abandon(signal);
             }
         })?;
     Ok(())
+}
+
+/// Stops the process at once on `signal`: removes every temporary in
+/// flight, records what finished in the checkpoint, says so, and exits with
+/// 128 + the signal's number. The registry stays locked until the exit, so
+/// no new temporary can appear.
+pub fn abandon(signal: i32) -> ! {
+    let registry = in_flight();
+    let removed = remove_registered(&registry);
+    let recorded = flush_current();
+    crate::run::say(&format!(
+        "interrupted (signal {signal}): stopped, {removed} unfinished outputs removed; finished outputs are in place{recorded}"
+    ));
+    std::process::exit(128 + signal);
+}
+
+/// Removes the temporaries of the jobs still in flight (a watch whose grace
+/// period ran out, just before the process exits) and returns how many. A
+/// job that starts a new temporary after this leaves it to the next run's
+/// [`remove_stale`], as a kill -9 would.
+pub fn remove_all_in_flight() -> usize {
+    let mut registry = in_flight();
+    let removed = remove_registered(&registry);
+    if let Some(set) = registry.as_mut() {
+        set.clear();
+    }
+    removed
+}
+
+fn remove_registered(registry: &Option<HashSet<PathBuf>>) -> usize {
+    registry
+        .iter()
+        .flatten()
+        .filter(|path| std::fs::remove_file(path).is_ok())
+        .count()
+}
+
+/// Flushes the checkpoint of the run going on; what to add to the message.
+fn flush_current() -> &'static str {
+    // What finished is recorded, so the next run need not redo it.
+    let current = ON_SIGNAL_FLUSH
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(std::sync::Weak::upgrade);
+    match current {
+        Some(cp) => match cp.flush() {
+            Ok(()) => "; finished inputs recorded in the state",
+            Err(_) => "; the state could not record the last inputs",
+        },
+        None => "",
+    }
 }
 
 /// Removes from `dir` the temporaries left by ctrules processes that no

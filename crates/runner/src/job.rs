@@ -69,6 +69,7 @@ pub fn run_job(job: Job, open: Open, cx: &Context<'_>) -> (FileReport, Spill) {
     }
     let mut report = FileReport::new(job.name.clone());
     report.bytes_in = job.size;
+    report.rules_version = cx.rules.version().to_string();
     let mut spill = Spill::new();
     let outcome = open().and_then(|reader| write(reader, &job, cx, &mut report, &mut spill));
     match outcome {

@@ -26,6 +26,7 @@ pub mod inflight;
 pub mod job;
 pub mod objects;
 pub mod plan;
+pub mod reload;
 pub mod report;
 pub mod rules;
 pub mod run;
@@ -34,6 +35,7 @@ pub mod sink;
 pub mod source;
 pub mod sqs;
 pub mod state;
+pub mod watch;
 
 pub use plan::{Location, Plan};
 pub use report::{FileReport, JobError, Stage, Status, Summary};

@@ -55,19 +55,7 @@ impl ObjectRun {
         } else {
             key.strip_prefix(&self.source.prefix).unwrap_or(key)
         };
-        let plain = !relative.is_empty()
-            && relative
-                .split('/')
-                .all(|s| !s.is_empty() && s != "." && s != "..");
-        if plain {
-            Ok(PathBuf::from(relative))
-        } else {
-            Err(JobError::new(
-                Stage::Discover,
-                false,
-                format!("the key {relative:?} (below the input prefix) has an empty, '.' or '..' part, so it has no safe output name"),
-            ))
-        }
+        plain_relative(relative, "below the input prefix")
     }
 
     /// The job of one listed object.
@@ -102,6 +90,26 @@ impl ObjectRun {
             output,
         };
         Ok((job, open))
+    }
+}
+
+/// `relative` (a key, or the part of one below a prefix, `where`) as a
+/// relative output path, refused when it is not a plain one: an empty,
+/// `.` or `..` segment must not place an output anywhere but under the
+/// output root.
+pub(crate) fn plain_relative(relative: &str, place: &str) -> Result<PathBuf, JobError> {
+    let plain = !relative.is_empty()
+        && relative
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
+    if plain {
+        Ok(PathBuf::from(relative))
+    } else {
+        Err(JobError::new(
+            Stage::Discover,
+            false,
+            format!("the key {relative:?} ({place}) has an empty, '.' or '..' part, so it has no safe output name"),
+        ))
     }
 }
 

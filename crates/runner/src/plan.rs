@@ -14,6 +14,27 @@ pub enum Location {
     Path(PathBuf),
     /// `s3://bucket/prefix`.
     S3(S3Url),
+    /// An SQS queue of S3 notifications (`ctrules watch` only):
+    /// `sqs://NAME`, or the queue's URL.
+    Queue(QueueName),
+}
+
+/// An SQS queue, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueName {
+    /// `sqs://NAME`: its URL is asked for (GetQueueUrl).
+    Name(String),
+    /// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` (or any endpoint's).
+    Url(String),
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueName::Name(n) => write!(f, "sqs://{n}"),
+            QueueName::Url(u) => f.write_str(u),
+        }
+    }
 }
 
 impl Location {
@@ -23,6 +44,24 @@ impl Location {
             Ok(Location::Stdio)
         } else if text.starts_with("s3://") {
             S3Url::parse(text).map(Location::S3)
+        } else if let Some(name) = text.strip_prefix("sqs://") {
+            // Queue names: 1 to 80 letters, digits, `-` and `_` (`.fifo` at the end).
+            let plain = name.strip_suffix(".fifo").unwrap_or(name);
+            if plain.is_empty()
+                || name.len() > 80
+                || !plain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(format!(
+                    "{text:?} is not a queue: sqs://NAME takes a queue name (letters, digits, '-' and '_')"
+                ));
+            }
+            Ok(Location::Queue(QueueName::Name(name.to_string())))
+        } else if text.starts_with("https://sqs.")
+            || text.starts_with("http://") && text.contains("/queue")
+        {
+            Ok(Location::Queue(QueueName::Url(text.to_string())))
         } else if text.is_empty() {
             Err("an empty path".into())
         } else {
@@ -37,6 +76,7 @@ impl fmt::Display for Location {
             Location::Stdio => f.write_str("-"),
             Location::Path(p) => write!(f, "{}", p.display()),
             Location::S3(u) => write!(f, "{u}"),
+            Location::Queue(q) => write!(f, "{q}"),
         }
     }
 }

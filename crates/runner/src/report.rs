@@ -6,7 +6,7 @@
 use ctrules_compiler::RuleSet;
 use ctrules_core::RecordError;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +88,9 @@ pub struct FileReport {
     /// by id, not by position, so that reports of inputs evaluated by
     /// different rule sets (a reload) add up.
     pub matches: Vec<(Arc<str>, u64)>,
+    /// The version of the one rule set that evaluated it (empty when none
+    /// did: it failed or was passed over before its records were read).
+    pub rules_version: String,
 }
 
 impl FileReport {
@@ -104,6 +107,7 @@ impl FileReport {
             record_errors: Vec::new(),
             digests: 0,
             matches: Vec::new(),
+            rules_version: String::new(),
         }
     }
 
@@ -153,6 +157,9 @@ pub struct Summary {
     /// CloudTrail digest documents passed over inside files that also hold
     /// records (a file of digests only is counted in `files_skipped`).
     pub digests_passed_over: u64,
+    /// Inputs processed by each rules version: one entry for a batch; a
+    /// watch that reloaded names each version it ran.
+    pub rules_versions: BTreeMap<String, u64>,
     /// Rule id and how many events it matched, in load order.
     pub matches: Vec<RuleMatches>,
     /// Where each rule's entry is in `matches`.
@@ -226,7 +233,15 @@ impl Summary {
 
     pub fn add(&mut self, report: &FileReport) {
         match &report.status {
-            Status::Done => self.files_processed += 1,
+            Status::Done => {
+                self.files_processed += 1;
+                if !report.rules_version.is_empty() {
+                    *self
+                        .rules_versions
+                        .entry(report.rules_version.clone())
+                        .or_default() += 1;
+                }
+            }
             Status::AlreadyDone => {
                 self.files_already_done += 1;
                 return;

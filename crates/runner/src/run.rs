@@ -7,7 +7,7 @@
 //! objects as they are listed (`objects`). Both run each input
 //! through [`crate::job::run_job`].
 
-use crate::checkpoint::{Checkpoint, OutputState, StateCheckpoint};
+use crate::checkpoint::{AnyRules, Checkpoint, OutputState, StateCheckpoint};
 use crate::job::{run_job, Context, Job, Open};
 use crate::objects::{run_objects, ObjectRun};
 use crate::plan::{Location, Plan, State, MAX_JOBS};
@@ -79,6 +79,11 @@ pub fn run(
     events: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
+    if matches!(plan.input, Location::Queue(_)) {
+        return Err(RunError::Usage(
+            "an SQS queue is read by `ctrules watch`, which runs until stopped; `run` reads a file, a directory, `-` or s3://".into(),
+        ));
+    }
     if plan.output == Location::Stdio && !stdout_is_open() {
         return Err(RunError::Usage(
             "standard output is closed; nothing was processed".into(),
@@ -102,7 +107,7 @@ pub fn run(
         .as_ref()
         .map(|rt| rt.block_on(crate::s3::client(&plan.s3)));
     let output = open_output(plan, client.as_ref())?;
-    let checkpoint = open_checkpoint(plan, &output, runtime.as_ref())?;
+    let checkpoint = open_checkpoint(plan, &output, runtime.as_ref(), AnyRules(false))?;
     if let Some(cp) = &checkpoint {
         crate::inflight::flush_on_signals(cp);
     }
@@ -160,7 +165,7 @@ pub fn run(
     })
 }
 
-fn stale_removed(output: &Output, events: &(dyn Fn(Event<'_>) + Sync)) {
+pub(crate) fn stale_removed(output: &Output, events: &(dyn Fn(Event<'_>) + Sync)) {
     if let Output::Dir(dir) = output {
         if dir.stale_removed() > 0 {
             events(Event::StaleRemoved(dir.stale_removed()));
@@ -170,9 +175,17 @@ fn stale_removed(output: &Output, events: &(dyn Fn(Event<'_>) + Sync)) {
 
 /// The output of `plan`, its directory created (refused when it is the
 /// input directory itself).
-fn open_output(plan: &Plan, client: Option<&aws_sdk_s3::Client>) -> Result<Output, RunError> {
+pub(crate) fn open_output(
+    plan: &Plan,
+    client: Option<&aws_sdk_s3::Client>,
+) -> Result<Output, RunError> {
     Ok(match &plan.output {
         Location::Stdio => Output::Stdout,
+        Location::Queue(q) => {
+            return Err(RunError::Usage(format!(
+                "--output {q}: outputs go to a directory, `-` or s3://, not to a queue"
+            )))
+        }
         Location::S3(url) => {
             let client = client.ok_or_else(|| RunError::Setup("no S3 client".into()))?;
             Output::S3(
@@ -197,10 +210,11 @@ fn open_output(plan: &Plan, client: Option<&aws_sdk_s3::Client>) -> Result<Outpu
 }
 
 /// The checkpoint `plan.state` asks for.
-fn open_checkpoint(
+pub(crate) fn open_checkpoint(
     plan: &Plan,
     output: &Output,
     runtime: Option<&tokio::runtime::Runtime>,
+    any_rules: AnyRules,
 ) -> Result<Option<Arc<dyn Checkpoint>>, RunError> {
     match (&plan.state, output) {
         (State::None, _) => Ok(None),
@@ -209,16 +223,19 @@ fn open_checkpoint(
         )),
         (State::File(path), output) => {
             let root = output.identity().unwrap_or_default();
-            StateCheckpoint::open(path, &root, plan.reprocess)
+            StateCheckpoint::open(path, &root, plan.reprocess, any_rules)
                 .map(|cp| Some(Arc::new(cp) as Arc<dyn Checkpoint>))
                 .map_err(|e| RunError::Usage(format!("--state: {e}")))
         }
         (State::Output, Output::S3(sink)) => match (&plan.input, runtime) {
-            (Location::S3(_), Some(rt)) if !plan.reprocess => Ok(Some(Arc::new(OutputState {
-                sink: sink.clone(),
-                runtime: rt.handle().clone(),
-            }))),
-            (Location::S3(_), _) => Ok(None),
+            (Location::S3(_) | Location::Queue(_), Some(rt)) if !plan.reprocess => {
+                Ok(Some(Arc::new(OutputState {
+                    sink: sink.clone(),
+                    runtime: rt.handle().clone(),
+                    any_rules,
+                })))
+            }
+            (Location::S3(_) | Location::Queue(_), _) => Ok(None),
             _ => Err(RunError::Usage(
                 "--state output compares S3 ETags: it needs an s3:// input as well as an s3:// output".into(),
             )),
@@ -346,7 +363,7 @@ fn local(
 /// The job of a local input: its identity in the checkpoint (the canonical
 /// input root and its relative path), its version (`size:mtime`), and how
 /// to open it.
-fn local_job(input: &Input, keys: Option<&LocalKeys>) -> (Job, Open) {
+pub(crate) fn local_job(input: &Input, keys: Option<&LocalKeys>) -> (Job, Open) {
     let (version, size) = match &input.origin {
         Origin::File(path) => std::fs::metadata(path)
             .map(|m| (crate::state::local_version(&m), m.len()))
@@ -395,7 +412,9 @@ fn discover(plan: &Plan, output: &Output) -> Result<Found, RunError> {
             source::discover_path(root, &exclude)
                 .map_err(|e| RunError::Usage(format!("input {}: {e}", display_path(root))))?
         }
-        Location::S3(_) => unreachable!("S3 inputs are listed by the objects pipeline"),
+        Location::S3(_) | Location::Queue(_) => {
+            unreachable!("S3 inputs are listed by the objects pipeline, queues read by watch")
+        }
     };
     refuse_side_files(plan, &found.inputs)?;
     if let Output::Dir(dir) = output {
@@ -449,7 +468,7 @@ fn resolve_written(path: &Path) -> Option<PathBuf> {
 /// output tree (it would be read back, or clobber an output), or what the
 /// caller names in `plan.never_replace` (the rules). Links are followed:
 /// what counts is the file that would be written.
-fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), RunError> {
+pub(crate) fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), RunError> {
     let canonical = |p: &Path| std::fs::canonicalize(p).ok();
     let trees: Vec<(PathBuf, &str)> = [(&plan.input, "the input"), (&plan.output, "the output")]
         .into_iter()
@@ -507,7 +526,7 @@ fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), RunError> {
 /// "succeed" into nothing, so only a look before the runtime's can tell.
 pub static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
 
-fn stdout_is_open() -> bool {
+pub(crate) fn stdout_is_open() -> bool {
     // SAFETY: F_GETFD reads descriptor flags; no memory is touched.
     !STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
         && unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } != -1

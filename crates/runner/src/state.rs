@@ -266,12 +266,13 @@ impl Record {
 
     /// Whether this record says `version` was done with `rules_version`,
     /// without decoding the strings.
-    fn matches(bytes: &[u8], version: &str, rules_version: &str) -> Option<bool> {
+    /// `None` for the rules: done with any rules counts.
+    fn matches(bytes: &[u8], version: &str, rules_version: Option<&str>) -> Option<bool> {
         let rest = bytes.strip_prefix(&[RECORD_FORMAT])?.get(8..)?;
         let (len, rest) = rest.split_at_checked(4)?;
         let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
         let (rules, stored) = rest.split_at_checked(len)?;
-        Some(rules == rules_version.as_bytes() && stored == version.as_bytes())
+        Some(rules_version.is_none_or(|r| rules == r.as_bytes()) && stored == version.as_bytes())
     }
 }
 
@@ -452,6 +453,17 @@ impl StateStore {
         key: impl AsRef<[u8]>,
         version: &str,
         rules_version: &str,
+    ) -> Result<bool, StateError> {
+        self.is_done_with(key, version, Some(rules_version))
+    }
+
+    /// Whether `key` is done at `version`, with `rules_version` or, when
+    /// that is `None`, with any rules.
+    pub fn is_done_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        version: &str,
+        rules_version: Option<&str>,
     ) -> Result<bool, StateError> {
         let fail = Fail::new(&self.path, "read it");
         let txn = self.db.begin_read().map_err(|e| fail.redb(e))?;

@@ -120,6 +120,21 @@ async fn named_object(
     })
 }
 
+/// Why the object at `key` (of `size` bytes, when known) is not read: a
+/// digest, another kind of file, or an empty object.
+pub fn not_read(key: &str, size: Option<u64>) -> Option<&'static str> {
+    if key_facts(key).is_some_and(|f| f.kind == Kind::Digest) || key.contains("/CloudTrail-Digest/")
+    {
+        Some(DIGEST)
+    } else if !crate::source::is_log_name(key.as_bytes()) {
+        Some(NOT_A_LOG_NAME)
+    } else if size == Some(0) {
+        Some(EMPTY)
+    } else {
+        None
+    }
+}
+
 /// Lists what `source` holds under `filters` into `tx`, leaving out the
 /// keys under `exclude` (the output, when it shares the bucket). Stops
 /// early, without error, when the receiver is gone.
@@ -168,20 +183,14 @@ pub async fn list(
                 if !filters.keeps(facts.as_ref()) {
                     continue;
                 }
-                let listed = if facts.as_ref().is_some_and(|f| f.kind == Kind::Digest)
-                    || key.contains("/CloudTrail-Digest/")
-                {
-                    Listed::Skipped(key.to_string(), DIGEST)
-                } else if !crate::source::is_log_name(key.as_bytes()) {
-                    Listed::Skipped(key.to_string(), NOT_A_LOG_NAME)
-                } else if object.size().unwrap_or(0) == 0 {
-                    Listed::Skipped(key.to_string(), EMPTY)
-                } else {
-                    Listed::Object(ObjectRef {
+                let size = object.size().unwrap_or(0).max(0) as u64;
+                let listed = match not_read(key, Some(size)) {
+                    Some(why) => Listed::Skipped(key.to_string(), why),
+                    None => Listed::Object(ObjectRef {
                         key: key.to_string(),
                         etag: object.e_tag().unwrap_or("").trim_matches('"').to_string(),
-                        size: object.size().unwrap_or(0).max(0) as u64,
-                    })
+                        size,
+                    }),
                 };
                 if tx.send(listed).await.is_err() {
                     return Ok(());

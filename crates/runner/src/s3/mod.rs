@@ -98,8 +98,9 @@ pub struct S3Options {
 /// latency dominates, so many at once keep a backfill busy.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
-/// An S3 client for `options`, from the standard credential chain.
-pub async fn client(options: &S3Options) -> aws_sdk_s3::Client {
+/// The AWS configuration of `options`, from the standard credential chain:
+/// shared by the S3 and SQS clients.
+pub async fn aws_config(options: &S3Options) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
         // An endpoint that accepts and never answers must not hang a run:
@@ -116,7 +117,12 @@ pub async fn client(options: &S3Options) -> aws_sdk_s3::Client {
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }
-    let shared = loader.load().await;
+    loader.load().await
+}
+
+/// An S3 client for `options`, from the standard credential chain.
+pub async fn client(options: &S3Options) -> aws_sdk_s3::Client {
+    let shared = aws_config(options).await;
     let mut config = aws_sdk_s3::config::Builder::from(&shared);
     if let Some(url) = &options.endpoint_url {
         config = config.endpoint_url(url).force_path_style(true);
