@@ -338,6 +338,38 @@ impl MotoServer {
         answer["QueueUrl"].as_str().unwrap().to_string()
     }
 
+    /// Creates a queue with `attributes` (`{"VisibilityTimeout": "2"}`)
+    /// and returns its URL.
+    pub fn create_queue_with(&self, name: &str, attributes: Value) -> String {
+        let answer = self.sqs(
+            "CreateQueue",
+            json!({ "QueueName": name, "Attributes": attributes }),
+        );
+        answer["QueueUrl"].as_str().unwrap().to_string()
+    }
+
+    /// A queue and its dead-letter queue, which takes a message after
+    /// `max_receives` receives: the queue's URL and the dead-letter queue's.
+    pub fn create_queue_with_dlq(
+        &self,
+        name: &str,
+        visibility_timeout: u32,
+        max_receives: u32,
+    ) -> (String, String) {
+        let dlq = self.create_queue(&format!("{name}-dlq"));
+        let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}-dlq");
+        let redrive =
+            json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receives.to_string() });
+        let queue = self.create_queue_with(
+            name,
+            json!({
+                "VisibilityTimeout": visibility_timeout.to_string(),
+                "RedrivePolicy": redrive.to_string(),
+            }),
+        );
+        (queue, dlq)
+    }
+
     /// Sends one message and returns its id.
     pub fn send_message(&self, queue_url: &str, body: &str) -> String {
         let answer = self.sqs(

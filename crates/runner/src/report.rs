@@ -343,6 +343,15 @@ impl Summary {
             "ctrules run: {} rules (version {})",
             self.rules, self.rules_version
         );
+        if self.rules_versions.len() > 1 {
+            // A watch that reloaded: which rules handled how many files.
+            let versions: Vec<String> = self
+                .rules_versions
+                .iter()
+                .map(|(v, n)| format!("{v} ({n} files)"))
+                .collect();
+            let _ = writeln!(s, "rules versions used: {}", versions.join(", "));
+        }
         let _ = write!(
             s,
             "files:  {} processed, {} skipped, {} failed",
