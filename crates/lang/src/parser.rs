@@ -931,7 +931,7 @@ fn join_alternatives(items: &[&str]) -> String {
     }
 }
 
-fn hint(rest: &str, expected: &[&str]) -> Option<String> {
+fn hint(rest: &str, expected: &[&'static str]) -> Option<String> {
     let operator_expected = expected.iter().any(|e| e.starts_with("an operator"));
     if rest.starts_with('=') && !rest.starts_with("==") && operator_expected {
         return Some("to compare, write `==`; `=` only assigns, after `set`".into());
@@ -967,6 +967,15 @@ fn hint(rest: &str, expected: &[&str]) -> Option<String> {
             "priorities are written in capitals: {}",
             word.to_uppercase()
         )),
+        _ if let Some(keyword) = closest_keyword(rest, expected) => {
+            if keyword.eq_ignore_ascii_case(&word) && keyword.starts_with(char::is_uppercase) {
+                Some(format!("priorities are written in capitals: {keyword}"))
+            } else if keyword.eq_ignore_ascii_case(&word) {
+                Some(format!("keywords are lower case: `{keyword}`"))
+            } else {
+                Some(format!("did you mean `{keyword}`?"))
+            }
+        }
         _ if rest.starts_with(|c: char| c.is_alphabetic())
             && expected.iter().any(|e| e.starts_with("an operator")) =>
         {
@@ -978,3 +987,62 @@ fn hint(rest: &str, expected: &[&str]) -> Option<String> {
         _ => None,
     }
 }
+
+/// The keyword closest to the word at `rest`, among those that could have
+/// come there: a misspelt keyword (`wen`, `sett`, `startwith`) is a likely
+/// slip. Nothing when the word is not near one.
+fn closest_keyword(rest: &str, expected: &[&'static str]) -> Option<&'static str> {
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut candidates: Vec<&'static str> = Vec::new();
+    if expected.is_empty() {
+        // pest names nothing at the start of an item: any item could start there.
+        candidates.extend(ITEM_KEYWORDS);
+    }
+    for e in expected {
+        if e.starts_with("an operator") {
+            candidates.extend(WORD_OPERATORS);
+            candidates.push("not");
+        } else if e.starts_with("a priority") {
+            candidates.extend(["LOW", "MEDIUM", "HIGH", "CRITICAL"]);
+        }
+        // The words in backquotes: "`and`", "`any` or `all`", "an action (`set`, ...)".
+        for quoted in e.split('`').skip(1).step_by(2) {
+            let keyword = quoted
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or_default();
+            if !keyword.is_empty() && quoted.starts_with(keyword) {
+                candidates.push(keyword);
+            }
+        }
+    }
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        // Optimal string alignment: a swapped pair (`mcaro`) is one edit.
+        .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// The keywords an item starts with.
+const ITEM_KEYWORDS: [&str; 7] = ["when", "rule", "list", "macro", "table", "schedule", "calendar"];
+
+/// The operators written as words.
+const WORD_OPERATORS: [&str; 7] = [
+    "in",
+    "like",
+    "matches",
+    "within",
+    "startswith",
+    "endswith",
+    "contains",
+];

@@ -1309,7 +1309,60 @@ fn hint_word_where_an_operator_was_expected() {
 }
 
 #[test]
+fn hint_misspelt_keyword_anywhere() {
+    for (text, at, keyword) in [
+        // The start of an item.
+        (r#"wen eventName == "x" tag "a""#, (1, 1), "when"),
+        (r#"macr m = eventName == "x""#, (1, 1), "macro"),
+        ("lst l = [\"a\"]", (1, 1), "list"),
+        (r#"rul r { when eventName == "x" }"#, (1, 1), "rule"),
+        // An action.
+        (r#"when eventName == "x" sett xa = 1"#, (1, 23), "set"),
+        (r#"rule r { when eventName == "x" tagg "a" }"#, (1, 32), "tag"),
+        // An operator.
+        (r#"when eventName startwith "x" tag "a""#, (1, 16), "startswith"),
+        (r#"when eventName endwith "x" tag "a""#, (1, 16), "endswith"),
+        (r#"when errorCode exist tag "a""#, (1, 16), "exists"),
+        (r#"when eventName nott in ["a"] tag "a""#, (1, 16), "not"),
+        // Between tests, and in a block's header.
+        (r#"when eventName == "x" annd errorCode exists"#, (1, 23), "and"),
+        (r#"rule r { descripton "x" when eventName == "x" }"#, (1, 10), "description"),
+        (r#"rule r { severty HIGH when eventName == "x" }"#, (1, 10), "severity"),
+    ] {
+        let d = one_err(text);
+        assert_eq!(d.code, "E101", "{text}");
+        assert_eq!(d.line_col(), at, "{text}: {}", d.message);
+        assert_eq!(
+            d.help.as_deref(),
+            Some(format!("did you mean `{keyword}`?").as_str()),
+            "{text}: {}",
+            d.message
+        );
+    }
+}
 
+#[test]
+fn hint_keyword_in_the_wrong_case() {
+    let d = one_err(r#"When eventName == "x""#);
+    assert_eq!(d.help.as_deref(), Some("keywords are lower case: `when`"));
+    let d = one_err(r#"when eventName == "x" Set xa = 1"#);
+    assert_eq!(d.help.as_deref(), Some("keywords are lower case: `set`"));
+    let d = one_err(r#"rule r { severity High when a exists }"#);
+    assert_eq!(
+        d.help.as_deref(),
+        Some("priorities are written in capitals: HIGH")
+    );
+}
+
+#[test]
+fn no_keyword_suggested_for_a_word_far_from_every_keyword() {
+    let d = one_err("when eventName equals 1");
+    assert!(!d.help.unwrap_or_default().contains("did you mean"));
+    let d = one_err(r#"foo eventName == "x""#);
+    assert_eq!(d.help, None);
+}
+
+#[test]
 fn hint_single_equals_not_given_for_double_equals_in_set() {
     let d = one_err("when a exists set xa == 1");
     assert_eq!(d.code, "E101");
