@@ -389,7 +389,9 @@ pub fn zone_error(source: &Source, span: Span, e: &time::UnknownZone) -> Diagnos
                 "`{}` is an abbreviation or a fixed offset: it ignores daylight saving time",
                 e.name
             ))
-            .with_help(format!("name the place, whose zone follows daylight saving: `{s}`")),
+            .with_help(format!(
+                "name the place, whose zone follows daylight saving: `{s}`"
+            )),
         Some(s) => diag.with_help(format!("did you mean `{s}`?")),
         None => diag.with_help(
             "use an IANA name such as \"America/New_York\", \"Europe/London\" or \"UTC\"",

@@ -613,7 +613,10 @@ fn a_zone_abbreviation_gets_the_region_zone_not_a_fixed_offset() {
             "schedule h = \"Mon-Fri 09:00-17:00\" zone \"EST5\"\nwhen eventTime within h drop",
             "America/New_York",
         ),
-        ("when hour(eventTime, \"PST8\") > 18 drop", "America/Los_Angeles"),
+        (
+            "when hour(eventTime, \"PST8\") > 18 drop",
+            "America/Los_Angeles",
+        ),
     ] {
         let c = RulesDir::new(&[("r.rules", rules)]).compile(None);
         let e = diag(&c, "E502");

@@ -119,12 +119,19 @@ const ABBREVIATIONS: &[(&[&str], &str)] = &[
 /// `CET-1CEST`, `EST+5`), in any case.
 fn region_for_abbreviation(name: &str) -> Option<&'static str> {
     let upper = name.trim().to_ascii_uppercase();
-    let letters = upper.len() - upper.trim_start_matches(|c: char| c.is_ascii_uppercase()).len();
+    let letters = upper.len()
+        - upper
+            .trim_start_matches(|c: char| c.is_ascii_uppercase())
+            .len();
     let (abbr, rest) = upper.split_at(letters);
     let rest = rest.trim_start_matches(['+', '-']);
-    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == ':').len();
+    let digits = rest.len()
+        - rest
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == ':')
+            .len();
     let (offset, tail) = rest.split_at(digits);
-    let well_formed = tail.is_empty() || (!offset.is_empty() && tail.chars().all(|c| c.is_ascii_uppercase()));
+    let well_formed =
+        tail.is_empty() || (!offset.is_empty() && tail.chars().all(|c| c.is_ascii_uppercase()));
     if !well_formed || (upper.len() > letters && offset.is_empty()) {
         return None;
     }

@@ -1034,7 +1034,9 @@ fn closest_keyword(rest: &str, expected: &[&'static str]) -> Option<&'static str
 }
 
 /// The keywords an item starts with.
-const ITEM_KEYWORDS: [&str; 7] = ["when", "rule", "list", "macro", "table", "schedule", "calendar"];
+const ITEM_KEYWORDS: [&str; 7] = [
+    "when", "rule", "list", "macro", "table", "schedule", "calendar",
+];
 
 /// The operators written as words.
 const WORD_OPERATORS: [&str; 7] = [

@@ -1318,16 +1318,36 @@ fn hint_misspelt_keyword_anywhere() {
         (r#"rul r { when eventName == "x" }"#, (1, 1), "rule"),
         // An action.
         (r#"when eventName == "x" sett xa = 1"#, (1, 23), "set"),
-        (r#"rule r { when eventName == "x" tagg "a" }"#, (1, 32), "tag"),
+        (
+            r#"rule r { when eventName == "x" tagg "a" }"#,
+            (1, 32),
+            "tag",
+        ),
         // An operator.
-        (r#"when eventName startwith "x" tag "a""#, (1, 16), "startswith"),
+        (
+            r#"when eventName startwith "x" tag "a""#,
+            (1, 16),
+            "startswith",
+        ),
         (r#"when eventName endwith "x" tag "a""#, (1, 16), "endswith"),
         (r#"when errorCode exist tag "a""#, (1, 16), "exists"),
         (r#"when eventName nott in ["a"] tag "a""#, (1, 16), "not"),
         // Between tests, and in a block's header.
-        (r#"when eventName == "x" annd errorCode exists"#, (1, 23), "and"),
-        (r#"rule r { descripton "x" when eventName == "x" }"#, (1, 10), "description"),
-        (r#"rule r { severty HIGH when eventName == "x" }"#, (1, 10), "severity"),
+        (
+            r#"when eventName == "x" annd errorCode exists"#,
+            (1, 23),
+            "and",
+        ),
+        (
+            r#"rule r { descripton "x" when eventName == "x" }"#,
+            (1, 10),
+            "description",
+        ),
+        (
+            r#"rule r { severty HIGH when eventName == "x" }"#,
+            (1, 10),
+            "severity",
+        ),
     ] {
         let d = one_err(text);
         assert_eq!(d.code, "E101", "{text}");
