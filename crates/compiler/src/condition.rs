@@ -112,7 +112,7 @@ pub struct Text {
 #[derive(Debug, Clone)]
 pub enum Scalar {
     Str(Text),
-    /// Compared by rank (LOW < MEDIUM < HIGH < CRITICAL) with values that name a priority.
+    /// Compared by rank (INFO < LOW < MEDIUM < HIGH < CRITICAL) with values that name a priority.
     Priority(Priority),
     Num(f64),
     Bool(bool),

@@ -308,6 +308,11 @@ fn ordering_by_priority_compares_ranks() {
         &json!({"xpriority": "CRITICAL"})
     ));
     assert!(holds("xpriority < MEDIUM", &json!({"xpriority": "LOW"})));
+    // INFO, informational, is below LOW.
+    assert!(holds("xpriority < LOW", &json!({"xpriority": "INFO"})));
+    assert!(!holds("xpriority >= LOW", &json!({"xpriority": "INFO"})));
+    assert!(holds("xpriority >= INFO", &json!({"xpriority": "LOW"})));
+    assert!(holds("xpriority in [INFO]", &json!({"xpriority": "INFO"})));
     // A value that names no priority never compares.
     assert!(!holds("xpriority >= LOW", &json!({"xpriority": "high"})));
     assert!(!holds("xpriority < CRITICAL", &json!({"xpriority": 3})));
@@ -1095,6 +1100,25 @@ fn priority_keeps_the_highest() {
         Some(&json!("HIGH"))
     );
     assert_eq!(field(&eval(&set, &json!({})), "xpriority"), None);
+    let set = rules(
+        "when a exists set xpriority = INFO\n\
+         when b exists set xpriority = LOW\n\
+         when c exists set xpriority = INFO",
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1, "b": 1})), "xpriority"),
+        Some(&json!("LOW")),
+        "INFO is below LOW"
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"b": 1, "c": 1})), "xpriority"),
+        Some(&json!("LOW")),
+        "a later INFO never lowers LOW"
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1})), "xpriority"),
+        Some(&json!("INFO"))
+    );
 }
 
 #[test]
@@ -1904,7 +1928,7 @@ fn e404_priority_field_given_another_value() {
         .help
         .as_deref()
         .unwrap()
-        .starts_with("use LOW, MEDIUM, HIGH or CRITICAL"));
+        .starts_with("use INFO, LOW, MEDIUM, HIGH or CRITICAL"));
     assert_eq!(span_text(e404[1]), "userIdentity.type");
     assert!(c.rules.is_none());
 }

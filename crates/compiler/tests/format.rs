@@ -253,11 +253,13 @@ const TESTS: &[&str] = &[
     r#"eventName|==|"quote\"d""#,
     r#"eventName|==|"tab\there\u{e9}""#,
     r#"responseElements.ConsoleLogin|==|"Failure""#,
+    r#"userIdentity.arn|not|endswith|concat(|"/"|,|requestParameters.userName|)C"#,
 ];
 
 const ACTIONS: &[&str] = &[
     r#"set|xpriority|=|HIGH"#,
     r#"set|xpriority|=|LOW"#,
+    r#"set|xpriority|=|INFO"#,
     r#"set|xowner|=|"team-a""#,
     r#"set|xowner|=|eventSource"#,
     r#"set|xn|=|42"#,
@@ -429,7 +431,7 @@ fn item_toks(item: &GenItem, index: usize, macros_seen: &mut usize) -> Vec<Tok> 
                     0 => out.extend(toks(&format!("description|{}", STRINGS[choice]))),
                     1 => out.extend(toks(&format!(
                         "severity|{}",
-                        ["LOW", "MEDIUM", "HIGH", "CRITICAL"][choice]
+                        ["INFO", "MEDIUM", "HIGH", "CRITICAL"][choice]
                     ))),
                     _ => out.extend(toks(&format!("tags|[|\"t{choice}\"|,|\"u\"|]L"))),
                 }

@@ -353,10 +353,12 @@ pub struct StrLit {
     pub raw: bool,
 }
 
-/// Priorities order LOW < MEDIUM < HIGH < CRITICAL; a field set to priorities
-/// by several rules keeps the highest.
+/// Priorities order INFO < LOW < MEDIUM < HIGH < CRITICAL; a field set to
+/// priorities by several rules keeps the highest. INFO is informational: a
+/// finding worth recording that needs no action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
+    Info,
     Low,
     Medium,
     High,
@@ -366,6 +368,7 @@ pub enum Priority {
 impl Priority {
     pub fn as_str(self) -> &'static str {
         match self {
+            Priority::Info => "INFO",
             Priority::Low => "LOW",
             Priority::Medium => "MEDIUM",
             Priority::High => "HIGH",
@@ -375,6 +378,7 @@ impl Priority {
 
     pub fn parse(s: &str) -> Option<Priority> {
         match s {
+            "INFO" => Some(Priority::Info),
             "LOW" => Some(Priority::Low),
             "MEDIUM" => Some(Priority::Medium),
             "HIGH" => Some(Priority::High),

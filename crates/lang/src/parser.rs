@@ -915,7 +915,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::number => "a number",
         Rule::boolean => "`true` or `false`",
         Rule::null => "`null`",
-        Rule::priority => "a priority (LOW, MEDIUM, HIGH, CRITICAL)",
+        Rule::priority => "a priority (INFO, LOW, MEDIUM, HIGH, CRITICAL)",
         Rule::list_lit | Rule::list_open | Rule::list_flags => "a list `[...]`",
         Rule::comma => "`,`",
         Rule::list_close => "`]`",
@@ -963,7 +963,7 @@ fn hint(rest: &str, expected: &[&'static str]) -> Option<String> {
         "then" | "do" => {
             Some("actions follow the condition directly: `when ... set xpriority = HIGH`".into())
         }
-        "high" | "low" | "medium" | "critical" => Some(format!(
+        "info" | "high" | "low" | "medium" | "critical" => Some(format!(
             "priorities are written in capitals: {}",
             word.to_uppercase()
         )),
@@ -1009,7 +1009,7 @@ fn closest_keyword(rest: &str, expected: &[&'static str]) -> Option<&'static str
             candidates.extend(WORD_OPERATORS);
             candidates.push("not");
         } else if e.starts_with("a priority") {
-            candidates.extend(["LOW", "MEDIUM", "HIGH", "CRITICAL"]);
+            candidates.extend(["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]);
         }
         // The words in backquotes: "`and`", "`any` or `all`", "an action (`set`, ...)".
         for quoted in e.split('`').skip(1).step_by(2) {

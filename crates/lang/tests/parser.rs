@@ -925,6 +925,7 @@ fn booleans_and_null() {
 #[test]
 fn priorities() {
     for (text, p) in [
+        ("INFO", Priority::Info),
         ("LOW", Priority::Low),
         ("MEDIUM", Priority::Medium),
         ("HIGH", Priority::High),
@@ -934,7 +935,8 @@ fn priorities() {
         assert_eq!(p.as_str(), text);
     }
     assert!(
-        Priority::Low < Priority::Medium
+        Priority::Info < Priority::Low
+            && Priority::Low < Priority::Medium
             && Priority::Medium < Priority::High
             && Priority::High < Priority::Critical
     );
@@ -1260,6 +1262,7 @@ fn hint_then_and_do() {
 #[test]
 fn hint_lower_case_priority() {
     for (word, upper) in [
+        ("info", "INFO"),
         ("high", "HIGH"),
         ("low", "LOW"),
         ("medium", "MEDIUM"),
@@ -1268,7 +1271,7 @@ fn hint_lower_case_priority() {
         let d = one_err(&format!("rule r {{ severity {word} when a exists }}"));
         assert_eq!(
             d.message,
-            format!("expected a priority (LOW, MEDIUM, HIGH, CRITICAL), found `{word}`")
+            format!("expected a priority (INFO, LOW, MEDIUM, HIGH, CRITICAL), found `{word}`")
         );
         assert_eq!(d.line_col(), (1, 19));
         assert_eq!(
