@@ -361,7 +361,7 @@ enum GenItem {
     Declaration(usize),
     Macro(Cond),
     Inline(Cond, Vec<usize>),
-    /// Metadata lines (0 description, 1 severity, 2 tags, with a choice of
+    /// Metadata lines (0 description, 1 severity, 2 tags, 3 allow, with a choice of
     /// value), the condition, the actions.
     Block(Vec<(u8, usize)>, Cond, Vec<usize>),
 }
@@ -388,7 +388,7 @@ fn items() -> impl Strategy<Value = Vec<GenItem>> {
                 (cond(macros), prop::collection::vec(0..ACTIONS.len(), 0..3))
                     .prop_map(|(c, a)| GenItem::Inline(c, a)),
                 (
-                    prop::collection::vec((0u8..3, 0usize..4), 0..4),
+                    prop::collection::vec((0u8..4, 0usize..4), 0..4),
                     cond(macros),
                     prop::collection::vec(0..ACTIONS.len(), 0..4),
                 )
@@ -433,7 +433,8 @@ fn item_toks(item: &GenItem, index: usize, macros_seen: &mut usize) -> Vec<Tok> 
                         "severity|{}",
                         ["INFO", "MEDIUM", "HIGH", "CRITICAL"][choice]
                     ))),
-                    _ => out.extend(toks(&format!("tags|[|\"t{choice}\"|,|\"u\"|]L"))),
+                    2 => out.extend(toks(&format!("tags|[|\"t{choice}\"|,|\"u\"|]L"))),
+                    _ => out.extend(toks(&format!("allow|W30{}|\"why {choice}\"", choice + 2))),
                 }
             }
             out.extend(toks("when"));

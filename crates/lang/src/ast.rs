@@ -115,8 +115,22 @@ pub struct Rule {
     pub description: Option<Spanned<String>>,
     pub severity: Option<Spanned<Priority>>,
     pub tags: Option<Spanned<ListLit>>,
+    /// `allow W308 "why"` lines, in the order written.
+    pub allows: Vec<Allow>,
     pub condition: Spanned<Expr>,
     pub actions: Vec<Spanned<Action>>,
+    pub span: Span,
+}
+
+/// `allow CODE "REASON"` in a block rule: the rule does not get warning CODE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allow {
+    /// The code as written (`W308`); the compiler checks it names a warning.
+    pub code: Spanned<String>,
+    /// Why the warning does not apply; required, but a missing one is the
+    /// compiler's to report.
+    pub reason: Option<Spanned<String>>,
+    /// From the code to the end of the reason.
     pub span: Span,
 }
 

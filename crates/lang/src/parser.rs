@@ -363,6 +363,7 @@ impl Builder<'_> {
             description: None,
             severity: None,
             tags: None,
+            allows: Vec::new(),
             condition: Spanned::new(Expr::And(Vec::new()), whole),
             actions: Vec::new(),
             span: whole,
@@ -392,6 +393,27 @@ impl Builder<'_> {
                         .find(|p| p.as_rule() == Rule::list_lit)
                         .expect("list");
                     rule.tags = Some(self.list_lit(l));
+                }
+                Rule::allow => {
+                    let mut code = None;
+                    let mut reason = None;
+                    for p in part.into_inner() {
+                        match p.as_rule() {
+                            Rule::lint_code => code = Some(spanned_str(p)),
+                            Rule::string => {
+                                let sp = span(&p);
+                                reason = Some(Spanned::new(self.string(p).value, sp));
+                            }
+                            _ => {}
+                        }
+                    }
+                    let code = code.expect("grammar: a code");
+                    let end = reason.as_ref().map_or(code.span.end, |r| r.span.end);
+                    rule.allows.push(Allow {
+                        span: Span::new(code.span.start, end),
+                        code,
+                        reason,
+                    });
                 }
                 Rule::condition => rule.condition = self.condition(part),
                 Rule::set | Rule::overwrite | Rule::tag | Rule::drop => {
@@ -911,6 +933,8 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::description | Rule::kw_description => "`description`",
         Rule::severity | Rule::kw_severity => "`severity`",
         Rule::tags | Rule::kw_tags => "`tags`",
+        Rule::allow | Rule::kw_allow => "`allow`",
+        Rule::lint_code => "a warning code such as W308",
         Rule::string | Rule::str_inner | Rule::str_flags => "a string",
         Rule::number => "a number",
         Rule::boolean => "`true` or `false`",

@@ -1147,11 +1147,40 @@ fn syntax_error_stops_at_the_first() {
 }
 
 #[test]
+fn allow_lines_in_a_block_rule() {
+    let rule = only_rule(
+        r#"rule r { allow W308 "not in the catalog" severity INFO allow W303 allow x1 when a exists }"#,
+    );
+    let allows: Vec<(&str, Option<&str>)> = rule
+        .allows
+        .iter()
+        .map(|a| {
+            (
+                a.code.node.as_str(),
+                a.reason.as_ref().map(|r| r.node.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        allows,
+        [
+            ("W308", Some("not in the catalog")),
+            ("W303", None),
+            ("x1", None)
+        ]
+    );
+    assert_eq!(rule.severity.map(|s| s.node), Some(Priority::Info));
+    // `allow` is not reserved: it is still a field name.
+    let rule = only_rule(r#"when allow == "x" drop"#);
+    assert!(rule.allows.is_empty());
+}
+
+#[test]
 fn syntax_error_empty_rule_block() {
     let d = one_err("rule r { }");
     assert_eq!(
         d.message,
-        "expected `description`, `severity`, `tags` or `when`, found `}`"
+        "expected `allow`, `description`, `severity`, `tags` or `when`, found `}`"
     );
     assert_eq!(d.line_col(), (1, 10));
 }
