@@ -916,6 +916,16 @@ fn a_failing_rule_test_shows_expected_against_actual() {
     .unwrap();
     let out = ctrules().arg("test").arg(&rules).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("warning: rule `untested`"));
+    // `--quiet` prints only failures and the summary: no warnings.
+    let out = ctrules().args(["test", "-q"]).arg(&rules).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2 passed, 0 failed (1 test files, 2 rules)\n",
+        "{}",
+        text(&out)
+    );
     let out = ctrules()
         .args(["test", "--deny-untested"])
         .arg(&rules)
@@ -923,6 +933,14 @@ fn a_failing_rule_test_shows_expected_against_actual() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("rule `untested`"));
+    // An untested rule is a failure with `--deny-untested`, so `--quiet` shows it.
+    let out = ctrules()
+        .args(["test", "--quiet", "--deny-untested"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED rule `untested`"));
 }
 
 // ---- ctrules fmt --------------------------------------------------------------

@@ -132,7 +132,9 @@ SUPPLEMENT = {
     # bedrock-invoke-model log).
     "bedrock.amazonaws.com": ["PutFoundationModelEntitlement"],
     # Calls the SSM agent makes (seen in public detection tests).
-    "ssm.amazonaws.com": ["UpdateInstanceInformation", "ListInstanceAssociations", "UpdateInstanceAssociationStatus", "PutInventory", "PutComplianceItems"],
+    "ssm.amazonaws.com": ["UpdateInstanceInformation", "ListInstanceAssociations", "UpdateInstanceAssociationStatus", "PutInventory", "PutComplianceItems",
+                          # A hybrid node registering with an activation code (Systems Manager User Guide, "Logging AWS Systems Manager API calls with CloudTrail").
+                          "RegisterManagedInstance"],
     # EC2 service events (CloudTrail User Guide, "AWS service events").
     "ec2.amazonaws.com": ["SharedSnapshotCopyInitiated", "SharedSnapshotVolumeCreated"],
     # The Session Manager and SSM agent channels: the names seen in logs.

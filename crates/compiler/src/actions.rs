@@ -278,7 +278,7 @@ pub fn check_priority_fields(assignments: &[Assignment<'_>], diagnostics: &mut V
                 Diagnostic::error(E_PRIORITY_MIX, a.source, a.span, format!("`{}` holds a priority elsewhere", a.field))
                     .with_label("not a priority")
                     .with_secondary(p.source, p.span, "given a priority here")
-                    .with_help("use LOW, MEDIUM, HIGH or CRITICAL; a priority field keeps the highest value any rule gives"),
+                    .with_help("use INFO, LOW, MEDIUM, HIGH or CRITICAL; a priority field keeps the highest value any rule gives"),
             );
         }
     }

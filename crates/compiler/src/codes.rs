@@ -13,6 +13,8 @@ pub const E_UNKNOWN_LIST: &str = "E204";
 pub const E_MACRO_CYCLE: &str = "E205";
 /// Macros that nest a condition deeper than `lower::MAX_CONDITION_DEPTH`.
 pub const E_TOO_DEEP: &str = "E206";
+/// An `allow` without a reason, or naming a code that is not a warning.
+pub const E_ALLOW: &str = "E207";
 
 /// An operand of the wrong type for its operator.
 pub const E_TYPE: &str = "E301";
@@ -49,6 +51,23 @@ pub const W_UNKNOWN_SOURCE: &str = "W307";
 pub const W_UNKNOWN_EVENT: &str = "W308";
 /// A list or macro that no rule uses.
 pub const W_UNUSED: &str = "W201";
+/// An `allow` in a rule that gets no such warning: it silences nothing.
+pub const W_ALLOW_UNUSED: &str = "W202";
+
+/// The warnings a rule may `allow`: those a rule's own text can raise.
+pub const ALLOWABLE: &[&str] = &[
+    W_UNKNOWN_VALUE_FIELD,
+    W_UNKNOWN_FIELD,
+    W_IMPOSSIBLE_VALUE,
+    W_WRONG_TYPE,
+    W_CONTRADICTION,
+    W_UNKNOWN_SOURCE,
+    W_UNKNOWN_EVENT,
+    W_FIELD_NAME,
+    W_OVERWRITE_OWN,
+    W_NO_GEOIP,
+    W_UNKNOWN_MEMBER,
+];
 /// An enrichment field whose name does not start with `x`.
 pub const W_FIELD_NAME: &str = "W401";
 /// `overwrite` on a field that AWS does not write (use `set`).

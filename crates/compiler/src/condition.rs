@@ -40,6 +40,15 @@ pub enum Cond {
         right: Term,
         op: Ordering,
     },
+    /// `userIdentity.arn endswith concat("/", requestParameters.userName)`:
+    /// a value of `left` (any, or with `all` every one) is a string that
+    /// passes `op` against some string value of `right`, computed per record.
+    Text {
+        left: Term,
+        all: bool,
+        right: Term,
+        op: TextOp,
+    },
     /// `eventTime within vacations[actor.user]`: the instant falls in the
     /// calendar of some key.
     WithinKeyed {
@@ -60,6 +69,39 @@ pub enum Ordering {
     Ge,
 }
 
+/// The string operators that take a value computed from the record on
+/// their right: the pattern of `like`, the text of the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextOp {
+    StartsWith,
+    EndsWith,
+    Contains,
+    Like,
+}
+
+impl TextOp {
+    pub fn of(op: ctrules_lang::ast::Op) -> Option<TextOp> {
+        use ctrules_lang::ast::Op;
+        match op {
+            Op::StartsWith => Some(TextOp::StartsWith),
+            Op::EndsWith => Some(TextOp::EndsWith),
+            Op::Contains => Some(TextOp::Contains),
+            Op::Like => Some(TextOp::Like),
+            _ => None,
+        }
+    }
+
+    /// Whether `value` passes against `text` (for `like`, a glob).
+    pub fn test(self, value: &str, text: &str) -> bool {
+        match self {
+            TextOp::StartsWith => value.starts_with(text),
+            TextOp::EndsWith => value.ends_with(text),
+            TextOp::Contains => value.contains(text),
+            TextOp::Like => glob_match(text, value),
+        }
+    }
+}
+
 /// A string to compare with: as written, or folded when it ignores case.
 #[derive(Debug, Clone)]
 pub struct Text {
@@ -70,7 +112,7 @@ pub struct Text {
 #[derive(Debug, Clone)]
 pub enum Scalar {
     Str(Text),
-    /// Compared by rank (LOW < MEDIUM < HIGH < CRITICAL) with values that name a priority.
+    /// Compared by rank (INFO < LOW < MEDIUM < HIGH < CRITICAL) with values that name a priority.
     Priority(Priority),
     Num(f64),
     Bool(bool),
@@ -153,6 +195,31 @@ impl Cond {
                 });
                 hit
             }
+            Cond::Text {
+                left,
+                all,
+                right,
+                op,
+            } => {
+                let mut texts: Option<Vec<String>> = None;
+                quantified(left, record, *all, |v| {
+                    let Value::String(value) = v else {
+                        return false;
+                    };
+                    // The right side is read once, on the first string on the left.
+                    let texts = texts.get_or_insert_with(|| {
+                        let mut out = Vec::new();
+                        right.visit(record, &mut |r| {
+                            if let Value::String(s) = r {
+                                out.push(s.clone());
+                            }
+                            true
+                        });
+                        out
+                    });
+                    texts.iter().any(|t| op.test(value, t))
+                })
+            }
             Cond::WithinKeyed {
                 time,
                 all,
@@ -177,7 +244,12 @@ impl Cond {
 
 /// Whether the values `term` reaches pass: any of them, or (with `all`) at
 /// least one and every one. Stops at the first value that decides.
-fn quantified(term: &Term, scope: &Scope<'_>, all: bool, pass: impl Fn(&Value) -> bool) -> bool {
+fn quantified(
+    term: &Term,
+    scope: &Scope<'_>,
+    all: bool,
+    mut pass: impl FnMut(&Value) -> bool,
+) -> bool {
     let mut seen = false;
     let mut decided = false;
     term.visit(scope, &mut |v| {
@@ -327,6 +399,34 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
             .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     })
+}
+
+/// Whether `text` matches the glob `pattern` as a whole: `*` is any run of
+/// characters, `?` one character, everything else itself. For patterns
+/// known only per record (`like` a computed value), where compiling a regex
+/// each time would cost far more. Linear backtracking on the last `*`.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    // Where the last `*` was, and the text position it currently covers up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// Translates a glob (`*` any run of characters, `?` one character) into an

@@ -384,6 +384,14 @@ pub fn zone_error(source: &Source, span: Span, e: &time::UnknownZone) -> Diagnos
     )
     .with_label("not an IANA time zone");
     match &e.suggestion {
+        Some(s) if e.abbreviation => diag
+            .with_note(format!(
+                "`{}` is an abbreviation or a fixed offset: it ignores daylight saving time",
+                e.name
+            ))
+            .with_help(format!(
+                "name the place, whose zone follows daylight saving: `{s}`"
+            )),
         Some(s) => diag.with_help(format!("did you mean `{s}`?")),
         None => diag.with_help(
             "use an IANA name such as \"America/New_York\", \"Europe/London\" or \"UTC\"",

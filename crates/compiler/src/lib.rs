@@ -33,7 +33,7 @@ pub use term::Scope;
 
 use actions::{check_priority_fields, lower_action};
 use codes::*;
-use ctrules_lang::ast::{Item, Rule, RulesFile};
+use ctrules_lang::ast::{self, Item, Rule, RulesFile};
 use ctrules_lang::{Diagnostic, Source, Span};
 use lower::{Lowerer, Symbols};
 use std::collections::HashMap;
@@ -293,6 +293,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         linter.condition(source, &def.condition);
     }
 
+    apply_allows(&rules, &mut diagnostics);
     sort_diagnostics(&mut diagnostics, sources);
     dedup_diagnostics(&mut diagnostics);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
@@ -303,6 +304,106 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         diagnostics,
         files_read,
     }
+}
+
+/// `allow CODE "REASON"` in a block rule: drops the rule's own warnings of
+/// that code (those whose place is inside the rule), checks each `allow`
+/// names a warning and gives a reason (E207), and reports one that
+/// silences nothing (W202), so it goes when the warning it was for does.
+fn apply_allows(rules: &[(&Source, &Rule, String)], diagnostics: &mut Vec<Diagnostic>) {
+    let mut found = Vec::new();
+    // Every allow, with its rule.
+    let mut owners: Vec<(&Source, &Rule, &ast::Allow)> = Vec::new();
+    for (source, rule, _) in rules {
+        for allow in &rule.allows {
+            let code = allow.code.node.as_str();
+            if !ALLOWABLE.contains(&code) {
+                let upper = code.to_uppercase();
+                let mut diag = Diagnostic::error(
+                    E_ALLOW,
+                    source,
+                    allow.code.span,
+                    format!("`{code}` is not a warning a rule can allow"),
+                )
+                .with_label("not an allowable warning");
+                diag = if ALLOWABLE.contains(&upper.as_str()) {
+                    diag.with_help(format!("codes are written in capitals: `{upper}`"))
+                } else if code.starts_with(['E', 'e']) {
+                    diag.with_help("errors cannot be allowed: fix the rule")
+                } else if [W_UNUSED, W_ALLOW_UNUSED].contains(&code) {
+                    diag.with_help(format!(
+                        "a rule can allow only the warnings its own text raises: {}",
+                        ALLOWABLE.join(", ")
+                    ))
+                } else if let Some(near) = suggest::closest(code, ALLOWABLE.iter().copied()) {
+                    diag.with_help(format!("did you mean `{near}`?"))
+                } else {
+                    diag.with_help(format!(
+                        "a rule can allow only the warnings its own text raises: {}",
+                        ALLOWABLE.join(", ")
+                    ))
+                };
+                found.push(diag);
+            }
+            match &allow.reason {
+                Some(reason) if !reason.node.trim().is_empty() => {}
+                Some(reason) => found.push(
+                    Diagnostic::error(E_ALLOW, source, reason.span, "the reason is empty")
+                        .with_label("no reason")
+                        .with_help(format!(
+                            "say why `{code}` does not apply to this rule: `allow {code} \"...\"`"
+                        )),
+                ),
+                None => found.push(
+                    Diagnostic::error(
+                        E_ALLOW,
+                        source,
+                        allow.span,
+                        format!("`allow {code}` needs a reason"),
+                    )
+                    .with_label("no reason")
+                    .with_help(format!(
+                        "say why the warning does not apply, for whoever reads the rule next: `allow {code} \"...\"`"
+                    )),
+                ),
+            }
+            owners.push((source, rule, allow));
+        }
+    }
+    let mut used = vec![false; owners.len()];
+    diagnostics.retain(|d| {
+        if d.is_error() {
+            return true;
+        }
+        let mut keep = true;
+        for (i, (source, rule, allow)) in owners.iter().enumerate() {
+            if allow.code.node == d.code
+                && d.source.name() == source.name()
+                && rule.span.start <= d.span.start
+                && d.span.end <= rule.span.end
+            {
+                used[i] = true;
+                keep = false;
+            }
+        }
+        keep
+    });
+    for ((source, _, allow), used) in owners.iter().zip(used) {
+        if !used && ALLOWABLE.contains(&allow.code.node.as_str()) {
+            let code = &allow.code.node;
+            found.push(
+                Diagnostic::warning(
+                    W_ALLOW_UNUSED,
+                    source,
+                    allow.span,
+                    format!("`allow {code}` silences nothing: this rule gets no {code}"),
+                )
+                .with_label("nothing to allow")
+                .with_help("remove it; the warning it was for is gone"),
+            );
+        }
+    }
+    diagnostics.extend(found);
 }
 
 fn duplicate_name(

@@ -308,6 +308,11 @@ fn ordering_by_priority_compares_ranks() {
         &json!({"xpriority": "CRITICAL"})
     ));
     assert!(holds("xpriority < MEDIUM", &json!({"xpriority": "LOW"})));
+    // INFO, informational, is below LOW.
+    assert!(holds("xpriority < LOW", &json!({"xpriority": "INFO"})));
+    assert!(!holds("xpriority >= LOW", &json!({"xpriority": "INFO"})));
+    assert!(holds("xpriority >= INFO", &json!({"xpriority": "LOW"})));
+    assert!(holds("xpriority in [INFO]", &json!({"xpriority": "INFO"})));
     // A value that names no priority never compares.
     assert!(!holds("xpriority >= LOW", &json!({"xpriority": "high"})));
     assert!(!holds("xpriority < CRITICAL", &json!({"xpriority": 3})));
@@ -1095,6 +1100,25 @@ fn priority_keeps_the_highest() {
         Some(&json!("HIGH"))
     );
     assert_eq!(field(&eval(&set, &json!({})), "xpriority"), None);
+    let set = rules(
+        "when a exists set xpriority = INFO\n\
+         when b exists set xpriority = LOW\n\
+         when c exists set xpriority = INFO",
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1, "b": 1})), "xpriority"),
+        Some(&json!("LOW")),
+        "INFO is below LOW"
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"b": 1, "c": 1})), "xpriority"),
+        Some(&json!("LOW")),
+        "a later INFO never lowers LOW"
+    );
+    assert_eq!(
+        field(&eval(&set, &json!({"a": 1})), "xpriority"),
+        Some(&json!("INFO"))
+    );
 }
 
 #[test]
@@ -1617,13 +1641,146 @@ fn e301_in_with_a_single_value() {
 }
 
 #[test]
-fn e301_string_operator_with_a_field_path() {
-    let d = one(&diags("when a startswith b.c drop"), "E301");
-    assert_eq!(
-        d.message,
-        "`startswith` takes a string or a list of strings, not a field"
-    );
-    assert_eq!(span_text(&d), "b.c");
+fn e301_matches_and_within_with_a_computed_value_name_what_it_is() {
+    for (rule, message, label) in [
+        (
+            "when a matches b.c drop",
+            "`matches` takes a string or a list of strings, not a field path",
+            "a field path",
+        ),
+        (
+            "when a matches concat(\"x\", b) drop",
+            "`matches` takes a string or a list of strings, not a function call",
+            "a function call",
+        ),
+        (
+            "when sourceIPAddress within lower(b) drop",
+            "`within` takes a string or a list of strings, not a function call",
+            "a function call",
+        ),
+        (
+            "when a in concat(b) drop",
+            "`in` takes a list, not a function call",
+            "a function call",
+        ),
+    ] {
+        let d = one(&diags(rule), "E301");
+        assert_eq!(d.message, message, "{rule}");
+        assert_eq!(d.label, label, "{rule}");
+    }
+}
+
+#[test]
+fn string_operators_take_a_computed_value() {
+    let event = json!({
+        "userIdentity": {"arn": "arn:aws:iam::1:user/alice", "userName": "alice"},
+        "requestParameters": {"userName": "alice", "prefix": "arn:aws:iam", "glob": "arn:*:user/?lice"},
+        "resources": [{"ARN": "arn:aws:kms:1:key/a"}, {"ARN": "arn:aws:s3:::b"}],
+    });
+    let other = json!({
+        "userIdentity": {"arn": "arn:aws:iam::1:user/alice"},
+        "requestParameters": {"userName": "bob", "prefix": "arn:aws:sts", "glob": "arn:*:role/*"},
+    });
+    for (cond, expected) in [
+        (
+            "userIdentity.arn endswith concat(\"/\", requestParameters.userName)",
+            [true, false],
+        ),
+        (
+            "userIdentity.arn not endswith concat(\"/\", requestParameters.userName)",
+            [false, true],
+        ),
+        (
+            "userIdentity.arn startswith requestParameters.prefix",
+            [true, false],
+        ),
+        (
+            "userIdentity.arn contains requestParameters.userName",
+            [true, false],
+        ),
+        (
+            "userIdentity.arn like requestParameters.glob",
+            [true, false],
+        ),
+        (
+            "userIdentity.arn like concat(\"*\", requestParameters.userName)",
+            [true, false],
+        ),
+        (
+            "userIdentity.arn contains lower(upper(userIdentity.userName))",
+            [true, false],
+        ),
+        // Any value on the left, any on the right.
+        (
+            "resources[].ARN startswith concat(\"arn:aws:\", \"s3\")",
+            [true, false],
+        ),
+        (
+            "all resources[].ARN startswith concat(\"arn:aws:\", \"s3\")",
+            [false, false],
+        ),
+        (
+            "all resources[].ARN startswith concat(\"arn:\", \"aws\")",
+            [true, false],
+        ),
+    ] {
+        assert_eq!(
+            holds(cond, &event),
+            expected[0],
+            "`{cond}` on the first event"
+        );
+        assert_eq!(
+            holds(cond, &other),
+            expected[1],
+            "`{cond}` on the second event"
+        );
+    }
+    // No value on the right (a missing argument of concat): the test is
+    // false, its negation true.
+    let missing = json!({"userIdentity": {"arn": "arn:aws:iam::1:user/alice"}});
+    assert!(!holds(
+        "userIdentity.arn endswith concat(\"/\", requestParameters.userName)",
+        &missing
+    ));
+    assert!(holds(
+        "userIdentity.arn not endswith concat(\"/\", requestParameters.userName)",
+        &missing
+    ));
+    // Only strings compare.
+    let numbers = json!({"a": 12, "b": {"c": "1"}});
+    assert!(!holds("a startswith b.c", &numbers));
+    // A bare name is still a list.
+    let c = compile_files(&[("t.rules", "when eventName startswith nope drop")]);
+    assert_eq!(c.diagnostics[0].code, "E204");
+}
+
+#[test]
+fn like_with_a_computed_pattern_matches_the_whole_value() {
+    for (pattern, value, expected) in [
+        ("a*", "abc", true),
+        ("*c", "abc", true),
+        ("a?c", "abc", true),
+        ("a?c", "ac", false),
+        ("*b*", "abc", true),
+        ("b", "abc", false),
+        ("", "", true),
+        ("*", "", true),
+        ("a*b*c", "aXbYbZc", true),
+        ("a*b*c", "aXbYbZ", false),
+        ("[a]", "[a]", true),
+        ("é?", "éà", true),
+        ("*x*y", "xxyxy", true),
+    ] {
+        let event = json!({"v": value, "p": {"q": pattern}});
+        assert_eq!(
+            holds("v like p.q", &event),
+            expected,
+            "{value} like {pattern}"
+        );
+        // The same as a pattern written in the rules.
+        let written = format!("v like \"{pattern}\"");
+        assert_eq!(holds(&written, &event), expected, "{written}");
+    }
 }
 
 #[test]
@@ -1771,7 +1928,7 @@ fn e404_priority_field_given_another_value() {
         .help
         .as_deref()
         .unwrap()
-        .starts_with("use LOW, MEDIUM, HIGH or CRITICAL"));
+        .starts_with("use INFO, LOW, MEDIUM, HIGH or CRITICAL"));
     assert_eq!(span_text(e404[1]), "userIdentity.type");
     assert!(c.rules.is_none());
 }

@@ -607,6 +607,31 @@ fn unknown_zones_functions_and_tables_get_suggestions() {
 }
 
 #[test]
+fn a_zone_abbreviation_gets_the_region_zone_not_a_fixed_offset() {
+    for (rules, region) in [
+        (
+            "schedule h = \"Mon-Fri 09:00-17:00\" zone \"EST5\"\nwhen eventTime within h drop",
+            "America/New_York",
+        ),
+        (
+            "when hour(eventTime, \"PST8\") > 18 drop",
+            "America/Los_Angeles",
+        ),
+    ] {
+        let c = RulesDir::new(&[("r.rules", rules)]).compile(None);
+        let e = diag(&c, "E502");
+        let help = e.help.as_deref().unwrap_or_default();
+        assert!(help.contains(&format!("`{region}`")), "{help}");
+        assert!(!help.contains("did you mean `EST`"), "{help}");
+        assert!(
+            e.notes.iter().any(|n| n.contains("daylight saving")),
+            "{:?}",
+            e.notes
+        );
+    }
+}
+
+#[test]
 fn calls_with_the_wrong_arguments_say_how_to_call() {
     for (rule, needle) in [
         ("when hour(eventTime) > 3 drop", "hour(TIME, ZONE)"),

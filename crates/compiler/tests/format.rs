@@ -253,11 +253,13 @@ const TESTS: &[&str] = &[
     r#"eventName|==|"quote\"d""#,
     r#"eventName|==|"tab\there\u{e9}""#,
     r#"responseElements.ConsoleLogin|==|"Failure""#,
+    r#"userIdentity.arn|not|endswith|concat(|"/"|,|requestParameters.userName|)C"#,
 ];
 
 const ACTIONS: &[&str] = &[
     r#"set|xpriority|=|HIGH"#,
     r#"set|xpriority|=|LOW"#,
+    r#"set|xpriority|=|INFO"#,
     r#"set|xowner|=|"team-a""#,
     r#"set|xowner|=|eventSource"#,
     r#"set|xn|=|42"#,
@@ -359,7 +361,7 @@ enum GenItem {
     Declaration(usize),
     Macro(Cond),
     Inline(Cond, Vec<usize>),
-    /// Metadata lines (0 description, 1 severity, 2 tags, with a choice of
+    /// Metadata lines (0 description, 1 severity, 2 tags, 3 allow, with a choice of
     /// value), the condition, the actions.
     Block(Vec<(u8, usize)>, Cond, Vec<usize>),
 }
@@ -386,7 +388,7 @@ fn items() -> impl Strategy<Value = Vec<GenItem>> {
                 (cond(macros), prop::collection::vec(0..ACTIONS.len(), 0..3))
                     .prop_map(|(c, a)| GenItem::Inline(c, a)),
                 (
-                    prop::collection::vec((0u8..3, 0usize..4), 0..4),
+                    prop::collection::vec((0u8..4, 0usize..4), 0..4),
                     cond(macros),
                     prop::collection::vec(0..ACTIONS.len(), 0..4),
                 )
@@ -429,9 +431,10 @@ fn item_toks(item: &GenItem, index: usize, macros_seen: &mut usize) -> Vec<Tok> 
                     0 => out.extend(toks(&format!("description|{}", STRINGS[choice]))),
                     1 => out.extend(toks(&format!(
                         "severity|{}",
-                        ["LOW", "MEDIUM", "HIGH", "CRITICAL"][choice]
+                        ["INFO", "MEDIUM", "HIGH", "CRITICAL"][choice]
                     ))),
-                    _ => out.extend(toks(&format!("tags|[|\"t{choice}\"|,|\"u\"|]L"))),
+                    2 => out.extend(toks(&format!("tags|[|\"t{choice}\"|,|\"u\"|]L"))),
+                    _ => out.extend(toks(&format!("allow|W30{}|\"why {choice}\"", choice + 2))),
                 }
             }
             out.extend(toks("when"));

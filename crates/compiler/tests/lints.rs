@@ -325,3 +325,85 @@ fn shipped_and_fixture_rules_are_clean() {
         assert!(found.is_empty(), "{dir}: {found:?}");
     }
 }
+
+// ---- allow ------------------------------------------------------------------------
+
+#[test]
+fn allow_silences_one_warning_in_its_rule_only() {
+    let text = r#"rule a {
+  allow W308 "a new SSM event the catalog does not know yet"
+  when eventSource == "ssm.amazonaws.com" and eventName == "CreateConnectorX"
+}
+rule b {
+  when eventSource == "ssm.amazonaws.com" and eventName == "CreateConnectorX"
+}
+"#;
+    let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text)]);
+    let codes: Vec<(&str, usize)> = c
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.line_col().0))
+        .collect();
+    assert_eq!(codes, [("W308", 6)], "only rule b's W308 is left");
+    assert!(c.rules.is_some());
+}
+
+#[test]
+fn allow_needs_a_reason_and_a_warning_code() {
+    for (allow, message, help) in [
+        ("allow W308", "`allow W308` needs a reason", "say why"),
+        ("allow W308 \"  \"", "the reason is empty", "say why"),
+        (
+            "allow E301 \"x\"",
+            "`E301` is not a warning a rule can allow",
+            "errors cannot be allowed",
+        ),
+        (
+            "allow w308 \"x\"",
+            "`w308` is not a warning a rule can allow",
+            "codes are written in capitals: `W308`",
+        ),
+        (
+            "allow W309 \"x\"",
+            "`W309` is not a warning a rule can allow",
+            "did you mean",
+        ),
+        (
+            "allow W201 \"x\"",
+            "`W201` is not a warning a rule can allow",
+            "a rule can allow only the warnings its own text raises: W302",
+        ),
+    ] {
+        let text = format!(
+            "rule a {{\n  {allow}\n  when eventSource == \"ssm.amazonaws.com\" and eventName == \"CreateConnectorX\"\n}}\n"
+        );
+        let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text.as_str())]);
+        let e = c
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "E207")
+            .unwrap_or_else(|| panic!("{allow}: no E207 in {:?}", c.diagnostics));
+        assert_eq!(e.message, message, "{allow}");
+        assert!(
+            e.help.as_deref().unwrap_or_default().contains(help),
+            "{allow}: {:?}",
+            e.help
+        );
+        assert!(c.rules.is_none(), "{allow}: E207 is an error");
+    }
+}
+
+#[test]
+fn an_allow_that_silences_nothing_is_w202() {
+    let text = "rule a {\n  allow W303 \"reason\"\n  when eventName == \"ConsoleLogin\"\n}\n";
+    let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text)]);
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["W202"]);
+}
+
+#[test]
+fn the_catalog_knows_register_managed_instance() {
+    let text = "when eventSource == \"ssm.amazonaws.com\" and eventName == \"RegisterManagedInstance\" tag \"hybrid\"";
+    let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text)]);
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+}

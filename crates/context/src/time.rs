@@ -82,12 +82,76 @@ pub struct UnknownZone {
     pub name: String,
     /// The closest valid name, in its exact spelling, if one is close.
     pub suggestion: Option<String>,
+    /// True when the name is a zone abbreviation or a POSIX-style offset
+    /// (`EST`, `EST5`, `PST8`, `CEST`): the suggestion is then the region
+    /// zone that follows daylight saving (`America/New_York`), not the
+    /// nearest name, which would be a fixed offset such as `EST`.
+    pub abbreviation: bool,
+}
+
+/// Zone abbreviations, and the region zone each usually stands for. The
+/// IANA database keeps a few of them (`EST`, `MST`, `HST`, `EST5EDT`) as
+/// fixed offsets or US-wide rules; a person who writes one means a place.
+const ABBREVIATIONS: &[(&[&str], &str)] = &[
+    (&["EST", "EDT", "ET"], "America/New_York"),
+    (&["CST", "CDT", "CT"], "America/Chicago"),
+    (&["MST", "MDT", "MT"], "America/Denver"),
+    (&["PST", "PDT", "PT"], "America/Los_Angeles"),
+    (&["AKST", "AKDT"], "America/Anchorage"),
+    (&["HST", "HDT"], "Pacific/Honolulu"),
+    (&["AST", "ADT"], "America/Halifax"),
+    (&["NST", "NDT"], "America/St_Johns"),
+    (&["BST"], "Europe/London"),
+    (&["WET", "WEST"], "Europe/Lisbon"),
+    (&["CET", "CEST"], "Europe/Paris"),
+    (&["EET", "EEST"], "Europe/Athens"),
+    (&["MSK"], "Europe/Moscow"),
+    (&["JST"], "Asia/Tokyo"),
+    (&["KST"], "Asia/Seoul"),
+    (&["AEST", "AEDT"], "Australia/Sydney"),
+    (&["ACST", "ACDT"], "Australia/Adelaide"),
+    (&["AWST"], "Australia/Perth"),
+    (&["NZST", "NZDT"], "Pacific/Auckland"),
+];
+
+/// The region zone for an abbreviation, alone or in the POSIX form of a
+/// name, an offset and optionally a daylight-saving name (`EST5`, `PST8`,
+/// `CET-1CEST`, `EST+5`), in any case.
+fn region_for_abbreviation(name: &str) -> Option<&'static str> {
+    let upper = name.trim().to_ascii_uppercase();
+    let letters = upper.len()
+        - upper
+            .trim_start_matches(|c: char| c.is_ascii_uppercase())
+            .len();
+    let (abbr, rest) = upper.split_at(letters);
+    let rest = rest.trim_start_matches(['+', '-']);
+    let digits = rest.len()
+        - rest
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == ':')
+            .len();
+    let (offset, tail) = rest.split_at(digits);
+    let well_formed =
+        tail.is_empty() || (!offset.is_empty() && tail.chars().all(|c| c.is_ascii_uppercase()));
+    if !well_formed || (upper.len() > letters && offset.is_empty()) {
+        return None;
+    }
+    ABBREVIATIONS
+        .iter()
+        .find(|(names, _)| names.contains(&abbr))
+        .map(|(_, region)| *region)
 }
 
 /// Parses an IANA time-zone name such as `America/New_York` or `UTC`.
 pub fn parse_zone(name: &str) -> Result<Tz, UnknownZone> {
     if let Ok(zone) = name.parse::<Tz>() {
         return Ok(zone);
+    }
+    if let Some(region) = region_for_abbreviation(name) {
+        return Err(UnknownZone {
+            name: name.to_string(),
+            suggestion: Some(region.to_string()),
+            abbreviation: true,
+        });
     }
     let lower = name.to_lowercase();
     // A difference of case only is the commonest slip: suggest the exact
@@ -105,9 +169,13 @@ pub fn parse_zone(name: &str) -> Result<Tz, UnknownZone> {
             .min_by_key(|(d, c)| (*d, *c))
             .map(|(_, c)| c)
     });
+    // The nearest name may be a fixed offset (`ESTT` is near `EST`): the
+    // region is what was meant.
+    let region = suggestion.and_then(region_for_abbreviation);
     Err(UnknownZone {
         name: name.to_string(),
-        suggestion: suggestion.map(str::to_string),
+        suggestion: region.or(suggestion).map(str::to_string),
+        abbreviation: region.is_some(),
     })
 }
 

@@ -48,6 +48,37 @@ fn unknown_zone_suggests_near_miss() {
 }
 
 #[test]
+fn an_abbreviation_or_posix_offset_suggests_the_region_zone() {
+    // The nearest IANA name of `EST5` is `EST`, a fixed offset without
+    // daylight saving: the region zone is what was meant.
+    for (name, region) in [
+        ("EST5", "America/New_York"),
+        ("est5", "America/New_York"),
+        ("EDT", "America/New_York"),
+        ("EST+5", "America/New_York"),
+        ("CST6", "America/Chicago"),
+        ("MST7", "America/Denver"),
+        ("PST8", "America/Los_Angeles"),
+        ("PST", "America/Los_Angeles"),
+        ("PDT7", "America/Los_Angeles"),
+        ("CEST", "Europe/Paris"),
+        ("CET-1CEST", "Europe/Paris"),
+        ("AEST", "Australia/Sydney"),
+        ("ESTT", "America/New_York"),
+    ] {
+        let err = parse_zone(name).unwrap_err();
+        assert_eq!(err.suggestion.as_deref(), Some(region), "{name}");
+        assert!(err.abbreviation, "{name}");
+    }
+    // A near miss of a region name is not an abbreviation.
+    let err = parse_zone("America/New_Yrok").unwrap_err();
+    assert!(!err.abbreviation);
+    // Names the IANA database has still parse, fixed offsets included.
+    assert_eq!(parse_zone("EST"), Ok(Tz::EST));
+    assert_eq!(parse_zone("EST5EDT"), Ok(Tz::EST5EDT));
+}
+
+#[test]
 fn unknown_zone_without_anything_close() {
     let err = parse_zone("Middle/Earth/Shire").unwrap_err();
     assert_eq!(err.suggestion, None);

@@ -162,6 +162,8 @@ mod tests {
             ("iam.amazonaws.com", "CreateUser"),
             ("s3.amazonaws.com", "GetObject"),
             ("s3.amazonaws.com", "PutBucketPublicAccessBlock"),
+            // The hand-kept supplement: no API operation of the SSM model.
+            ("ssm.amazonaws.com", "RegisterManagedInstance"),
             ("ec2.amazonaws.com", "RunInstances"),
             ("sts.amazonaws.com", "AssumeRole"),
             ("sts.amazonaws.com", "AssumeRoleWithSAML"),

@@ -119,14 +119,12 @@ pub fn test(args: &TestArgs) -> i32 {
     }
     let untested = untested(&rules, &coverage);
     for line in &untested {
-        outln!(
-            "{} {line}",
-            if args.deny_untested {
-                "FAILED"
-            } else {
-                "warning:"
-            }
-        );
+        if args.deny_untested {
+            outln!("FAILED {line}");
+        } else if !args.quiet {
+            // A warning, not a failure: `--quiet` prints only failures.
+            outln!("warning: {line}");
+        }
     }
     outln!(
         "{passed} passed, {failed} failed ({} test files, {} rules)",

@@ -115,8 +115,22 @@ pub struct Rule {
     pub description: Option<Spanned<String>>,
     pub severity: Option<Spanned<Priority>>,
     pub tags: Option<Spanned<ListLit>>,
+    /// `allow W308 "why"` lines, in the order written.
+    pub allows: Vec<Allow>,
     pub condition: Spanned<Expr>,
     pub actions: Vec<Spanned<Action>>,
+    pub span: Span,
+}
+
+/// `allow CODE "REASON"` in a block rule: the rule does not get warning CODE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allow {
+    /// The code as written (`W308`); the compiler checks it names a warning.
+    pub code: Spanned<String>,
+    /// Why the warning does not apply; required, but a missing one is the
+    /// compiler's to report.
+    pub reason: Option<Spanned<String>>,
+    /// From the code to the end of the reason.
     pub span: Span,
 }
 
@@ -353,10 +367,12 @@ pub struct StrLit {
     pub raw: bool,
 }
 
-/// Priorities order LOW < MEDIUM < HIGH < CRITICAL; a field set to priorities
-/// by several rules keeps the highest.
+/// Priorities order INFO < LOW < MEDIUM < HIGH < CRITICAL; a field set to
+/// priorities by several rules keeps the highest. INFO is informational: a
+/// finding worth recording that needs no action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
+    Info,
     Low,
     Medium,
     High,
@@ -366,6 +382,7 @@ pub enum Priority {
 impl Priority {
     pub fn as_str(self) -> &'static str {
         match self {
+            Priority::Info => "INFO",
             Priority::Low => "LOW",
             Priority::Medium => "MEDIUM",
             Priority::High => "HIGH",
@@ -375,6 +392,7 @@ impl Priority {
 
     pub fn parse(s: &str) -> Option<Priority> {
         match s {
+            "INFO" => Some(Priority::Info),
             "LOW" => Some(Priority::Low),
             "MEDIUM" => Some(Priority::Medium),
             "HIGH" => Some(Priority::High),

@@ -544,12 +544,21 @@ impl Formatter<'_> {
         meta.extend(rule.description.as_ref().map(|d| (d.span, "description")));
         meta.extend(rule.severity.as_ref().map(|s| (s.span, "severity")));
         meta.extend(rule.tags.as_ref().map(|t| (t.span, "tags")));
+        meta.extend(rule.allows.iter().map(|a| (a.span, "allow")));
         meta.sort_by_key(|(span, _)| span.start);
         for (span, word) in meta {
             p.newline(BLOCK_INDENT);
             p.emit([self.keyword_before(word, span.start), Piece::Space]);
-            match &rule.tags {
-                Some(tags) if word == "tags" => self.list(p, &tags.node, span, BLOCK_INDENT, 0),
+            match (&rule.tags, rule.allows.iter().find(|a| a.span == span)) {
+                (Some(tags), _) if word == "tags" => {
+                    self.list(p, &tags.node, span, BLOCK_INDENT, 0)
+                }
+                (_, Some(allow)) if word == "allow" => {
+                    p.emit([self.src(allow.code.span)]);
+                    if let Some(reason) = &allow.reason {
+                        p.emit([Piece::Space, self.src(reason.span)]);
+                    }
+                }
                 _ => p.emit([self.src(span)]),
             }
         }

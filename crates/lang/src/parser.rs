@@ -363,6 +363,7 @@ impl Builder<'_> {
             description: None,
             severity: None,
             tags: None,
+            allows: Vec::new(),
             condition: Spanned::new(Expr::And(Vec::new()), whole),
             actions: Vec::new(),
             span: whole,
@@ -392,6 +393,27 @@ impl Builder<'_> {
                         .find(|p| p.as_rule() == Rule::list_lit)
                         .expect("list");
                     rule.tags = Some(self.list_lit(l));
+                }
+                Rule::allow => {
+                    let mut code = None;
+                    let mut reason = None;
+                    for p in part.into_inner() {
+                        match p.as_rule() {
+                            Rule::lint_code => code = Some(spanned_str(p)),
+                            Rule::string => {
+                                let sp = span(&p);
+                                reason = Some(Spanned::new(self.string(p).value, sp));
+                            }
+                            _ => {}
+                        }
+                    }
+                    let code = code.expect("grammar: a code");
+                    let end = reason.as_ref().map_or(code.span.end, |r| r.span.end);
+                    rule.allows.push(Allow {
+                        span: Span::new(code.span.start, end),
+                        code,
+                        reason,
+                    });
                 }
                 Rule::condition => rule.condition = self.condition(part),
                 Rule::set | Rule::overwrite | Rule::tag | Rule::drop => {
@@ -911,11 +933,13 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::description | Rule::kw_description => "`description`",
         Rule::severity | Rule::kw_severity => "`severity`",
         Rule::tags | Rule::kw_tags => "`tags`",
+        Rule::allow | Rule::kw_allow => "`allow`",
+        Rule::lint_code => "a warning code such as W308",
         Rule::string | Rule::str_inner | Rule::str_flags => "a string",
         Rule::number => "a number",
         Rule::boolean => "`true` or `false`",
         Rule::null => "`null`",
-        Rule::priority => "a priority (LOW, MEDIUM, HIGH, CRITICAL)",
+        Rule::priority => "a priority (INFO, LOW, MEDIUM, HIGH, CRITICAL)",
         Rule::list_lit | Rule::list_open | Rule::list_flags => "a list `[...]`",
         Rule::comma => "`,`",
         Rule::list_close => "`]`",
@@ -931,7 +955,7 @@ fn join_alternatives(items: &[&str]) -> String {
     }
 }
 
-fn hint(rest: &str, expected: &[&str]) -> Option<String> {
+fn hint(rest: &str, expected: &[&'static str]) -> Option<String> {
     let operator_expected = expected.iter().any(|e| e.starts_with("an operator"));
     if rest.starts_with('=') && !rest.starts_with("==") && operator_expected {
         return Some("to compare, write `==`; `=` only assigns, after `set`".into());
@@ -963,10 +987,19 @@ fn hint(rest: &str, expected: &[&str]) -> Option<String> {
         "then" | "do" => {
             Some("actions follow the condition directly: `when ... set xpriority = HIGH`".into())
         }
-        "high" | "low" | "medium" | "critical" => Some(format!(
+        "info" | "high" | "low" | "medium" | "critical" => Some(format!(
             "priorities are written in capitals: {}",
             word.to_uppercase()
         )),
+        _ if let Some(keyword) = closest_keyword(rest, expected) => {
+            if keyword.eq_ignore_ascii_case(&word) && keyword.starts_with(char::is_uppercase) {
+                Some(format!("priorities are written in capitals: {keyword}"))
+            } else if keyword.eq_ignore_ascii_case(&word) {
+                Some(format!("keywords are lower case: `{keyword}`"))
+            } else {
+                Some(format!("did you mean `{keyword}`?"))
+            }
+        }
         _ if rest.starts_with(|c: char| c.is_alphabetic())
             && expected.iter().any(|e| e.starts_with("an operator")) =>
         {
@@ -978,3 +1011,64 @@ fn hint(rest: &str, expected: &[&str]) -> Option<String> {
         _ => None,
     }
 }
+
+/// The keyword closest to the word at `rest`, among those that could have
+/// come there: a misspelt keyword (`wen`, `sett`, `startwith`) is a likely
+/// slip. Nothing when the word is not near one.
+fn closest_keyword(rest: &str, expected: &[&'static str]) -> Option<&'static str> {
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut candidates: Vec<&'static str> = Vec::new();
+    if expected.is_empty() {
+        // pest names nothing at the start of an item: any item could start there.
+        candidates.extend(ITEM_KEYWORDS);
+    }
+    for e in expected {
+        if e.starts_with("an operator") {
+            candidates.extend(WORD_OPERATORS);
+            candidates.push("not");
+        } else if e.starts_with("a priority") {
+            candidates.extend(["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]);
+        }
+        // The words in backquotes: "`and`", "`any` or `all`", "an action (`set`, ...)".
+        for quoted in e.split('`').skip(1).step_by(2) {
+            let keyword = quoted
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or_default();
+            if !keyword.is_empty() && quoted.starts_with(keyword) {
+                candidates.push(keyword);
+            }
+        }
+    }
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        // Optimal string alignment: a swapped pair (`mcaro`) is one edit.
+        .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// The keywords an item starts with.
+const ITEM_KEYWORDS: [&str; 7] = [
+    "when", "rule", "list", "macro", "table", "schedule", "calendar",
+];
+
+/// The operators written as words.
+const WORD_OPERATORS: [&str; 7] = [
+    "in",
+    "like",
+    "matches",
+    "within",
+    "startswith",
+    "endswith",
+    "contains",
+];

@@ -355,6 +355,19 @@ fn a_repeated_metadata_line_keeps_the_last_which_is_the_one_that_counts() {
 }
 
 #[test]
+fn allow_lines_are_kept_each_on_a_line_in_the_order_written() {
+    assert_formats(
+        "rule r { allow   W308   \"not in the catalog\" severity INFO allow W303 \"x\" when a }",
+        "rule r {\n  allow W308 \"not in the catalog\"\n  severity INFO\n  allow W303 \"x\"\n  when a\n}\n",
+    );
+    // Without a reason (E207 for the compiler), the line is kept as written.
+    assert_formats(
+        "rule r {\n  allow W308\n  when a\n}\n",
+        "rule r {\n  allow W308\n  when a\n}\n",
+    );
+}
+
+#[test]
 fn a_file_that_does_not_parse_is_not_formatted() {
     let err = format(&Source::new("t.rules", "when eventName = \"x\" drop")).unwrap_err();
     assert_eq!(err[0].code, "E101");

@@ -925,6 +925,7 @@ fn booleans_and_null() {
 #[test]
 fn priorities() {
     for (text, p) in [
+        ("INFO", Priority::Info),
         ("LOW", Priority::Low),
         ("MEDIUM", Priority::Medium),
         ("HIGH", Priority::High),
@@ -934,7 +935,8 @@ fn priorities() {
         assert_eq!(p.as_str(), text);
     }
     assert!(
-        Priority::Low < Priority::Medium
+        Priority::Info < Priority::Low
+            && Priority::Low < Priority::Medium
             && Priority::Medium < Priority::High
             && Priority::High < Priority::Critical
     );
@@ -1145,11 +1147,40 @@ fn syntax_error_stops_at_the_first() {
 }
 
 #[test]
+fn allow_lines_in_a_block_rule() {
+    let rule = only_rule(
+        r#"rule r { allow W308 "not in the catalog" severity INFO allow W303 allow x1 when a exists }"#,
+    );
+    let allows: Vec<(&str, Option<&str>)> = rule
+        .allows
+        .iter()
+        .map(|a| {
+            (
+                a.code.node.as_str(),
+                a.reason.as_ref().map(|r| r.node.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        allows,
+        [
+            ("W308", Some("not in the catalog")),
+            ("W303", None),
+            ("x1", None)
+        ]
+    );
+    assert_eq!(rule.severity.map(|s| s.node), Some(Priority::Info));
+    // `allow` is not reserved: it is still a field name.
+    let rule = only_rule(r#"when allow == "x" drop"#);
+    assert!(rule.allows.is_empty());
+}
+
+#[test]
 fn syntax_error_empty_rule_block() {
     let d = one_err("rule r { }");
     assert_eq!(
         d.message,
-        "expected `description`, `severity`, `tags` or `when`, found `}`"
+        "expected `allow`, `description`, `severity`, `tags` or `when`, found `}`"
     );
     assert_eq!(d.line_col(), (1, 10));
 }
@@ -1260,6 +1291,7 @@ fn hint_then_and_do() {
 #[test]
 fn hint_lower_case_priority() {
     for (word, upper) in [
+        ("info", "INFO"),
         ("high", "HIGH"),
         ("low", "LOW"),
         ("medium", "MEDIUM"),
@@ -1268,7 +1300,7 @@ fn hint_lower_case_priority() {
         let d = one_err(&format!("rule r {{ severity {word} when a exists }}"));
         assert_eq!(
             d.message,
-            format!("expected a priority (LOW, MEDIUM, HIGH, CRITICAL), found `{word}`")
+            format!("expected a priority (INFO, LOW, MEDIUM, HIGH, CRITICAL), found `{word}`")
         );
         assert_eq!(d.line_col(), (1, 19));
         assert_eq!(
@@ -1309,7 +1341,80 @@ fn hint_word_where_an_operator_was_expected() {
 }
 
 #[test]
+fn hint_misspelt_keyword_anywhere() {
+    for (text, at, keyword) in [
+        // The start of an item.
+        (r#"wen eventName == "x" tag "a""#, (1, 1), "when"),
+        (r#"macr m = eventName == "x""#, (1, 1), "macro"),
+        ("lst l = [\"a\"]", (1, 1), "list"),
+        (r#"rul r { when eventName == "x" }"#, (1, 1), "rule"),
+        // An action.
+        (r#"when eventName == "x" sett xa = 1"#, (1, 23), "set"),
+        (
+            r#"rule r { when eventName == "x" tagg "a" }"#,
+            (1, 32),
+            "tag",
+        ),
+        // An operator.
+        (
+            r#"when eventName startwith "x" tag "a""#,
+            (1, 16),
+            "startswith",
+        ),
+        (r#"when eventName endwith "x" tag "a""#, (1, 16), "endswith"),
+        (r#"when errorCode exist tag "a""#, (1, 16), "exists"),
+        (r#"when eventName nott in ["a"] tag "a""#, (1, 16), "not"),
+        // Between tests, and in a block's header.
+        (
+            r#"when eventName == "x" annd errorCode exists"#,
+            (1, 23),
+            "and",
+        ),
+        (
+            r#"rule r { descripton "x" when eventName == "x" }"#,
+            (1, 10),
+            "description",
+        ),
+        (
+            r#"rule r { severty HIGH when eventName == "x" }"#,
+            (1, 10),
+            "severity",
+        ),
+    ] {
+        let d = one_err(text);
+        assert_eq!(d.code, "E101", "{text}");
+        assert_eq!(d.line_col(), at, "{text}: {}", d.message);
+        assert_eq!(
+            d.help.as_deref(),
+            Some(format!("did you mean `{keyword}`?").as_str()),
+            "{text}: {}",
+            d.message
+        );
+    }
+}
 
+#[test]
+fn hint_keyword_in_the_wrong_case() {
+    let d = one_err(r#"When eventName == "x""#);
+    assert_eq!(d.help.as_deref(), Some("keywords are lower case: `when`"));
+    let d = one_err(r#"when eventName == "x" Set xa = 1"#);
+    assert_eq!(d.help.as_deref(), Some("keywords are lower case: `set`"));
+    let d = one_err(r#"rule r { severity High when a exists }"#);
+    assert_eq!(
+        d.help.as_deref(),
+        Some("priorities are written in capitals: HIGH")
+    );
+}
+
+#[test]
+fn no_keyword_suggested_for_a_word_far_from_every_keyword() {
+    let d = one_err("when eventName equals 1");
+    assert!(!d.help.unwrap_or_default().contains("did you mean"));
+    let d = one_err(r#"foo eventName == "x""#);
+    assert_eq!(d.help, None);
+}
+
+#[test]
 fn hint_single_equals_not_given_for_double_equals_in_set() {
     let d = one_err("when a exists set xa == 1");
     assert_eq!(d.code, "E101");

@@ -5,7 +5,7 @@
 //! before or after it.
 
 use crate::codes::*;
-use crate::condition::{glob_to_regex, Cond, Matcher, Ordering, Scalar, Set, Text};
+use crate::condition::{glob_to_regex, Cond, Matcher, Ordering, Scalar, Set, Text, TextOp};
 use crate::declarations::{Declared, FileList};
 use crate::term::{self, ClockPart, Derived, Shared, Term, ZoneArg};
 use ctrules_context::geoip::GeoIp;
@@ -453,6 +453,30 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 return cond;
             }
         }
+        if let (Some(text_op), Operand::Term(right)) = (TextOp::of(op.node), &rhs.node) {
+            // A bare name is a list (or a misused declaration, reported
+            // below); anything else is a value computed from the record.
+            let list_name = matches!(right, ast::Term::Path(p) if p.is_single_field());
+            if !list_name {
+                if let ast::Term::Path(p) = right {
+                    let declared = self.is_declared(p.root());
+                    if let Some(warning) =
+                        value_field_warning(source, p, rhs.span).filter(|_| !declared)
+                    {
+                        self.diagnostics.push(warning);
+                    }
+                }
+                return match self.term(source, right, rhs.span) {
+                    Some(right) => Cond::Text {
+                        left: path,
+                        all,
+                        right,
+                        op: text_op,
+                    },
+                    None => Cond::Const(false),
+                };
+            }
+        }
         // On error, reported: the test never holds.
         let Ok(list) = self.list_operand(source, op, rhs) else {
             return Cond::Const(false);
@@ -581,23 +605,32 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                     }
                 }
             }
-            Operand::Term(_) => self.report(
-                Diagnostic::error(
-                    E_TYPE,
-                    source,
-                    rhs.span,
-                    if op.node == Op::In {
-                        "`in` takes a list, not a field".to_string()
-                    } else {
-                        format!(
-                            "`{}` takes a string or a list of strings, not a field",
-                            op.node.as_str()
-                        )
-                    },
+            Operand::Term(term) => {
+                let what = match term {
+                    ast::Term::Path(_) => "a field path",
+                    ast::Term::Call(_) => "a function call",
+                    ast::Term::Lookup(_) => "a table lookup",
+                };
+                let (message, help) = match op.node {
+                    Op::In => (
+                        format!("`in` takes a list, not {what}"),
+                        "compare two values with `==`, `!=`, `<`, `<=`, `>`, `>=`; `startswith`, `endswith`, `contains` and `like` also take a computed value",
+                    ),
+                    Op::Matches => (
+                        format!("`matches` takes a string or a list of strings, not {what}"),
+                        "regular expressions are compiled when the rules load; to match a computed value, use `like`, `startswith`, `endswith` or `contains`",
+                    ),
+                    _ => (
+                        format!("`{}` takes a string or a list of strings, not {what}", op.node.as_str()),
+                        "write the networks as strings, or name a list of them",
+                    ),
+                };
+                self.report(
+                    Diagnostic::error(E_TYPE, source, rhs.span, message)
+                        .with_label(what)
+                        .with_help(help),
                 )
-                .with_label("a field path")
-                .with_help("compare two fields with `==`, `!=`, `<`, `<=`, `>`, `>=`"),
-            ),
+            }
             Operand::Literal(lit) if op.node == Op::In => self.report(
                 Diagnostic::error(
                     E_TYPE,
