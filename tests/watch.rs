@@ -344,6 +344,48 @@ fn a_kubernetes_configmap_swap_and_sighup_reload_the_rules() {
     assert_eq!(got["b.json.gz"][0]["xgen"], "2");
 }
 
+#[test]
+fn a_new_geoip_database_in_place_of_the_old_is_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("geo.rules"),
+        "when sourceIPAddress exists set xcountry = geoip(sourceIPAddress).country_code\n",
+    )
+    .unwrap();
+    let mmdb = repo().join("tests/fixtures/mmdb");
+    let geo = dir.path().join("geo.mmdb");
+    std::fs::copy(mmdb.join("GeoIP2-Country-Test.mmdb"), &geo).unwrap();
+    let mut watch = Watch::start(
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--geoip",
+            geo.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--settle",
+            "0.1",
+        ],
+        None,
+    );
+    // The next release, saved over the old file.
+    std::fs::copy(
+        mmdb.join("DBIP-Country-Flat-Test.mmdb"),
+        geo.with_extension("new"),
+    )
+    .unwrap();
+    std::fs::rename(geo.with_extension("new"), &geo).unwrap();
+    let log = watch.wait_lines("rules reloaded:", 1);
+    assert!(!log.contains("error:"), "{log}");
+    assert!(watch.stop().success());
+}
+
 fn summary_of(path: &Path) -> Value {
     read_json(path)
 }

@@ -33,6 +33,7 @@ pub use term::Scope;
 
 use actions::{check_priority_fields, lower_action};
 use codes::*;
+use ctrules_context::geoip::GeoIp;
 use ctrules_lang::ast::{self, Item, Rule, RulesFile};
 use ctrules_lang::{Diagnostic, Source, Span};
 use lower::{Lowerer, Symbols};
@@ -297,7 +298,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     sort_diagnostics(&mut diagnostics, sources);
     dedup_diagnostics(&mut diagnostics);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    let version = fingerprint(sources, &files_read);
+    let version = fingerprint(sources, &files_read, options.geoip.as_deref());
     let rules = (!has_errors).then(|| RuleSet::new(compiled, fields_read, version));
     Compilation {
         rules,
@@ -478,7 +479,7 @@ fn dedup_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
 
 /// FNV-1a over the files' names (without directories, which depend on how
 /// the path was typed) and text: a stable short version id.
-fn fingerprint(sources: &[Source], files_read: &[PathBuf]) -> String {
+fn fingerprint(sources: &[Source], files_read: &[PathBuf], geoip: Option<&GeoIp>) -> String {
     let mut hash: u64 = 0xcbf29ce484222325;
     let mut add = |name: &[u8], text: &[u8]| {
         for &b in name.iter().chain(&[0]).chain(text).chain(&[0]) {
@@ -499,6 +500,13 @@ fn fingerprint(sources: &[Source], files_read: &[PathBuf]) -> String {
             .map(|n| n.as_encoded_bytes())
             .unwrap_or_default();
         add(name, &std::fs::read(path).unwrap_or_default());
+    }
+    // And the GeoIP databases, by what their metadata says they are: a new
+    // release (another build time) changes what `geoip(...)` answers, so
+    // a watch reloads it and a batch with --state does those inputs again.
+    for db in geoip.map(GeoIp::databases).unwrap_or_default() {
+        let facts = format!("{}/{}/{}", db.database_type, db.ip_version, db.build_epoch);
+        add(b"geoip", facts.as_bytes());
     }
     format!("{hash:016x}")[..12].to_string()
 }

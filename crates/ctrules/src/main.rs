@@ -202,11 +202,13 @@ pub struct RunArgs {
     #[arg(long, default_value = "rules.d")]
     pub rules: PathBuf,
     /// A log file, a directory walked recursively, `-` for standard input,
-    /// or `s3://bucket/prefix`.
+    /// or `s3://bucket/prefix`; for `watch`, a directory or an SQS queue of
+    /// S3 notifications (`sqs://NAME` or the queue's URL).
     #[arg(long)]
     pub input: String,
     /// A directory to write to (same relative paths, gzipped), `-` for
-    /// plain NDJSON on standard output, or `s3://bucket/prefix`.
+    /// plain NDJSON on standard output (not for a queue), or
+    /// `s3://bucket/prefix`.
     #[arg(long)]
     pub output: String,
     /// A MaxMind database (Country, City, ASN, Anonymous-IP or any other

@@ -240,7 +240,16 @@ fn settled(paths: &[PathBuf], files: &[PathBuf]) -> Stamp {
 /// What the files a rule set depends on look like, cheaply: enough to tell
 /// that one changed, was replaced, or appeared (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Stamp(Vec<(PathBuf, Option<PathBuf>, Option<(u64, i64, i64, u64)>)>);
+pub struct Stamp(Vec<EntryStamp>);
+
+/// One entry of a [`Stamp`]: its path, where it leads (links resolved), and
+/// its size, modification time (seconds, nanoseconds) and inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EntryStamp {
+    path: PathBuf,
+    target: Option<PathBuf>,
+    meta: Option<(u64, i64, i64, u64)>,
+}
 
 impl Stamp {
     /// The stamp of every entry under `paths` (links followed, hidden
@@ -253,7 +262,11 @@ impl Stamp {
             let meta = std::fs::metadata(path)
                 .ok()
                 .map(|m| (m.len(), m.mtime(), m.mtime_nsec(), m.ino()));
-            entries.push((path.to_path_buf(), target, meta));
+            entries.push(EntryStamp {
+                path: path.to_path_buf(),
+                target,
+                meta,
+            });
         };
         for path in paths {
             add(path);

@@ -143,6 +143,10 @@ pub const MAX_REJECTED_LISTED: usize = 10_000;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
+    /// The command it summarises, for its first line: `run` or `watch`.
+    #[serde(skip)]
+    pub command: &'static str,
+    /// The rules version at the start.
     pub rules_version: String,
     pub rules: usize,
     pub files_processed: u64,
@@ -340,8 +344,14 @@ impl Summary {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "ctrules run: {} rules (version {})",
-            self.rules, self.rules_version
+            "ctrules {}: {} rules (version {})",
+            if self.command.is_empty() {
+                "run"
+            } else {
+                self.command
+            },
+            self.rules,
+            self.rules_version
         );
         if self.rules_versions.len() > 1 {
             // A watch that reloaded: which rules handled how many files.

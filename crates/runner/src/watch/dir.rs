@@ -36,13 +36,15 @@ enum Message {
     /// Something changed under the directory.
     Changed,
     /// A worker finished an input.
-    Done {
-        relative: PathBuf,
-        version: String,
-        report: FileReport,
-        spill: Spill,
-        took: Duration,
-    },
+    Done(Box<Finished>),
+}
+
+struct Finished {
+    relative: PathBuf,
+    version: String,
+    report: FileReport,
+    spill: Spill,
+    took: Duration,
 }
 
 /// A file ready to be processed, and the version it was seen at.
@@ -105,13 +107,13 @@ pub(crate) fn watch_dir(
                 };
                 let (job, open) = local_job(&ready.input, (*keys).as_ref());
                 let (report, spill) = run_job(job, open, &cx);
-                let done = Message::Done {
+                let done = Message::Done(Box::new(Finished {
                     relative: ready.input.relative,
                     version: ready.version,
                     report,
                     spill,
                     took: started.elapsed(),
-                };
+                }));
                 if tx.send(done).is_err() {
                     return;
                 }
@@ -175,13 +177,14 @@ pub(crate) fn watch_dir(
             Ok(Message::Changed) => {
                 next_listing = next_listing.min(Instant::now() + AFTER_EVENT);
             }
-            Ok(Message::Done {
-                relative,
-                version,
-                report,
-                spill,
-                took,
-            }) => {
+            Ok(Message::Done(finished)) => {
+                let Finished {
+                    relative,
+                    version,
+                    report,
+                    spill,
+                    took,
+                } = *finished;
                 in_flight.remove(&relative);
                 if matches!(shared.output, Output::Stdout) && report.status == Status::Done {
                     if let Err(e) = spill.copy_to(&mut stdout).and_then(|()| stdout.flush()) {

@@ -251,6 +251,7 @@ pub fn watch(
 
     let initial = rules.current();
     let mut summary = Summary::new(&initial);
+    summary.command = "watch";
     let shared = Arc::new(Shared {
         rules,
         output,
