@@ -298,7 +298,7 @@ fn rules_edited_broken_and_swapped_during_a_stream_switch_between_files_and_lose
 }
 
 #[test]
-fn a_kubernetes_configmap_swap_and_sighup_reload_the_rules() {
+fn a_kubernetes_configmap_swap_and_sighup_reload_the_rules_and_metrics_tell() {
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     std::fs::create_dir_all(&input).unwrap();
@@ -321,11 +321,18 @@ fn a_kubernetes_configmap_swap_and_sighup_reload_the_rules() {
             output.to_str().unwrap(),
             "--settle",
             "0.1",
+            "--metrics",
+            "127.0.0.1:0",
+            "--status-interval",
+            "0.2",
         ],
         None,
     );
     deliver(&input, "a.json.gz", &records("a", 3));
     watch.wait_lines("done: ", 1);
+    watch.wait_for("a status line after the file", |log| {
+        log.contains("status: 1 files processed, 0 failed, 3 events")
+    });
     let v2 = rules.join("..2024_08_01_12_05_00.2");
     std::fs::create_dir_all(&v2).unwrap();
     std::fs::write(v2.join("gen.rules"), generation_rule("2")).unwrap();
@@ -337,7 +344,29 @@ fn a_kubernetes_configmap_swap_and_sighup_reload_the_rules() {
     watch.wait_lines("done: ", 2);
     // SIGHUP reloads even when nothing changed, and says so.
     watch.signal(libc::SIGHUP);
-    watch.wait_lines("rules reloaded: unchanged", 1);
+    let log = watch.wait_lines("rules reloaded: unchanged", 1);
+    // The metrics say the same, in Prometheus text.
+    let addr = log
+        .lines()
+        .find_map(|l| l.strip_prefix("metrics: http://")?.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in\n{log}"));
+    let metrics = http_get(addr, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.0 200"), "{metrics}");
+    for line in [
+        "ctrules_files_processed_total 2\n",
+        "ctrules_events_total 6\n",
+        "ctrules_reloads_total{outcome=\"ok\"} 1\n",
+        "ctrules_reloads_total{outcome=\"failed\"} 0\n",
+        "ctrules_files_failed_total{stage=\"read\"} 0\n",
+        "ctrules_file_seconds_count 2\n",
+    ] {
+        assert!(metrics.contains(line), "{line:?} not in\n{metrics}");
+    }
+    let version = versions_in_log(&log)["b.json.gz"].clone();
+    assert!(
+        metrics.contains(&format!("ctrules_rules_info{{version=\"{version}\"}} 1")),
+        "{metrics}"
+    );
     assert!(watch.stop().success());
     let got = outputs(&output);
     assert_eq!(got["a.json.gz"][0]["xgen"], "1");
@@ -384,6 +413,16 @@ fn a_new_geoip_database_in_place_of_the_old_is_reloaded() {
     let log = watch.wait_lines("rules reloaded:", 1);
     assert!(!log.contains("error:"), "{log}");
     assert!(watch.stop().success());
+}
+
+/// A plain HTTP/1.0 GET on loopback: the whole response, headers and all.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 fn summary_of(path: &Path) -> Value {

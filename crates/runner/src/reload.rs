@@ -252,9 +252,9 @@ struct EntryStamp {
 }
 
 impl Stamp {
-    /// The stamp of every entry under `paths` (links followed, hidden
-    /// entries included: a Kubernetes `..data` swap is a hidden link) and
-    /// of each file of `files`.
+    /// The stamp of the rules files, directories and links under `paths`
+    /// (links followed, hidden entries included: a Kubernetes `..data` swap
+    /// is a hidden link) and of each file of `files`.
     pub fn take(paths: &[PathBuf], files: &[PathBuf]) -> Stamp {
         let mut entries = Vec::new();
         let mut add = |path: &Path| {
@@ -278,7 +278,13 @@ impl Stamp {
                 .into_iter()
                 .flatten()
             {
-                add(entry.path());
+                // Rules files, and the directories and links that lead to
+                // them; not other files, which may change all the time (an
+                // editor's swap file) and would keep a change from settling.
+                let is_rules = entry.path().extension().is_some_and(|e| e == "rules");
+                if is_rules || entry.file_type().is_dir() || entry.path_is_symlink() {
+                    add(entry.path());
+                }
             }
         }
         for file in files {

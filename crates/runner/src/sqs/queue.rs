@@ -34,7 +34,8 @@ use crate::plan::QueueName;
 use crate::report::{FileReport, JobError, Stage, Status, Summary};
 use crate::run::RunError;
 use crate::s3::fault::job_error;
-use crate::s3::list::not_read;
+use crate::s3::layout::key_facts;
+use crate::s3::list::{not_read, OUTSIDE_FILTERS};
 use crate::sink::{output_name, Output};
 use crate::watch::{Shared, WatchEvent, WatchPlan};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
@@ -66,7 +67,8 @@ struct Received {
 
 /// What became of one message.
 struct Handled {
-    reports: Vec<(FileReport, Duration)>,
+    /// Each object's report, already told (as each finished).
+    reports: Vec<FileReport>,
     /// A line for the log (why it was deleted with nothing done, or why it
     /// stays on the queue).
     note: Option<String>,
@@ -166,8 +168,7 @@ pub(crate) async fn watch_queue(
                         }
                     }
                 };
-                for (report, took) in &handled.reports {
-                    shared.finished(report, *took);
+                for report in &handled.reports {
                     summary.add(report);
                 }
                 if let Some(note) = &handled.note {
@@ -404,12 +405,15 @@ async fn handle_message(
     for object in objects {
         let started = Instant::now();
         let report = process_object(s3, shared, object).await;
-        reports.push((report, started.elapsed()));
+        // Told before the message is deleted: a log that says an object is
+        // done never misses one whose message is gone.
+        shared.finished(&report, started.elapsed());
+        reports.push(report);
     }
     heartbeat.abort();
     let failed: Vec<String> = reports
         .iter()
-        .filter_map(|(r, _)| match &r.status {
+        .filter_map(|r| match &r.status {
             Status::Failed(e) => Some(format!("{}: {e}", r.input)),
             _ => None,
         })
@@ -481,6 +485,9 @@ async fn process_object(
     }
     if let Some(why) = not_read(&object.key, object.size) {
         return FileReport::skipped(name, why);
+    }
+    if !shared.filters.keeps(key_facts(&object.key).as_ref()) {
+        return FileReport::skipped(name, OUTSIDE_FILTERS);
     }
     let output = match plain_relative(&object.key, "the object's key") {
         Ok(relative) => output_name(relative.as_os_str()),

@@ -129,6 +129,8 @@ pub struct Shared {
     pub stats: Arc<Stats>,
     pub events: Events,
     pub stop: Arc<Stop>,
+    /// `--account`, `--region`, `--from`, `--to`: which notified objects to read.
+    pub filters: crate::s3::layout::Filters,
 }
 
 impl Shared {
@@ -260,6 +262,7 @@ pub fn watch(
         stats,
         events: events.clone(),
         stop,
+        filters: batch.filters.clone(),
     });
     let input = batch.input.to_string();
     events(WatchEvent::Started {
