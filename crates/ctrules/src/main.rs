@@ -38,6 +38,7 @@ macro_rules! err {
 mod check;
 mod exit;
 mod fmt;
+mod query;
 mod rules;
 mod run;
 mod test;
@@ -89,6 +90,8 @@ enum Command {
     /// Enrich continuously: a watched directory or an SQS queue of S3
     /// notifications, with rules that reload when they change.
     Watch(Box<WatchArgs>),
+    /// Find the records a condition matches: as records, columns or counts.
+    Query(Box<QueryArgs>),
     /// Run the tests written beside the rules (`*.test.json`).
     Test(TestArgs),
     /// Rewrite rules files in the canonical layout; `--check` only reports.
@@ -148,6 +151,77 @@ pub enum Format {
     Json,
     /// GitHub Actions annotations (`::error file=...`).
     Github,
+}
+
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// A condition in the rule language (`eventName like "Create*"`);
+    /// without one, every record.
+    #[arg(value_name = "WHERE")]
+    pub condition: Option<String>,
+    /// A log file, a directory walked recursively, `-` for standard input,
+    /// or `s3://bucket/prefix`.
+    #[arg(long)]
+    pub input: String,
+    /// Rules whose lists, macros, tables, schedules and calendars the
+    /// query may use (their rules are not run).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// A MaxMind database for `geoip(...)` (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Vec<PathBuf>,
+    /// Terms to show as columns, comma-separated
+    /// (`eventTime,actor.name,geoip(sourceIPAddress).country_code`).
+    #[arg(long, value_name = "TERMS")]
+    pub select: Option<String>,
+    /// Count the matches per group of these terms, most first.
+    #[arg(long, value_name = "TERMS")]
+    pub count_by: Option<String>,
+    /// With --count-by: only the N largest groups.
+    #[arg(long, value_name = "N", requires = "count_by")]
+    pub top: Option<usize>,
+    /// Output: a table (the default on a terminal), CSV, or NDJSON (the
+    /// default otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<query::QueryFormat>,
+    /// Sort the matches by a term; `-TERM` for the largest first. With
+    /// --limit only that many are kept in memory.
+    #[arg(long, value_name = "TERM", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// At most N matches (without --sort: stop reading once there are N).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Only events of the last DURATION (`30m`, `24h`, `7d`): also lists
+    /// only those days' S3 prefixes.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<chrono::TimeDelta>,
+    /// Files read at once (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Print only the results (no warnings, no progress, no closing line).
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+fn parse_duration(text: &str) -> Result<chrono::TimeDelta, String> {
+    let bad = || format!("{text:?} is not a duration such as 30m, 24h or 7d");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = text.split_at(split);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(seconds)
+        .and_then(chrono::TimeDelta::try_seconds)
+        .filter(|d| *d > chrono::TimeDelta::zero() && d.num_days() <= 3650)
+        .ok_or_else(bad)
 }
 
 #[derive(clap::Args)]
@@ -299,6 +373,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::check(&args),
         Command::Run(args) => run::run(&args),
         Command::Watch(args) => watch::watch(&args),
+        Command::Query(args) => query::query(&args),
         Command::Test(args) => test::test(&args),
         Command::Fmt(args) => fmt::fmt(&args),
     };

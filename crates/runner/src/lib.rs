@@ -26,6 +26,7 @@ pub mod inflight;
 pub mod job;
 pub mod objects;
 pub mod plan;
+pub mod query;
 pub mod reload;
 pub mod report;
 pub mod rules;
