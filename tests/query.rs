@@ -35,7 +35,7 @@ fn trail(root: &Path) -> Vec<Value> {
                 for _ in 0..25 {
                     n += 1;
                     let name = NAMES[(n * 7 % 8) as usize];
-                    let identity = if n % 3 == 0 {
+                    let identity = if n.is_multiple_of(3) {
                         json!({"type": "AssumedRole",
                                "arn": format!("arn:aws:sts::{account}:assumed-role/Deployer/session-{}", n % 2),
                                "accountId": account,
