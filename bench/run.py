@@ -484,6 +484,72 @@ def s3_check(args, runner):
         server.wait()
 
 
+# The questions of the query rows, and jq's way to ask them (jaq takes the same filters).
+QUERY_WHERE = 'eventName like "Create*" and eventName != "CreateLogStream"'
+JQ_SELECT = '.Records[] | select((.eventName | startswith("Create")) and .eventName != "CreateLogStream")'
+JQ_COUNT = 'reduce (inputs | .Records[] | .eventName) as $n ({}; .[$n] += 1)'
+
+
+def query_check(args, runner, reps):
+    """`ctrules query` against jq and jaq (when on PATH) on one core: the
+    Create calls but CreateLogStream as NDJSON records, and events counted
+    per eventName. Every way's answer is checked against ctrules's."""
+    files = [os.path.join(runner.corpus, fl["path"]) for fl in runner.manifest["file_list"]]
+    listing = os.path.join(args.workdir, "query-files.list")
+    with open(listing, "wb") as f:
+        f.write(b"\0".join(p.encode() for p in files) + b"\0")
+    ctrules = runner.bins["ctrules"]
+    ways = {
+        ("select", "ctrules query"): [ctrules, "query", QUERY_WHERE, "--input", runner.corpus, "--jobs", "1", "-q"],
+        ("count", "ctrules query"): [ctrules, "query", "--count-by", "eventName", "--format", "ndjson",
+                                     "--input", runner.corpus, "--jobs", "1", "-q"],
+    }
+    for tool in ("jq", "jaq"):
+        if not shutil.which(tool):
+            log("   %s not found: its query rows are skipped" % tool)
+            continue
+        feed = 'xargs -0 gzip -dc < "%s"' % listing
+        ways[("select", tool)] = ["bash", "-c", "set -o pipefail; %s | %s -c '%s'" % (feed, tool, JQ_SELECT)]
+        ways[("count", tool)] = ["bash", "-c", "set -o pipefail; %s | %s -n -c '%s'" % (feed, tool, JQ_COUNT)]
+    rows, answers = [], {}
+    for (question, way), cmd in ways.items():
+        times = []
+        for rep in range(reps):
+            r = measure(cmd, env=dict(os.environ, LC_ALL="C"))
+            if r["rc"] != 0:
+                sys.exit("error: %s %s exited with %d: %s" % (way, question, r["rc"], r["stderr"]))
+            times.append(r)
+            if rep == 0:
+                out = r["stdout"]
+                if question == "select":
+                    answers[(question, way)] = len(out.splitlines())
+                elif way == "ctrules query":
+                    answers[(question, way)] = {json.loads(l)["eventName"]: json.loads(l)["count"] for l in out.splitlines()}
+                else:
+                    answers[(question, way)] = json.loads(out)
+        wall = statistics.median(t["wall_s"] for t in times)
+        rss = max(t["maxrss_kb"] for t in times) / 1024
+        rows.append({"question": question, "way": way, "wall_s": wall,
+                     "mb_raw_per_s": runner.manifest["raw_bytes"] / 1e6 / wall, "peak_rss_mb": rss})
+        log("   %-6s %-14s %6.2f s  %7.1f MB/s raw  rss %6.1f MB" % (question, way, wall,
+                                                                   runner.manifest["raw_bytes"] / 1e6 / wall, rss))
+    for (question, way), answer in answers.items():
+        if answer != answers[(question, "ctrules query")]:
+            sys.exit("error: %s answers %s differently from ctrules query" % (way, question))
+    return {"rows": rows, "select_matches": answers[("select", "ctrules query")]}
+
+
+def fmt_query(q):
+    if not q:
+        return "(query rows skipped)"
+    lines = ["query, one core (every way's answer checked against ctrules's; %d records selected):" % q["select_matches"],
+             "", "| question | way | time s | MB/s raw | peak RSS MB |", "|---|---|--:|--:|--:|"]
+    for r in q["rows"]:
+        lines.append("| %s | %s | %.2f | %.1f | %.1f |" % (r["question"], r["way"], r["wall_s"], r["mb_raw_per_s"],
+                                                         r["peak_rss_mb"]))
+    return "\n".join(lines)
+
+
 def fmt_s3(s3):
     if not s3:
         return "(S3 check skipped: --no-s3)"
@@ -579,6 +645,7 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--fail-on-miss", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("--no-s3", action="store_true", help="leave out the S3 check (it installs moto with tools/moto.sh)")
+    ap.add_argument("--no-query", action="store_true", help="leave out the query rows (ctrules query, jq, jaq)")
     ap.add_argument("--smoke", action="store_true", help="CI-sized run: --raw-mb 3 --reps 1 --big-mb 12")
     args = ap.parse_args()
     if args.smoke:
@@ -628,6 +695,10 @@ def main():
     if "c" in only and not args.no_s3:
         log("== S3 (a moto server on loopback) against local files")
         s3 = s3_check(args, runner)
+    query = {}
+    if not args.no_query:
+        log("== query, one core: ctrules query, jq, jaq")
+        query = query_check(args, runner, args.reps)
     shutil.rmtree(runner.out, ignore_errors=True)
 
     corpus_line = ("corpus: %d files of %d-%d events, %s events, %.1f MB raw JSON, %.1f MB gzipped, "
@@ -653,6 +724,8 @@ def main():
     print(fmt_memory(mem))
     print()
     print(fmt_s3(s3))
+    print()
+    print(fmt_query(query))
     if fixed:
         print()
         print("fixed cost, one file of %d events (%.2f MB raw), 1 job: limit %.3f s, ctrules rules.d %.3f s, "
@@ -675,7 +748,8 @@ def main():
               "corpus": {k: v for k, v in manifest.items() if k != "file_list"},
               "rules_generated": {"dir": rules_dir, "rules": check.get("rules"), "warnings": check["warnings"]},
               "results": {cfg: {str(j): v for j, v in d.items()} for cfg, d in res.items()},
-              "ratios": ratios, "memory": mem, "fixed_cost": fixed, "s3": s3, "configs": CONFIGS}
+              "ratios": ratios, "memory": mem, "fixed_cost": fixed, "s3": s3, "query": query,
+              "configs": CONFIGS}
     path = os.path.join(args.workdir, "results.json")
     for p in [path] + ([args.json] if args.json else []):
         with open(p, "w") as f:

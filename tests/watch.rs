@@ -921,3 +921,98 @@ fn a_worker_killed_mid_stream_loses_nothing_once_another_takes_over() {
         "the first did {done_by_first}, yet the second saw all: {s}"
     );
 }
+
+#[test]
+fn rules_edited_broken_and_swapped_while_a_queue_streams_switch_between_objects() {
+    let moto = MotoServer::start();
+    moto.create_bucket(TRAIL);
+    moto.create_bucket(ENRICHED);
+    let queue = moto.create_queue("edits");
+    let dir = tempfile::tempdir().unwrap();
+    let gen_a = dir.path().join("rules-a");
+    std::fs::create_dir_all(&gen_a).unwrap();
+    std::fs::write(gen_a.join("gen.rules"), generation_rule("1")).unwrap();
+    let live = dir.path().join("rules");
+    std::os::unix::fs::symlink(&gen_a, &live).unwrap();
+    let summary = dir.path().join("summary.json");
+    let endpoint = moto.endpoint();
+    let mut watch = Watch::start(
+        &[
+            "--rules",
+            live.to_str().unwrap(),
+            "--input",
+            "sqs://edits",
+            "--output",
+            "s3://enriched/",
+            "--endpoint-url",
+            &endpoint,
+            "--receive-wait",
+            "1",
+            "--status-interval",
+            "0",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        Some(&moto),
+    );
+    let mut keys = Vec::new();
+    let mut send = |from: usize, to: usize| {
+        for i in from..to {
+            let key = log_key(&format!(
+                "111122223333_CloudTrail_us-east-1_20240801T12{i:02}Z_e.json.gz"
+            ));
+            put_log(&moto, &key, &records(&format!("e{i}"), 30));
+            moto.send_message(&queue, &s3_event(TRAIL, &key));
+            keys.push(key);
+        }
+    };
+    send(0, 4);
+    watch.wait_lines("done: ", 4);
+    save(&gen_a.join("gen.rules"), &generation_rule("2"));
+    watch.wait_lines("rules reloaded:", 1);
+    send(4, 8);
+    watch.wait_lines("done: ", 8);
+    save(
+        &gen_a.join("gen.rules"),
+        "when eventID exists set xgen = \n",
+    );
+    watch.wait_lines("error: rules not reloaded", 1);
+    send(8, 12);
+    watch.wait_lines("done: ", 12);
+    let gen_b = dir.path().join("rules-b");
+    std::fs::create_dir_all(&gen_b).unwrap();
+    std::fs::write(gen_b.join("gen.rules"), generation_rule("3")).unwrap();
+    let next = dir.path().join("rules.next");
+    std::os::unix::fs::symlink(&gen_b, &next).unwrap();
+    std::fs::rename(&next, &live).unwrap();
+    watch.wait_lines("rules reloaded:", 2);
+    send(12, 16);
+    let log = watch.wait_lines("done: ", 16);
+    assert!(watch.stop().success(), "{log}");
+    let versions = versions_in_log(&log);
+    for (i, key) in keys.iter().enumerate() {
+        let body = moto.get_object(ENRICHED, key).unwrap();
+        let recs: Vec<Value> = gunzip(&body)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(recs.len(), 30, "{key}");
+        let gens: BTreeSet<&str> = recs.iter().map(|r| r["xgen"].as_str().unwrap()).collect();
+        let expected = match i {
+            0..4 => "1",
+            4..12 => "2",
+            _ => "3",
+        };
+        assert_eq!(gens, BTreeSet::from([expected]), "{key}");
+        let name = Path::new(key)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        assert!(versions.contains_key(&name), "{name} not in\n{log}");
+    }
+    let s = read_json(&summary);
+    assert_eq!(s["files_processed"], 16, "{s}");
+    assert_eq!(s["rules_versions"].as_object().unwrap().len(), 3, "{s}");
+    assert_eq!(moto.count_visible(&queue) + moto.count_in_flight(&queue), 0);
+}

@@ -189,7 +189,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "TERM", allow_hyphen_values = true)]
     pub sort: Option<String>,
     /// At most N matches (without --sort: stop reading once there are N).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "count_by")]
     pub limit: Option<u64>,
     /// Only events of the last DURATION (`30m`, `24h`, `7d`): also lists
     /// only those days' S3 prefixes.
@@ -202,7 +202,7 @@ pub struct QueryArgs {
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
-    pub s3: S3Args,
+    pub s3: S3ReadArgs,
 }
 
 fn parse_duration(text: &str) -> Result<chrono::TimeDelta, String> {
@@ -317,6 +317,23 @@ pub struct RunArgs {
 /// Reading and writing S3 (docs/operations.md).
 #[derive(clap::Args)]
 pub struct S3Args {
+    #[command(flatten)]
+    pub read: S3ReadArgs,
+    /// Server-side encryption of output objects: AES256 or aws:kms.
+    #[arg(long, value_name = "ALGORITHM")]
+    pub sse: Option<String>,
+    /// The KMS key for `--sse aws:kms` (default: the bucket's AWS-managed key).
+    #[arg(long, value_name = "KEY")]
+    pub sse_kms_key_id: Option<String>,
+    /// S3 objects in flight at once (downloading, evaluating, uploading), 1 to
+    /// 256: each costs about 10 MB of buffers while in flight.
+    #[arg(long, default_value_t = ctrules_runner::s3::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+/// Which part of a trail to read, and how to reach S3.
+#[derive(clap::Args)]
+pub struct S3ReadArgs {
     /// Only these accounts of an S3 trail (12 digits; repeatable or comma-separated).
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     pub account: Vec<String>,
@@ -338,16 +355,6 @@ pub struct S3Args {
     /// The AWS profile to take credentials from.
     #[arg(long)]
     pub profile: Option<String>,
-    /// Server-side encryption of output objects: AES256 or aws:kms.
-    #[arg(long, value_name = "ALGORITHM")]
-    pub sse: Option<String>,
-    /// The KMS key for `--sse aws:kms` (default: the bucket's AWS-managed key).
-    #[arg(long, value_name = "KEY")]
-    pub sse_kms_key_id: Option<String>,
-    /// S3 objects in flight at once (downloading, evaluating, uploading), 1 to
-    /// 256: each costs about 10 MB of buffers while in flight.
-    #[arg(long, default_value_t = ctrules_runner::s3::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: u16,
 }
 
 fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {

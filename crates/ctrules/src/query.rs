@@ -7,7 +7,7 @@
 
 use crate::{exit, QueryArgs};
 use ctrules_runner::plan::Location;
-use ctrules_runner::query::{compile_query, scan, Hit, QueryError, ScanPlan};
+use ctrules_runner::query::{compile_query, scan, Hit, QueryError, ScanPlan, TermText};
 use ctrules_runner::s3::layout::Filters;
 use ctrules_runner::s3::S3Options;
 use ctrules_runner::RunError;
@@ -73,18 +73,32 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
     let cutoff = args.since.map(|d| now - d);
 
     // Every term computed per match: the selection or the groups, then the
-    // sort key and the time `--since` compares.
-    let mut terms: Vec<String> = if count_by.is_empty() {
-        select.clone()
+    // sort key and the time `--since` compares; each named by its flag.
+    let (listed, flag) = if count_by.is_empty() {
+        (&select, "--select")
     } else {
-        count_by.clone()
+        (&count_by, "--count-by")
     };
+    let mut terms: Vec<TermText> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, text)| TermText {
+            place: format!("{flag} {}", i + 1),
+            text: text.clone(),
+        })
+        .collect();
     let sort_at = sort.as_ref().map(|s| {
-        terms.push(s.clone());
+        terms.push(TermText {
+            place: "--sort".into(),
+            text: s.clone(),
+        });
         terms.len() - 1
     });
     let time_at = cutoff.map(|_| {
-        terms.push("eventTime".to_string());
+        terms.push(TermText {
+            place: "--since".into(),
+            text: "eventTime".into(),
+        });
         terms.len() - 1
     });
     let rules: Vec<_> = args.rules.iter().cloned().collect();
@@ -96,7 +110,7 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
             for d in &diagnostics {
                 err!("{}", d.render(color));
             }
-            errln!("error: the query has errors; nothing was read");
+            errln!("error: the query (or the rules it uses) has errors; nothing was read");
             return Ok(exit::USAGE);
         }
     };
@@ -108,6 +122,9 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
     }
 
     let input = Location::parse(&args.input).map_err(|e| format!("--input {e}"))?;
+    if args.limit == Some(0) {
+        return Ok(exit::OK);
+    }
     let mut from = args.s3.from;
     if let Some(cutoff) = cutoff {
         // A question about the last day lists the last day's prefixes only.
@@ -120,16 +137,19 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
             endpoint_url: args.s3.endpoint_url.clone(),
             region: args.s3.s3_region.clone(),
             profile: args.s3.profile.clone(),
-            concurrency: usize::from(args.s3.concurrency),
             ..S3Options::default()
         },
         jobs: args
             .jobs
             .map_or_else(ctrules_runner::Plan::default_jobs, usize::from),
     };
-    let cutoff_text = cutoff.map(|c| c.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    let keep = |hit: &Hit| match (time_at, &cutoff_text) {
-        (Some(i), Some(cutoff)) => hit.values[i].as_str().is_some_and(|t| t >= cutoff.as_str()),
+    // A time, not text: `2024-08-01T12:00:00+05:00` is compared as the
+    // instant it names, and what is not a time is not within the period.
+    let keep = |hit: &Hit| match (time_at, cutoff) {
+        (Some(i), Some(cutoff)) => hit.values[i]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t >= cutoff),
         _ => true,
     };
 
@@ -250,8 +270,12 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
         errln!("error: {name}: {e}");
     }
     if !args.quiet {
+        let failed = match scanned.failed.len() {
+            0 => String::new(),
+            n => format!(" ({n} could not be read)"),
+        };
         errln!(
-            "scanned {} files, {} events: {} matched ({:.1} s)",
+            "scanned {} files{failed}, {} events: {} matched ({:.1} s)",
             scanned.files,
             scanned.events,
             matched,
@@ -350,13 +374,13 @@ struct Ranked {
 }
 
 impl Ranked {
-    /// Order of output: by key (reversed when descending), then as read.
+    /// Order of output: by key (reversed when descending, but records
+    /// without one last either way), then as read.
     fn output_order(&self, other: &Ranked) -> Ordering {
-        let by_key = compare_values(&self.key, &other.key);
-        let by_key = if self.descending {
-            by_key.reverse()
-        } else {
-            by_key
+        let by_key = match (&self.key, &other.key) {
+            (Value::Null, _) | (_, Value::Null) => compare_values(&self.key, &other.key),
+            _ if self.descending => compare_values(&self.key, &other.key).reverse(),
+            _ => compare_values(&self.key, &other.key),
         };
         by_key.then(self.seq.cmp(&other.seq))
     }

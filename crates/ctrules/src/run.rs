@@ -211,14 +211,19 @@ pub fn plan(args: &RunArgs) -> Result<Plan, String> {
             .chain(args.geoip.iter().cloned())
             .collect(),
         s3: S3Options {
-            endpoint_url: args.s3.endpoint_url.clone(),
-            region: args.s3.s3_region.clone(),
-            profile: args.s3.profile.clone(),
+            endpoint_url: args.s3.read.endpoint_url.clone(),
+            region: args.s3.read.s3_region.clone(),
+            profile: args.s3.read.profile.clone(),
             sse: args.s3.sse.clone(),
             sse_kms_key_id: args.s3.sse_kms_key_id.clone(),
             concurrency: usize::from(args.s3.concurrency),
         },
-        filters: Filters::new(&args.s3.account, &args.s3.region, args.s3.from, args.s3.to)?,
+        filters: Filters::new(
+            &args.s3.read.account,
+            &args.s3.read.region,
+            args.s3.read.from,
+            args.s3.read.to,
+        )?,
         state,
         reprocess: args.reprocess,
     })

@@ -14,5 +14,5 @@ pub mod parser;
 pub mod source;
 
 pub use diagnostic::{Diagnostic, Label, Severity};
-pub use parser::{parse, parse_condition};
+pub use parser::{parse, parse_condition, parse_value};
 pub use source::{Source, Span};

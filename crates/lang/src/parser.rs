@@ -92,6 +92,34 @@ pub fn parse_condition(source: &Source) -> Result<Spanned<Expr>, Vec<Diagnostic>
     }
 }
 
+/// Parses a single value (a literal or a term), as `ctrules query` takes
+/// in `--select`: its errors say what a value may be, at their place in
+/// the text given.
+pub fn parse_value(source: &Source) -> Result<Spanned<Value>, Vec<Diagnostic>> {
+    if let Some(deep) = nesting_error(source) {
+        return Err(vec![deep]);
+    }
+    let mut pairs = match PestParser::parse(Rule::value_input, source.text()) {
+        Ok(pairs) => pairs,
+        Err(err) => return Err(vec![syntax_error(source, &err)]),
+    };
+    let input = pairs.next().expect("value_input always produces one pair");
+    let value = input
+        .into_inner()
+        .find(|p| p.as_rule() == Rule::value)
+        .expect("one value");
+    let mut builder = Builder {
+        source,
+        errors: Vec::new(),
+    };
+    let value = builder.value(value);
+    if builder.errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(builder.errors)
+    }
+}
+
 /// E104 at the first token that nests deeper than [`MAX_NESTING`].
 fn nesting_error(source: &Source) -> Option<Diagnostic> {
     let at = too_deep(source.text())?;

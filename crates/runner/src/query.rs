@@ -19,7 +19,7 @@
 use crate::plan::Location;
 use crate::report::{JobError, Stage};
 use crate::run::RunError;
-use crate::s3::layout::Filters;
+use crate::s3::layout::{key_facts, Filters};
 use crate::s3::list::{list, Listed};
 use crate::s3::{S3Options, S3Url};
 use crate::source::{self, display_path, Origin};
@@ -55,13 +55,20 @@ pub enum QueryError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// One term to compute per match: what the user typed, and where (the flag
+/// and the place in its list, `--select 2`), which names it in diagnostics.
+pub struct TermText {
+    pub place: String,
+    pub text: String,
+}
+
 /// Compiles `condition` (everything when `None`) and `terms` against the
 /// declarations of the rules under `rules` with `geoip`.
 pub fn compile_query(
     rules: &[PathBuf],
     geoip: &[PathBuf],
     condition: Option<&str>,
-    terms: &[String],
+    terms: &[TermText],
 ) -> Result<Query, QueryError> {
     let (mut sources, options) = if rules.is_empty() {
         let options = crate::rules::options(&[], geoip).map_err(QueryError::Unreadable)?;
@@ -76,8 +83,23 @@ pub fn compile_query(
     let condition_source = Source::new("query", condition.unwrap_or(""));
     // A syntax error is found on the condition alone first, so that it
     // says what a condition may hold, not what a rules file may.
+    let mut syntax = Vec::new();
     if condition.is_some() {
-        ctrules_lang::parse_condition(&condition_source).map_err(QueryError::Invalid)?;
+        syntax.extend(
+            ctrules_lang::parse_condition(&condition_source)
+                .err()
+                .unwrap_or_default(),
+        );
+    }
+    let term_sources: Vec<Source> = terms
+        .iter()
+        .map(|t| Source::new(t.place.as_str(), t.text.as_str()))
+        .collect();
+    for source in &term_sources {
+        syntax.extend(ctrules_lang::parse_value(source).err().unwrap_or_default());
+    }
+    if !syntax.is_empty() {
+        return Err(QueryError::Invalid(syntax));
     }
     let mut text = String::from("when ");
     let mut pieces: Vec<(usize, Source)> = Vec::new();
@@ -90,13 +112,10 @@ pub fn compile_query(
         None => text.push_str("eventVersion exists or eventVersion missing"),
     }
     text.push('\n');
-    for (i, term) in terms.iter().enumerate() {
+    for (i, source) in term_sources.iter().enumerate() {
         text.push_str(&format!("set {} = ", column_field(i)));
-        pieces.push((
-            text.len(),
-            Source::new(format!("--select {}", i + 1), term.as_str()),
-        ));
-        text.push_str(term);
+        pieces.push((text.len(), source.clone()));
+        text.push_str(source.text());
         text.push('\n');
     }
     let query_source = Source::new("query", text);
@@ -238,6 +257,8 @@ impl Query {
 /// Where a query reads from.
 pub struct ScanPlan {
     pub input: Location,
+    /// Which part of a CloudTrail layout to read: S3 prefixes, and the
+    /// paths of a local copy (`aws s3 sync`) alike.
     pub filters: Filters,
     pub s3: S3Options,
     /// Inputs read at once.
@@ -282,10 +303,18 @@ pub fn scan(
             found
                 .inputs
                 .into_iter()
+                // A path in CloudTrail's layout (a copy made with `aws s3
+                // sync`) is filtered as its key would be; any other file
+                // says nothing of its account or day, and is read.
+                .filter(|input| {
+                    let relative = input.relative.to_string_lossy();
+                    key_facts(&relative).is_none_or(|facts| plan.filters.keeps(Some(&facts)))
+                })
                 .filter_map(|input| {
                     let (Origin::File(path) | Origin::Stream(path)) = input.origin else {
                         return None;
                     };
+                    let name = display_path(&path);
                     let opener: Opener = Box::new(move || {
                         std::fs::File::open(&path)
                             .map(|f| Box::new(f) as Box<dyn Read>)
@@ -293,11 +322,7 @@ pub fn scan(
                                 JobError::new(Stage::Open, true, format!("cannot open: {e}"))
                             })
                     });
-                    Some((
-                        display_path(&root.join(&input.relative)),
-                        input.size,
-                        opener,
-                    ))
+                    Some((name, input.size, opener))
                 })
                 .collect()
         }

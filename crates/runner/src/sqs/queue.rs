@@ -289,7 +289,15 @@ async fn receive(
         let messages = match got {
             Ok(out) => {
                 failures = 0;
-                out.messages.unwrap_or_default()
+                let messages = out.messages.unwrap_or_default();
+                if messages.is_empty() && wait < Duration::from_secs(1) {
+                    // No long poll (--receive-wait 0): an empty queue must
+                    // not become a stream of requests.
+                    drop(held);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                messages
             }
             Err(e) => {
                 // The queue is unreachable for now: say so, back off, go on.
