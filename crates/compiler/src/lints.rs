@@ -307,6 +307,16 @@ impl<'a, 'd> Linter<'a, 'd> {
                 self.walk(source, inner, &fresh);
             }
             Expr::Test(test) => self.test(source, test, expr.span, ctx),
+            // The body is about one element at a time: tests of it neither
+            // meet the tests around it nor constrain them, but the
+            // eventSource an eventName is checked against still holds.
+            Expr::ForEach(each) => {
+                let fresh = Context {
+                    earlier: Vec::new(),
+                    sources: ctx.sources.clone(),
+                };
+                self.walk(source, &each.body, &fresh);
+            }
             Expr::MacroRef(_) => {
                 for c in self.summary(source, expr) {
                     self.contradiction(&c, ctx);
@@ -384,7 +394,7 @@ impl<'a, 'd> Linter<'a, 'd> {
                 }
                 out
             }
-            Expr::Not(_) => Vec::new(),
+            Expr::Not(_) | Expr::ForEach(_) => Vec::new(),
             Expr::MacroRef(name) => {
                 let symbols = self.symbols;
                 let Some(&(def, def_source)) = symbols.macros.get(name.as_str()) else {

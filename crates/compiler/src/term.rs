@@ -22,9 +22,12 @@ use std::fmt;
 use std::sync::Arc;
 
 /// One record under evaluation, with what has been derived from it so far.
+/// Inside `any NAME in ... (...)`, a scope of its own (on the stack, not
+/// allocated) holds the element NAME stands for, and the scope around it.
 pub struct Scope<'r> {
     pub record: &'r Value,
     actor: OnceCell<Actor>,
+    bound: Option<(&'r Value, &'r Scope<'r>)>,
 }
 
 impl<'r> Scope<'r> {
@@ -32,13 +35,38 @@ impl<'r> Scope<'r> {
         Scope {
             record,
             actor: OnceCell::new(),
+            bound: None,
         }
     }
 
-    /// Who acted, resolved on first use.
+    /// The scope of a condition inside `any NAME in ... (...)`, with NAME
+    /// standing for `element`.
+    pub fn bind(&'r self, element: &'r Value) -> Scope<'r> {
+        Scope {
+            record: self.record,
+            actor: OnceCell::new(),
+            bound: Some((element, self)),
+        }
+    }
+
+    /// The element bound `up` levels out from the innermost (0).
+    pub fn element(&self, up: usize) -> Option<&Value> {
+        let (element, outer) = self.bound?;
+        if up == 0 {
+            Some(element)
+        } else {
+            outer.element(up - 1)
+        }
+    }
+
+    /// Who acted, resolved on first use (once per record, whatever the scope).
     pub fn actor(&self) -> &Actor {
-        self.actor
-            .get_or_init(|| ctrules_context::actor::resolve(self.record))
+        match self.bound {
+            Some((_, outer)) => outer.actor(),
+            None => self
+                .actor
+                .get_or_init(|| ctrules_context::actor::resolve(self.record)),
+        }
     }
 }
 
@@ -80,6 +108,9 @@ pub enum Term {
     Field(FieldPath),
     /// A literal argument.
     Const(Value),
+    /// A path into the element bound by an enclosing `any NAME in ...`,
+    /// `up` levels out from the innermost (0).
+    Bound { up: usize, path: FieldPath },
     /// A derived value, and a path into it (empty for the value itself).
     Derived(Box<Derived>, FieldPath),
 }
@@ -146,6 +177,10 @@ impl Term {
         match self {
             Term::Field(path) => path.visit(scope.record, &mut |v| found(v)),
             Term::Const(v) => found(v),
+            Term::Bound { up, path } => match scope.element(*up) {
+                Some(element) => path.visit(element, &mut |v| found(v)),
+                None => true,
+            },
             Term::Derived(derived, rest) => {
                 derived.produce(scope, &mut |v| rest.visit(v, &mut |x| found(x)))
             }
@@ -180,6 +215,7 @@ impl Term {
         match self {
             Term::Field(p) => p.fans_out(),
             Term::Const(_) => false,
+            Term::Bound { path, .. } => path.fans_out(),
             Term::Derived(_, rest) => rest.fans_out(),
         }
     }

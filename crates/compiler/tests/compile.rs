@@ -2399,3 +2399,210 @@ fn a_chain_of_macros_within_the_limit_compiles_and_evaluates() {
     plain.evaluate(&json!({"eventName": "x"}), &mut evaluation);
     assert_eq!(evaluation.matched.len(), 1);
 }
+
+// ---- any NAME in ... (...): several fields of one element ----------------------
+
+fn kms_event(resources: Value) -> Value {
+    json!({"eventSource": "kms.amazonaws.com", "eventName": "ScheduleKeyDeletion", "resources": resources})
+}
+
+#[test]
+fn for_each_tests_fields_of_the_same_element() {
+    let cond =
+        r#"any s in resources[] (s.type == "AWS::KMS::Key" and s.ARN startswith "arn:aws:kms:")"#;
+    let same = json!([{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:us-east-1:1:key/k"}]);
+    // Each field matches in some element, but never both in one.
+    let split = json!([
+        {"type": "AWS::KMS::Key", "ARN": "arn:aws:s3:::b"},
+        {"type": "AWS::S3::Bucket", "ARN": "arn:aws:kms:us-east-1:1:key/k"}
+    ]);
+    check(
+        cond,
+        &[
+            (kms_event(same.clone()), true),
+            (kms_event(split.clone()), false),
+            (kms_event(json!([])), false),
+            (json!({"eventName": "X"}), false),
+        ],
+    );
+    // What two `[]` tests say instead: any element each.
+    let loose =
+        r#"resources[].type == "AWS::KMS::Key" and resources[].ARN startswith "arn:aws:kms:""#;
+    check(loose, &[(kms_event(split), true)]);
+}
+
+#[test]
+fn all_for_each_needs_every_element_and_at_least_one() {
+    let cond = r#"all s in resources[] (s.type == "AWS::KMS::Key" and s.ARN exists)"#;
+    check(
+        cond,
+        &[
+            (
+                kms_event(
+                    json!([{"type": "AWS::KMS::Key", "ARN": "a"}, {"type": "AWS::KMS::Key", "ARN": "b"}]),
+                ),
+                true,
+            ),
+            (
+                kms_event(
+                    json!([{"type": "AWS::KMS::Key", "ARN": "a"}, {"type": "AWS::KMS::Key"}]),
+                ),
+                false,
+            ),
+            (kms_event(json!([])), false),
+            (json!({}), false),
+        ],
+    );
+    // `not` and `!=` inside, the element itself, and outer fields.
+    check(
+        r#"any n in requestParameters.names[] (n startswith "prod-" and n != "prod-x" and eventName == "E")"#,
+        &[
+            (
+                json!({"eventName": "E", "requestParameters": {"names": ["dev", "prod-a"]}}),
+                true,
+            ),
+            (
+                json!({"eventName": "E", "requestParameters": {"names": ["prod-x"]}}),
+                false,
+            ),
+            (
+                json!({"eventName": "F", "requestParameters": {"names": ["prod-a"]}}),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn for_each_nests_and_reads_nested_paths_under_the_element() {
+    let cond = r#"any s in resources[] (s.type == "T" and any t in s.tags[] (t.key == "env" and t.value == s.name))"#;
+    check(
+        cond,
+        &[
+            (
+                json!({"resources": [{"type": "T", "name": "prod", "tags": [{"key": "env", "value": "prod"}]}]}),
+                true,
+            ),
+            // The tag matches another element's name only.
+            (
+                json!({"resources": [
+                    {"type": "T", "name": "dev", "tags": [{"key": "env", "value": "prod"}]},
+                    {"type": "U", "name": "prod", "tags": []}
+                ]}),
+                false,
+            ),
+            (
+                json!({"resources": [{"type": "T", "name": "prod", "tags": [{"key": "app", "value": "prod"}]}]}),
+                false,
+            ),
+        ],
+    );
+    // Deeper paths and `[]` under the element, and a quantified test inside.
+    check(
+        r#"any s in a[] (s.b.c == 1 and all s.d[] > 2)"#,
+        &[
+            (json!({"a": [{"b": {"c": 1}, "d": [3, 4]}]}), true),
+            (
+                json!({"a": [{"b": {"c": 1}, "d": [3, 1]}, {"b": {"c": 2}, "d": [3]}]}),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn for_each_works_with_macros_and_terms_on_both_sides() {
+    let set = rules(
+        r#"macro kms = eventSource == "kms.amazonaws.com"
+when kms and any s in resources[] (s.ARN endswith concat("/", requestParameters.keyId) and kms) tag "own-key""#,
+    );
+    let event = json!({"eventSource": "kms.amazonaws.com", "requestParameters": {"keyId": "k1"},
+        "resources": [{"ARN": "arn:aws:kms:r:1:key/k2"}, {"ARN": "arn:aws:kms:r:1:key/k1"}]});
+    assert_eq!(tags(&eval(&set, &event)), ["own-key"]);
+    let other = json!({"eventSource": "kms.amazonaws.com", "requestParameters": {"keyId": "k3"},
+        "resources": [{"ARN": "arn:aws:kms:r:1:key/k1"}]});
+    assert!(tags(&eval(&set, &other)).is_empty());
+}
+
+#[test]
+fn for_each_names_are_checked() {
+    // A misspelt bound name: E306 with did you mean.
+    let d = one(
+        &all_diags(r#"when any s in resources[] (t.type == "A") drop"#),
+        "E306",
+    );
+    assert_eq!(span_text(&d), "t.type");
+    assert_eq!(d.help.as_deref(), Some("did you mean `s`?"));
+    let d = one(
+        &all_diags(r#"when any stmt in resources[] (eventName == "A" and stm.type == "A") drop"#),
+        "E306",
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `stmt`?"));
+    // A name hiding a field, `actor`, a declaration or an outer binding: E305.
+    for (text, hidden) in [
+        (
+            r#"when any eventName in resources[] (eventName.type == "A") drop"#,
+            "eventName",
+        ),
+        (
+            r#"when any actor in resources[] (actor.type == "A") drop"#,
+            "actor",
+        ),
+        (
+            "list l = [\"a\"]\nwhen eventName in l and any l in resources[] (l.type == \"A\") drop",
+            "l",
+        ),
+        (
+            r#"when any s in resources[] (any s in s.tags[] (s.key == "A")) drop"#,
+            "s",
+        ),
+    ] {
+        let d = one(&all_diags(text), "E305");
+        assert_eq!(span_text(&d), hidden, "{text}");
+    }
+    // A name the condition never reads: W203, which the rule may allow.
+    let d = one(
+        &all_diags(r#"when any s in resources[] (resources[].type == "A") drop"#),
+        "W203",
+    );
+    assert_eq!(span_text(&d), "s");
+    assert!(all_diags(
+        "rule r {\n  allow W203 \"on purpose\"\n  when any s in resources[] (resources[].type == \"A\")\n}"
+    )
+    .is_empty());
+    // Over a path without `[]`: E304.
+    let d = one(
+        &all_diags(r#"when any s in resources (s.type == "A") drop"#),
+        "E304",
+    );
+    assert_eq!(span_text(&d), "any");
+    // Paths under the name are checked against the schema through it.
+    let d = one(
+        &all_diags(r#"when any s in resources[] (s.tyep == "A") drop"#),
+        "W303",
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `type`?"));
+    assert!(all_diags(r#"when eventSource == "kms.amazonaws.com" and any s in resources[] (s.type == "A" and s.ARN exists) drop"#).is_empty());
+    // A macro does not see names bound around its use.
+    let d = one(
+        &all_diags(
+            "macro m = s.type == \"A\"\nwhen any s in resources[] (m and s.ARN exists) drop",
+        ),
+        "W303",
+    );
+    assert_eq!(span_text(&d), "s.type");
+}
+
+#[test]
+fn for_each_elements_do_not_meet_the_tests_around_them_in_lints() {
+    // Two elements may differ: no contradiction across bindings...
+    let text = r#"when any s in resources[] (s.type == "A") and any s in resources[] (s.type == "B") drop"#;
+    assert!(
+        all_diags(text).iter().all(|d| d.code != "W306"),
+        "{}",
+        show(&all_diags(text))
+    );
+    // ...but within one element there is.
+    let text = r#"when any s in resources[] (s.type == "A" and s.type == "B") drop"#;
+    one(&all_diags(text), "W306");
+}

@@ -146,6 +146,25 @@ pub enum Expr {
     Test(Test),
     /// A reference to a macro by name.
     MacroRef(String),
+    /// `any s in resources[] (s.type == "A" and s.ARN startswith "b")`.
+    ForEach(Box<ForEach>),
+}
+
+/// `any NAME in TERM (CONDITION)` (or `all`): the condition holds for some
+/// value `TERM` reaches (`all`: for at least one and every one), with NAME
+/// standing for that value inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForEach {
+    pub quantifier: Spanned<Quantifier>,
+    /// The bound name.
+    pub name: Spanned<String>,
+    /// What it ranges over: a term that fans out (`resources[]`).
+    pub over: Spanned<Term>,
+    /// The condition inside the parentheses.
+    pub body: Spanned<Expr>,
+    /// The parentheses around the body.
+    pub open: Span,
+    pub close: Span,
 }
 
 /// A test of one value: `TERM exists`, `TERM missing`, or `TERM OP OPERAND`.

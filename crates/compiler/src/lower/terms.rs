@@ -128,6 +128,10 @@ impl<'a> Lowerer<'a, '_> {
     /// Compiles a term; None after reporting an error.
     pub fn term(&mut self, source: &'a Source, term: &'a ast::Term, span: Span) -> Option<Term> {
         match term {
+            ast::Term::Path(p) if let Some(up) = self.bound(p.root()) => Some(Term::Bound {
+                up,
+                path: segments_path(&p.segments[1..]),
+            }),
             ast::Term::Path(p) if p.root() == ACTOR => {
                 let rest = &p.segments[1..];
                 self.member_warning(
