@@ -64,7 +64,6 @@ pub const W_BOUND_UNUSED: &str = "W203";
 
 /// The warnings a rule may `allow`: those a rule's own text can raise.
 pub const ALLOWABLE: &[&str] = &[
-    W_BOUND_UNUSED,
     W_UNKNOWN_VALUE_FIELD,
     W_UNKNOWN_FIELD,
     W_IMPOSSIBLE_VALUE,
@@ -76,6 +75,7 @@ pub const ALLOWABLE: &[&str] = &[
     W_OVERWRITE_OWN,
     W_NO_GEOIP,
     W_UNKNOWN_MEMBER,
+    W_BOUND_UNUSED,
 ];
 /// An enrichment field whose name does not start with `x`.
 pub const W_FIELD_NAME: &str = "W401";

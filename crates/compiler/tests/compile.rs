@@ -2606,3 +2606,167 @@ fn for_each_elements_do_not_meet_the_tests_around_them_in_lints() {
     let text = r#"when any s in resources[] (s.type == "A" and s.type == "B") drop"#;
     one(&all_diags(text), "W306");
 }
+
+// ---- json(TEXT): JSON held in a string ------------------------------------------
+
+fn put_policy(document: Value) -> Value {
+    let text = match document {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    json!({"eventSource": "iam.amazonaws.com", "eventName": "CreatePolicy",
+           "requestParameters": {"policyName": "p", "policyDocument": text}})
+}
+
+#[test]
+fn json_parses_a_string_and_paths_go_into_it() {
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
+    ]});
+    let event = put_policy(doc);
+    check(
+        r#"json(requestParameters.policyDocument).Statement[].Effect == "Allow""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"json(requestParameters.policyDocument).Version == "2012-10-17""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"any json(requestParameters.policyDocument).Statement[].Action[] == "s3:GetObject""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"json(requestParameters.policyDocument) exists"#,
+        &[(event.clone(), true)],
+    );
+    // Invalid JSON, not text, missing: no value; the test is false, its negation true.
+    for bad in [
+        put_policy(json!("{\"Statement\": [")),
+        put_policy(json!("not json")),
+        json!({"requestParameters": {"policyDocument": {"Statement": [{"Effect": "Allow"}]}}}),
+        json!({"requestParameters": {"policyDocument": 5}}),
+        json!({}),
+    ] {
+        assert!(
+            !holds(
+                r#"json(requestParameters.policyDocument).Statement[].Effect == "Allow""#,
+                &bad
+            ),
+            "{bad}"
+        );
+        assert!(
+            !holds(r#"json(requestParameters.policyDocument) exists"#, &bad),
+            "{bad}"
+        );
+        assert!(
+            holds(
+                r#"json(requestParameters.policyDocument).Statement[].Effect != "Allow""#,
+                &bad
+            ),
+            "{bad}"
+        );
+    }
+    // Deeply nested text is no value either, and never a panic.
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(!holds("json(a) exists", &json!({"a": deep})));
+    // Text computed per record, and a field of an element.
+    check(
+        r#"json(concat("{\"a\":", n, "}")).a == 5"#,
+        &[(json!({"n": 5}), true), (json!({"n": "x"}), false)],
+    );
+    check(
+        r#"any s in items[] (json(s.doc).k == s.want)"#,
+        &[
+            (
+                json!({"items": [{"doc": "{\"k\": 1}", "want": 2}, {"doc": "{\"k\": 2}", "want": 2}]}),
+                true,
+            ),
+            (
+                json!({"items": [{"doc": "{\"k\": 1}", "want": 2}, {"doc": "{\"k\": 3}", "want": 1}]}),
+                false,
+            ),
+        ],
+    );
+}
+
+/// "A policy statement that allows `*` to a public principal without a
+/// condition", with the three ways IAM writes a principal.
+const PUBLIC_ALLOW: &str = r#"any st in json(requestParameters.policyDocument).Statement[] (
+    st.Effect == "Allow"
+    and st.Condition missing
+    and (st.Principal == "*" or st.Principal.AWS == "*" or st.Principal.AWS[] == "*")
+)"#;
+
+#[test]
+fn json_with_any_finds_a_public_statement_without_a_condition() {
+    let statement = |principal: Value, condition: Option<Value>| {
+        let mut st =
+            json!({"Effect": "Allow", "Action": "sqs:*", "Resource": "*", "Principal": principal});
+        if let Some(c) = condition {
+            st["Condition"] = c;
+        }
+        st
+    };
+    let doc = |statements: Vec<Value>| {
+        put_policy(json!({"Version": "2012-10-17", "Statement": statements}))
+    };
+    let cond = Some(json!({"StringEquals": {"aws:SourceAccount": "1"}}));
+    check(
+        PUBLIC_ALLOW,
+        &[
+            (doc(vec![statement(json!("*"), None)]), true),
+            (doc(vec![statement(json!({"AWS": "*"}), None)]), true),
+            (
+                doc(vec![statement(
+                    json!({"AWS": ["arn:aws:iam::1:root", "*"]}),
+                    None,
+                )]),
+                true,
+            ),
+            (
+                doc(vec![statement(json!({"AWS": "arn:aws:iam::1:root"}), None)]),
+                false,
+            ),
+            (doc(vec![statement(json!("*"), cond.clone())]), false),
+            // Public with a condition in one statement, allowed without in
+            // another for someone else: no single statement is both.
+            (
+                doc(vec![
+                    statement(json!("*"), cond),
+                    statement(json!({"AWS": "arn:aws:iam::1:root"}), None),
+                ]),
+                false,
+            ),
+            (
+                doc(vec![{
+                    let mut st = statement(json!("*"), None);
+                    st["Effect"] = json!("Deny");
+                    st
+                }]),
+                false,
+            ),
+            (put_policy(json!("{oops")), false),
+        ],
+    );
+}
+
+#[test]
+fn json_of_a_field_cloudtrail_writes_as_an_object_is_w305() {
+    let d = one(
+        &all_diags(r#"when json(requestParameters).Statement exists drop"#),
+        "W305",
+    );
+    assert_eq!(span_text(&d), "requestParameters");
+    let d = one(&all_diags(r#"when json(resources).x exists drop"#), "W305");
+    assert!(d.message.contains("an array"), "{}", d.message);
+    assert!(all_diags(r#"when eventSource == "iam.amazonaws.com" and json(requestParameters.policyDocument).Statement exists drop"#).is_empty());
+    let d = one(&all_diags(r#"when json(a, b) exists drop"#), "E504");
+    assert_eq!(
+        d.help
+            .as_deref()
+            .map(|h| h.starts_with("call it as `json(TEXT)`")),
+        Some(true)
+    );
+}

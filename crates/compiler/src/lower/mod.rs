@@ -372,6 +372,11 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         Some(self.bindings.len() - 1 - at)
     }
 
+    /// True when `name` is bound around the current point.
+    pub(crate) fn bound_name(&self, name: &str) -> bool {
+        self.bindings.iter().any(|b| b.name == name)
+    }
+
     /// A path as the schema sees it: under a bound name, the path it ranges
     /// over and then the rest; None when that is not a field path.
     fn schema_path(&self, p: &ast::Path) -> Option<ast::Path> {
