@@ -2770,3 +2770,112 @@ fn json_of_a_field_cloudtrail_writes_as_an_object_is_w305() {
         Some(true)
     );
 }
+
+// ---- PATH.** : a value anywhere inside -------------------------------------------
+
+#[test]
+fn deep_paths_reach_every_value_nested_inside() {
+    let event = json!({"eventSource": "s3.amazonaws.com", "eventName": "PutBucketVersioning",
+        "requestParameters": {"bucketName": "b", "VersioningConfiguration": {"Status": "Suspended", "MfaDelete": ["Disabled"]}}});
+    check(
+        r#"requestParameters.** == "Suspended""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.** contains "Suspend""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.** == "Disabled""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.** == "Enabled""#,
+        &[(event.clone(), false)],
+    );
+    check(
+        r#"requestParameters.** != "Enabled""#,
+        &[(event.clone(), true)],
+    );
+    // Keys are not values; the value itself is one.
+    check(
+        r#"requestParameters.** == "VersioningConfiguration""#,
+        &[(event.clone(), false)],
+    );
+    check(
+        r#"requestParameters.bucketName.** == "b""#,
+        &[(event.clone(), true)],
+    );
+    // With a path after it, every nested object's field.
+    check(
+        r#"requestParameters.**.Status == "Suspended""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.VersioningConfiguration.** exists"#,
+        &[(event.clone(), true)],
+    );
+    // The three forms of a policy principal, in one test.
+    for (principal, public) in [
+        (json!("*"), true),
+        (json!({"AWS": "*"}), true),
+        (json!({"AWS": ["arn:aws:iam::1:root", "*"]}), true),
+        (
+            json!({"AWS": "arn:aws:iam::1:root", "Service": "s3.amazonaws.com"}),
+            false,
+        ),
+    ] {
+        let event = json!({"requestParameters": {"policy": {"Statement": [{"Effect": "Allow", "Principal": principal}]}}});
+        check(
+            r#"any st in requestParameters.policy.Statement[] (st.Effect == "Allow" and st.Principal.** == "*")"#,
+            &[(event, public)],
+        );
+    }
+    // Inside json(...) too.
+    let doc = json!({"requestParameters": {"policyDocument": "{\"Statement\":[{\"Principal\":{\"AWS\":[\"*\"]}}]}"}});
+    check(
+        r#"json(requestParameters.policyDocument).Statement[].Principal.** == "*""#,
+        &[(doc, true)],
+    );
+    // Deep documents are searched without overflowing (serde_json bounds the depth).
+    let mut deep = json!("needle");
+    for _ in 0..100 {
+        deep = json!({"a": [deep]});
+    }
+    check(
+        r#"requestParameters.** == "needle""#,
+        &[(json!({"requestParameters": deep}), true)],
+    );
+}
+
+#[test]
+fn a_pattern_on_an_object_or_array_field_is_w305_suggesting_deep() {
+    let d = one(
+        &all_diags(r#"when requestParameters contains "Suspended" drop"#),
+        "W305",
+    );
+    assert_eq!(span_text(&d), "requestParameters");
+    assert!(d.message.contains("is an object"), "{}", d.message);
+    assert_eq!(
+        d.help.as_deref(),
+        Some("to test every value nested inside it, write `requestParameters.** contains ...`")
+    );
+    let d = one(&all_diags(r#"when resources like "*kms*" drop"#), "W305");
+    assert!(d.message.contains("is an array"), "{}", d.message);
+    one(
+        &all_diags(r#"when userIdentity.sessionContext startswith "x" drop"#),
+        "W305",
+    );
+    // The deep form, and open parts below the top, are fine.
+    assert!(all_diags(r#"when eventSource == "s3.amazonaws.com" and requestParameters.** contains "Suspended" drop"#).is_empty());
+    assert!(all_diags(r#"when eventSource == "s3.amazonaws.com" and requestParameters.bucketName contains "x" drop"#).is_empty());
+    // Nothing is written through `.**`.
+    let d = one(
+        &all_diags(r#"when eventName == "A" overwrite requestParameters.** = "x""#),
+        "E402",
+    );
+    assert_eq!(span_text(&d), "requestParameters.**");
+    // Quantifiers and `any NAME in` accept it as fanning out.
+    assert!(diags(r#"when all requestParameters.** != "x" drop"#).is_empty());
+    assert!(diags(r#"when any v in requestParameters.** (v == "x") drop"#).is_empty());
+}

@@ -254,6 +254,8 @@ const TESTS: &[&str] = &[
     r#"eventName|==|"tab\there\u{e9}""#,
     r#"responseElements.ConsoleLogin|==|"Failure""#,
     r#"userIdentity.arn|not|endswith|concat(|"/"|,|requestParameters.userName|)C"#,
+    r#"requestParameters.**|contains|"alpha""#,
+    r#"all|requestParameters.**.bucketName|!=|"x""#,
 ];
 
 const ACTIONS: &[&str] = &[

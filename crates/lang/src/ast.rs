@@ -214,7 +214,7 @@ impl Term {
 
     /// True when the term can reach several values (`[]`).
     pub fn fans_out(&self) -> bool {
-        self.rest().iter().any(|s| matches!(s, Segment::Each))
+        self.rest().iter().any(Segment::fans_out)
     }
 
     pub fn as_path(&self) -> Option<&Path> {
@@ -434,6 +434,15 @@ pub enum Segment {
     Each,
     /// `[N]`: one element of an array.
     Index(usize),
+    /// `.**`: the value and every value nested inside it, at any depth.
+    Deep,
+}
+
+impl Segment {
+    /// True for `[]` and `.**`, which reach several values.
+    pub fn fans_out(&self) -> bool {
+        matches!(self, Segment::Each | Segment::Deep)
+    }
 }
 
 impl Path {
@@ -452,7 +461,7 @@ impl Path {
 
     /// True when the path fans out over array elements (`[]`).
     pub fn fans_out(&self) -> bool {
-        self.segments.iter().any(|s| matches!(s, Segment::Each))
+        self.segments.iter().any(Segment::fans_out)
     }
 }
 
@@ -482,6 +491,7 @@ fn write_segments(
                 }
             }
             Segment::Each => f.write_str("[]")?,
+            Segment::Deep => f.write_str(".**")?,
             Segment::Index(n) => write!(f, "[{n}]")?,
         }
     }

@@ -683,6 +683,7 @@ impl Builder<'_> {
                     segments.push(Segment::Field(text));
                 }
                 Rule::each => segments.push(Segment::Each),
+                Rule::deep => segments.push(Segment::Deep),
                 Rule::index => {
                     let digits = part.as_str().trim_matches(['[', ']']);
                     match digits.parse::<usize>() {
@@ -953,6 +954,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::zone | Rule::kw_zone => "`zone \"Area/City\"`",
         Rule::column => "a column name",
         Rule::each | Rule::index => "`[]` or `[N]`",
+        Rule::deep => "`**`",
         Rule::presence | Rule::kw_exists | Rule::kw_missing => "`exists` or `missing`",
         Rule::comparison | Rule::operator | Rule::symbol_op | Rule::word_op => {
             "an operator (`==`, `!=`, `in`, `like`, ...)"

@@ -390,3 +390,11 @@ fn any_name_in_is_spaced_and_broken_like_a_parenthesized_chain() {
         "when all s in r[] (  # why\n    s.t == 1\n)\ndrop\n",
     );
 }
+
+#[test]
+fn deep_paths_are_written_as_they_are() {
+    assert_formats(
+        "when requestParameters.**  contains \"x\" drop\n",
+        "when requestParameters.** contains \"x\" drop\n",
+    );
+}

@@ -2004,3 +2004,32 @@ fn any_name_in_binds_an_element_for_a_condition() {
         assert_eq!(err[0].code, "E101", "{bad}");
     }
 }
+
+#[test]
+fn deep_accessor_reaches_every_nested_value() {
+    assert_eq!(
+        shape(r#"requestParameters.** contains "x""#),
+        "requestParameters.** contains"
+    );
+    assert_eq!(
+        shape(r#"all json(p).Statement[].Principal.**.AWS == "*""#),
+        "all json(p).Statement[].Principal.**.AWS =="
+    );
+    let Expr::Test(t) = when("a.b.** exists").node else {
+        panic!()
+    };
+    assert_eq!(
+        t.subject.node.rest(),
+        &[field("a"), field("b"), Segment::Deep]
+    );
+    assert!(t.subject.node.fans_out());
+    // Only after a dot, and not as a first name.
+    for bad in [
+        "when a** exists drop",
+        "when **.a exists drop",
+        "when a.*.b exists drop",
+    ] {
+        let err = parse(&Source::new("t.rules", bad)).unwrap_err();
+        assert_eq!(err[0].code, "E101", "{bad}");
+    }
+}

@@ -984,11 +984,13 @@ pub fn unknown_field_warning(source: &Source, path: &ast::Path, span: Span) -> O
 /// A path as the schema reads it: keys and array elements.
 pub fn schema_steps(path: &ast::Path) -> Vec<ctrules_core::schema::Step<'_>> {
     use ctrules_core::schema::Step;
+    // Below `.**` any value may be anywhere: only the path above is checked.
     path.segments
         .iter()
-        .map(|s| match s {
-            ast::Segment::Field(f) => Step::Key(f.as_str()),
-            ast::Segment::Each | ast::Segment::Index(_) => Step::Element,
+        .map_while(|s| match s {
+            ast::Segment::Field(f) => Some(Step::Key(f.as_str())),
+            ast::Segment::Each | ast::Segment::Index(_) => Some(Step::Element),
+            ast::Segment::Deep => None,
         })
         .collect()
 }
@@ -1040,6 +1042,7 @@ pub fn segments_path(segments: &[ast::Segment]) -> FieldPath {
             .map(|s| match s {
                 ast::Segment::Field(f) => PathSegment::Key(f.as_str().into()),
                 ast::Segment::Each => PathSegment::Each,
+                ast::Segment::Deep => PathSegment::Deep,
                 ast::Segment::Index(i) => PathSegment::Index(*i),
             })
             .collect(),
