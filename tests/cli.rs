@@ -1292,3 +1292,69 @@ fn a_rules_file_that_is_not_utf8_is_named_with_its_place_and_json_still_prints()
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 20"));
 }
+
+/// `any NAME in`, `json(...)` and `.**` in rules that `ctrules test` runs,
+/// with `check` clean on them.
+#[test]
+fn rule_tests_cover_elements_json_and_deep_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        tmp.path(),
+        "detect.rules",
+        r#"rule kms_deletion {
+  when eventSource == "kms.amazonaws.com"
+   and any s in resources[] (s.type == "AWS::KMS::Key" and s.ARN startswith "arn:aws:kms:")
+  tag "kms"
+}
+
+rule public_policy {
+  when eventSource == "iam.amazonaws.com"
+   and any st in json(requestParameters.policyDocument).Statement[] (
+      st.Effect == "Allow"
+      and st.Condition missing
+      and st.Principal.** == "*"
+   )
+  tag "public"
+}
+
+rule versioning_off {
+  when eventSource == "s3.amazonaws.com" and requestParameters.** == "Suspended"
+  tag "versioning-off"
+}
+"#,
+    );
+    let policy = |principal: &str, condition: bool| {
+        let mut st = serde_json::json!({"Effect": "Allow", "Action": "*", "Resource": "*", "Principal": serde_json::from_str::<Value>(principal).unwrap()});
+        if condition {
+            st["Condition"] = serde_json::json!({"Bool": {"aws:SecureTransport": "true"}});
+        }
+        serde_json::json!({"Statement": [st]}).to_string()
+    };
+    let tests = serde_json::json!({"tests": [
+        {"name": "a key", "event": {"eventSource": "kms.amazonaws.com", "resources": [{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:us-east-1:1:key/k"}]}, "matches": ["kms_deletion"]},
+        {"name": "a key type and a kms ARN on different elements", "event": {"eventSource": "kms.amazonaws.com", "resources": [{"type": "AWS::KMS::Key", "ARN": "x"}, {"type": "AWS::S3::Bucket", "ARN": "arn:aws:kms:r:1:key/k"}]}, "not_matches": ["kms_deletion"]},
+        {"name": "AWS * in a list", "event": {"eventSource": "iam.amazonaws.com", "requestParameters": {"policyDocument": policy(r#"{"AWS": ["arn:aws:iam::1:root", "*"]}"#, false)}}, "matches": ["public_policy"]},
+        {"name": "with a condition", "event": {"eventSource": "iam.amazonaws.com", "requestParameters": {"policyDocument": policy(r#""*""#, true)}}, "not_matches": ["public_policy"]},
+        {"name": "not JSON", "event": {"eventSource": "iam.amazonaws.com", "requestParameters": {"policyDocument": "{oops"}}, "not_matches": ["public_policy"]},
+        {"name": "suspended", "event": {"eventSource": "s3.amazonaws.com", "requestParameters": {"VersioningConfiguration": {"Status": "Suspended"}}}, "matches": ["versioning_off"]},
+        {"name": "enabled", "event": {"eventSource": "s3.amazonaws.com", "requestParameters": {"VersioningConfiguration": {"Status": "Enabled"}}}, "not_matches": ["versioning_off"]}
+    ]});
+    std::fs::write(rules.join("detect.test.json"), tests.to_string()).unwrap();
+    let out = ctrules()
+        .args(["test", "--deny-untested"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("7 passed"),
+        "{}",
+        text(&out)
+    );
+    let out = ctrules()
+        .args(["check", "--deny-warnings"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

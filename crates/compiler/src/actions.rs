@@ -240,6 +240,23 @@ fn lower_one<'a>(
         }
         Action::Overwrite { target, value } => {
             let name = target.node.root();
+            if target
+                .node
+                .segments
+                .contains(&ctrules_lang::ast::Segment::Deep)
+            {
+                diagnostics.push(
+                    Diagnostic::error(
+                        E_NESTED_SET,
+                        source,
+                        target.span,
+                        "`overwrite` cannot write through `.**`",
+                    )
+                    .with_label("every value inside")
+                    .with_help("name the fields to replace: `overwrite requestParameters.password = \"redacted\"`"),
+                );
+                return Vec::new();
+            }
             if !is_aws_field(name) {
                 diagnostics.push(
                     Diagnostic::warning(W_OVERWRITE_OWN, source, target.span, format!("`{name}` is not a field AWS writes"))

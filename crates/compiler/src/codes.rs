@@ -24,6 +24,12 @@ pub const E_REGEX: &str = "E302";
 pub const E_CIDR: &str = "E303";
 /// A quantifier on a path that has no `[]`.
 pub const E_QUANTIFIER: &str = "E304";
+/// `any NAME in ...` binding a name that hides another: a field of the
+/// record, `actor`, a declared name, or a name bound around it.
+pub const E_BOUND_NAME: &str = "E305";
+/// Inside `any NAME in ... (...)`, a path whose first name is neither bound
+/// nor a field of the record, but close to a bound name (a misspelling).
+pub const E_UNBOUND_NAME: &str = "E306";
 
 /// `set` on a field AWS writes.
 pub const E_AWS_FIELD: &str = "E401";
@@ -53,6 +59,8 @@ pub const W_UNKNOWN_EVENT: &str = "W308";
 pub const W_UNUSED: &str = "W201";
 /// An `allow` in a rule that gets no such warning: it silences nothing.
 pub const W_ALLOW_UNUSED: &str = "W202";
+/// `any NAME in ... (...)` whose condition never reads NAME.
+pub const W_BOUND_UNUSED: &str = "W203";
 
 /// The warnings a rule may `allow`: those a rule's own text can raise.
 pub const ALLOWABLE: &[&str] = &[
@@ -67,6 +75,7 @@ pub const ALLOWABLE: &[&str] = &[
     W_OVERWRITE_OWN,
     W_NO_GEOIP,
     W_UNKNOWN_MEMBER,
+    W_BOUND_UNUSED,
 ];
 /// An enrichment field whose name does not start with `x`.
 pub const W_FIELD_NAME: &str = "W401";

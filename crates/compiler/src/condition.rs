@@ -49,6 +49,13 @@ pub enum Cond {
         right: Term,
         op: TextOp,
     },
+    /// `any s in resources[] (...)`: `body` holds with the name bound to
+    /// some value of `over` (with `all`: to at least one and every one).
+    ForEach {
+        over: Term,
+        all: bool,
+        body: Box<Cond>,
+    },
     /// `eventTime within vacations[actor.user]`: the instant falls in the
     /// calendar of some key.
     WithinKeyed {
@@ -168,6 +175,7 @@ impl Cond {
                     pending.extend(parts.iter().map(|p| (p, depth + 1)));
                 }
                 Cond::Not(inner) => pending.push((inner, depth + 1)),
+                Cond::ForEach { body, .. } => pending.push((body, depth + 1)),
                 _ => {}
             }
         }
@@ -181,6 +189,9 @@ impl Cond {
             Cond::Or(parts) => parts.iter().any(|c| c.eval(record)),
             Cond::Not(c) => !c.eval(record),
             Cond::Exists(path) => !path.visit(record, &mut |_| false),
+            Cond::ForEach { over, all, body } => quantified(over, record, *all, |element| {
+                body.eval(&record.bind(element))
+            }),
             Cond::Test { path, all, matcher } => {
                 quantified(path, record, *all, |v| matcher.matches(v))
             }

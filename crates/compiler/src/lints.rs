@@ -307,6 +307,16 @@ impl<'a, 'd> Linter<'a, 'd> {
                 self.walk(source, inner, &fresh);
             }
             Expr::Test(test) => self.test(source, test, expr.span, ctx),
+            // The body is about one element at a time: tests of it neither
+            // meet the tests around it nor constrain them, but the
+            // eventSource an eventName is checked against still holds.
+            Expr::ForEach(each) => {
+                let fresh = Context {
+                    earlier: Vec::new(),
+                    sources: ctx.sources.clone(),
+                };
+                self.walk(source, &each.body, &fresh);
+            }
             Expr::MacroRef(_) => {
                 for c in self.summary(source, expr) {
                     self.contradiction(&c, ctx);
@@ -384,7 +394,7 @@ impl<'a, 'd> Linter<'a, 'd> {
                 }
                 out
             }
-            Expr::Not(_) => Vec::new(),
+            Expr::Not(_) | Expr::ForEach(_) => Vec::new(),
             Expr::MacroRef(name) => {
                 let symbols = self.symbols;
                 let Some(&(def, def_source)) = symbols.macros.get(name.as_str()) else {
@@ -468,6 +478,8 @@ impl<'a, 'd> Linter<'a, 'd> {
         let operands = self.operands(source, test);
         if let Some(kind) = field_kind(path) {
             self.types(path, kind, &operands, source, test.subject.span);
+        } else if let Operands::Pattern(op) = &operands {
+            self.pattern_on_container(path, *op, source, test.subject.span);
         }
         if path.is_single_field() {
             if let Operands::Values { items, .. } = &operands {
@@ -485,6 +497,35 @@ impl<'a, 'd> Linter<'a, 'd> {
 
     /// W305 and W304: values of a type the field never has, and values
     /// outside a closed set.
+    /// `requestParameters contains "x"`: a pattern on a field CloudTrail
+    /// writes as an object or an array, which no string test matches.
+    fn pattern_on_container(&mut self, path: &ast::Path, op: Op, source: &Source, subject: Span) {
+        if path.root().starts_with('x')
+            || path.root() == ACTOR
+            || path.segments.contains(&ast::Segment::Deep)
+        {
+            return;
+        }
+        let what = match schema::shape_of(&schema_steps(path)) {
+            Some(schema::Shape::Object(_) | schema::Shape::Open) => "an object",
+            Some(schema::Shape::Array(_)) => "an array",
+            _ => return,
+        };
+        self.diagnostics.push(
+            Diagnostic::warning(
+                W_WRONG_TYPE,
+                source,
+                subject,
+                format!("`{path}` is {what}; `{}` only matches strings", op.as_str()),
+            )
+            .with_label(what)
+            .with_help(format!(
+                "to test every value nested inside it, write `{path}.** {} ...`",
+                op.as_str()
+            )),
+        );
+    }
+
     fn types(
         &mut self,
         path: &ast::Path,
@@ -823,7 +864,10 @@ fn constraint<'a>(
 
 /// What a record field holds, when CloudTrail writes it and it is one value.
 fn field_kind(path: &ast::Path) -> Option<Kind> {
-    if path.root().starts_with('x') || path.root() == ACTOR {
+    if path.root().starts_with('x')
+        || path.root() == ACTOR
+        || path.segments.contains(&ast::Segment::Deep)
+    {
         return None;
     }
     schema::leaf_kind(&schema_steps(path))

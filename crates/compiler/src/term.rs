@@ -16,29 +16,83 @@ use ctrules_context::geoip::GeoIp;
 use ctrules_context::time::{self, Calendar, Tz};
 use ctrules_core::FieldPath;
 use serde_json::Value;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// One record under evaluation, with what has been derived from it so far.
+/// Inside `any NAME in ... (...)`, a scope of its own (on the stack, not
+/// allocated) holds the element NAME stands for, and the scope around it.
 pub struct Scope<'r> {
     pub record: &'r Value,
     actor: OnceCell<Actor>,
+    bound: Option<(&'r Value, &'r Scope<'r>)>,
+    /// `json(FIELD)` parsed once per record, however many rules read it:
+    /// by the address and length of the field's text in the record (None
+    /// when it is not JSON). Empty, and unallocated, until used.
+    json: RefCell<Vec<ParsedJson>>,
 }
+
+/// A string of the record (its address and length) and what it parses to.
+type ParsedJson = (usize, usize, Option<Rc<Value>>);
 
 impl<'r> Scope<'r> {
     pub fn new(record: &'r Value) -> Self {
         Scope {
             record,
             actor: OnceCell::new(),
+            bound: None,
+            json: RefCell::new(Vec::new()),
         }
     }
 
-    /// Who acted, resolved on first use.
+    /// The scope of a condition inside `any NAME in ... (...)`, with NAME
+    /// standing for `element`.
+    pub fn bind(&'r self, element: &'r Value) -> Scope<'r> {
+        Scope {
+            record: self.record,
+            actor: OnceCell::new(),
+            bound: Some((element, self)),
+            json: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The element bound `up` levels out from the innermost (0).
+    pub fn element(&self, up: usize) -> Option<&Value> {
+        let (element, outer) = self.bound?;
+        if up == 0 {
+            Some(element)
+        } else {
+            outer.element(up - 1)
+        }
+    }
+
+    /// `text`, a string of the record itself, parsed as JSON: once per
+    /// record. Only for text that lives as long as the record (a field's),
+    /// since the cache knows it by its address.
+    fn record_json(&self, text: &str) -> Option<Rc<Value>> {
+        if let Some((_, outer)) = self.bound {
+            return outer.record_json(text);
+        }
+        let key = (text.as_ptr() as usize, text.len());
+        if let Some((_, _, parsed)) = self.json.borrow().iter().find(|(a, l, _)| (*a, *l) == key) {
+            return parsed.clone();
+        }
+        let parsed = parse_json(text).map(Rc::new);
+        self.json.borrow_mut().push((key.0, key.1, parsed.clone()));
+        parsed
+    }
+
+    /// Who acted, resolved on first use (once per record, whatever the scope).
     pub fn actor(&self) -> &Actor {
-        self.actor
-            .get_or_init(|| ctrules_context::actor::resolve(self.record))
+        match self.bound {
+            Some((_, outer)) => outer.actor(),
+            None => self
+                .actor
+                .get_or_init(|| ctrules_context::actor::resolve(self.record)),
+        }
     }
 }
 
@@ -80,6 +134,9 @@ pub enum Term {
     Field(FieldPath),
     /// A literal argument.
     Const(Value),
+    /// A path into the element bound by an enclosing `any NAME in ...`,
+    /// `up` levels out from the innermost (0).
+    Bound { up: usize, path: FieldPath },
     /// A derived value, and a path into it (empty for the value itself).
     Derived(Box<Derived>, FieldPath),
 }
@@ -133,6 +190,8 @@ pub enum Derived {
     },
     Lower(Term),
     Upper(Term),
+    /// A string parsed as JSON; no value when it is not JSON.
+    Json(Term),
     /// Text of every part joined; no value if a part has none.
     Concat(Vec<Term>),
     /// The first part that has a value.
@@ -146,6 +205,10 @@ impl Term {
         match self {
             Term::Field(path) => path.visit(scope.record, &mut |v| found(v)),
             Term::Const(v) => found(v),
+            Term::Bound { up, path } => match scope.element(*up) {
+                Some(element) => path.visit(element, &mut |v| found(v)),
+                None => true,
+            },
             Term::Derived(derived, rest) => {
                 derived.produce(scope, &mut |v| rest.visit(v, &mut |x| found(x)))
             }
@@ -180,6 +243,7 @@ impl Term {
         match self {
             Term::Field(p) => p.fans_out(),
             Term::Const(_) => false,
+            Term::Bound { path, .. } => path.fans_out(),
             Term::Derived(_, rest) => rest.fans_out(),
         }
     }
@@ -283,6 +347,25 @@ impl Derived {
                     None => true,
                 })
             }
+            Derived::Json(inner) => {
+                // A field's text lives as long as the record: parsed once
+                // per record. Other text (a `concat`) is parsed each time.
+                let in_record = matches!(inner, Term::Field(_));
+                inner.visit(scope, &mut |v| {
+                    let Value::String(text) = v else {
+                        return true;
+                    };
+                    let parsed = if in_record {
+                        scope.record_json(text)
+                    } else {
+                        parse_json(text).map(Rc::new)
+                    };
+                    match parsed {
+                        Some(value) => found(&value),
+                        None => true,
+                    }
+                })
+            }
             Derived::Concat(parts) => {
                 let mut text = String::new();
                 for part in parts {
@@ -299,6 +382,12 @@ impl Derived {
             },
         }
     }
+}
+
+/// JSON text as a value; None for anything that is not JSON (or nests
+/// deeper than serde_json's limit of 128).
+fn parse_json(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
 }
 
 /// A calendar entry as rules see it: `{"name": ..., "entry": "2026-12-25"}`.
@@ -359,6 +448,11 @@ pub const FUNCTIONS: &[Function] = &[
         name: "upper",
         usage: "upper(TEXT)",
         doc: "the text in upper case",
+    },
+    Function {
+        name: "json",
+        usage: "json(TEXT)",
+        doc: "the text parsed as JSON, with a path into it: json(requestParameters.policyDocument).Statement[]; no value if it is not JSON",
     },
     Function {
         name: "concat",

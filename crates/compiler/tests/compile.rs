@@ -2399,3 +2399,483 @@ fn a_chain_of_macros_within_the_limit_compiles_and_evaluates() {
     plain.evaluate(&json!({"eventName": "x"}), &mut evaluation);
     assert_eq!(evaluation.matched.len(), 1);
 }
+
+// ---- any NAME in ... (...): several fields of one element ----------------------
+
+fn kms_event(resources: Value) -> Value {
+    json!({"eventSource": "kms.amazonaws.com", "eventName": "ScheduleKeyDeletion", "resources": resources})
+}
+
+#[test]
+fn for_each_tests_fields_of_the_same_element() {
+    let cond =
+        r#"any s in resources[] (s.type == "AWS::KMS::Key" and s.ARN startswith "arn:aws:kms:")"#;
+    let same = json!([{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:us-east-1:1:key/k"}]);
+    // Each field matches in some element, but never both in one.
+    let split = json!([
+        {"type": "AWS::KMS::Key", "ARN": "arn:aws:s3:::b"},
+        {"type": "AWS::S3::Bucket", "ARN": "arn:aws:kms:us-east-1:1:key/k"}
+    ]);
+    check(
+        cond,
+        &[
+            (kms_event(same.clone()), true),
+            (kms_event(split.clone()), false),
+            (kms_event(json!([])), false),
+            (json!({"eventName": "X"}), false),
+        ],
+    );
+    // What two `[]` tests say instead: any element each.
+    let loose =
+        r#"resources[].type == "AWS::KMS::Key" and resources[].ARN startswith "arn:aws:kms:""#;
+    check(loose, &[(kms_event(split), true)]);
+}
+
+#[test]
+fn all_for_each_needs_every_element_and_at_least_one() {
+    let cond = r#"all s in resources[] (s.type == "AWS::KMS::Key" and s.ARN exists)"#;
+    check(
+        cond,
+        &[
+            (
+                kms_event(
+                    json!([{"type": "AWS::KMS::Key", "ARN": "a"}, {"type": "AWS::KMS::Key", "ARN": "b"}]),
+                ),
+                true,
+            ),
+            (
+                kms_event(
+                    json!([{"type": "AWS::KMS::Key", "ARN": "a"}, {"type": "AWS::KMS::Key"}]),
+                ),
+                false,
+            ),
+            (kms_event(json!([])), false),
+            (json!({}), false),
+        ],
+    );
+    // `not` and `!=` inside, the element itself, and outer fields.
+    check(
+        r#"any n in requestParameters.names[] (n startswith "prod-" and n != "prod-x" and eventName == "E")"#,
+        &[
+            (
+                json!({"eventName": "E", "requestParameters": {"names": ["dev", "prod-a"]}}),
+                true,
+            ),
+            (
+                json!({"eventName": "E", "requestParameters": {"names": ["prod-x"]}}),
+                false,
+            ),
+            (
+                json!({"eventName": "F", "requestParameters": {"names": ["prod-a"]}}),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn for_each_nests_and_reads_nested_paths_under_the_element() {
+    let cond = r#"any s in resources[] (s.type == "T" and any t in s.tags[] (t.key == "env" and t.value == s.name))"#;
+    check(
+        cond,
+        &[
+            (
+                json!({"resources": [{"type": "T", "name": "prod", "tags": [{"key": "env", "value": "prod"}]}]}),
+                true,
+            ),
+            // The tag matches another element's name only.
+            (
+                json!({"resources": [
+                    {"type": "T", "name": "dev", "tags": [{"key": "env", "value": "prod"}]},
+                    {"type": "U", "name": "prod", "tags": []}
+                ]}),
+                false,
+            ),
+            (
+                json!({"resources": [{"type": "T", "name": "prod", "tags": [{"key": "app", "value": "prod"}]}]}),
+                false,
+            ),
+        ],
+    );
+    // Deeper paths and `[]` under the element, and a quantified test inside.
+    check(
+        r#"any s in a[] (s.b.c == 1 and all s.d[] > 2)"#,
+        &[
+            (json!({"a": [{"b": {"c": 1}, "d": [3, 4]}]}), true),
+            (
+                json!({"a": [{"b": {"c": 1}, "d": [3, 1]}, {"b": {"c": 2}, "d": [3]}]}),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn for_each_works_with_macros_and_terms_on_both_sides() {
+    let set = rules(
+        r#"macro kms = eventSource == "kms.amazonaws.com"
+when kms and any s in resources[] (s.ARN endswith concat("/", requestParameters.keyId) and kms) tag "own-key""#,
+    );
+    let event = json!({"eventSource": "kms.amazonaws.com", "requestParameters": {"keyId": "k1"},
+        "resources": [{"ARN": "arn:aws:kms:r:1:key/k2"}, {"ARN": "arn:aws:kms:r:1:key/k1"}]});
+    assert_eq!(tags(&eval(&set, &event)), ["own-key"]);
+    let other = json!({"eventSource": "kms.amazonaws.com", "requestParameters": {"keyId": "k3"},
+        "resources": [{"ARN": "arn:aws:kms:r:1:key/k1"}]});
+    assert!(tags(&eval(&set, &other)).is_empty());
+}
+
+#[test]
+fn for_each_names_are_checked() {
+    // A misspelt bound name: E306 with did you mean.
+    let d = one(
+        &all_diags(r#"when any s in resources[] (t.type == "A") drop"#),
+        "E306",
+    );
+    assert_eq!(span_text(&d), "t.type");
+    assert_eq!(d.help.as_deref(), Some("did you mean `s`?"));
+    let d = one(
+        &all_diags(r#"when any stmt in resources[] (eventName == "A" and stm.type == "A") drop"#),
+        "E306",
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `stmt`?"));
+    // A name hiding a field, `actor`, a declaration or an outer binding: E305.
+    for (text, hidden) in [
+        (
+            r#"when any eventName in resources[] (eventName.type == "A") drop"#,
+            "eventName",
+        ),
+        (
+            r#"when any actor in resources[] (actor.type == "A") drop"#,
+            "actor",
+        ),
+        (
+            "list l = [\"a\"]\nwhen eventName in l and any l in resources[] (l.type == \"A\") drop",
+            "l",
+        ),
+        (
+            r#"when any s in resources[] (any s in s.tags[] (s.key == "A")) drop"#,
+            "s",
+        ),
+    ] {
+        let d = one(&all_diags(text), "E305");
+        assert_eq!(span_text(&d), hidden, "{text}");
+    }
+    // A name the condition never reads: W203, which the rule may allow.
+    let d = one(
+        &all_diags(r#"when any s in resources[] (resources[].type == "A") drop"#),
+        "W203",
+    );
+    assert_eq!(span_text(&d), "s");
+    assert!(all_diags(
+        "rule r {\n  allow W203 \"on purpose\"\n  when any s in resources[] (resources[].type == \"A\")\n}"
+    )
+    .is_empty());
+    // Over a path without `[]`: E304.
+    let d = one(
+        &all_diags(r#"when any s in resources (s.type == "A") drop"#),
+        "E304",
+    );
+    assert_eq!(span_text(&d), "any");
+    // Paths under the name are checked against the schema through it.
+    let d = one(
+        &all_diags(r#"when any s in resources[] (s.tyep == "A") drop"#),
+        "W303",
+    );
+    assert_eq!(d.help.as_deref(), Some("did you mean `type`?"));
+    assert!(all_diags(r#"when eventSource == "kms.amazonaws.com" and any s in resources[] (s.type == "A" and s.ARN exists) drop"#).is_empty());
+    // A macro does not see names bound around its use.
+    let d = one(
+        &all_diags(
+            "macro m = s.type == \"A\"\nwhen any s in resources[] (m and s.ARN exists) drop",
+        ),
+        "W303",
+    );
+    assert_eq!(span_text(&d), "s.type");
+}
+
+#[test]
+fn for_each_elements_do_not_meet_the_tests_around_them_in_lints() {
+    // Two elements may differ: no contradiction across bindings...
+    let text = r#"when any s in resources[] (s.type == "A") and any s in resources[] (s.type == "B") drop"#;
+    assert!(
+        all_diags(text).iter().all(|d| d.code != "W306"),
+        "{}",
+        show(&all_diags(text))
+    );
+    // ...but within one element there is.
+    let text = r#"when any s in resources[] (s.type == "A" and s.type == "B") drop"#;
+    one(&all_diags(text), "W306");
+}
+
+// ---- json(TEXT): JSON held in a string ------------------------------------------
+
+fn put_policy(document: Value) -> Value {
+    let text = match document {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    json!({"eventSource": "iam.amazonaws.com", "eventName": "CreatePolicy",
+           "requestParameters": {"policyName": "p", "policyDocument": text}})
+}
+
+#[test]
+fn json_parses_a_string_and_paths_go_into_it() {
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
+    ]});
+    let event = put_policy(doc);
+    check(
+        r#"json(requestParameters.policyDocument).Statement[].Effect == "Allow""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"json(requestParameters.policyDocument).Version == "2012-10-17""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"any json(requestParameters.policyDocument).Statement[].Action[] == "s3:GetObject""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"json(requestParameters.policyDocument) exists"#,
+        &[(event.clone(), true)],
+    );
+    // Invalid JSON, not text, missing: no value; the test is false, its negation true.
+    for bad in [
+        put_policy(json!("{\"Statement\": [")),
+        put_policy(json!("not json")),
+        json!({"requestParameters": {"policyDocument": {"Statement": [{"Effect": "Allow"}]}}}),
+        json!({"requestParameters": {"policyDocument": 5}}),
+        json!({}),
+    ] {
+        assert!(
+            !holds(
+                r#"json(requestParameters.policyDocument).Statement[].Effect == "Allow""#,
+                &bad
+            ),
+            "{bad}"
+        );
+        assert!(
+            !holds(r#"json(requestParameters.policyDocument) exists"#, &bad),
+            "{bad}"
+        );
+        assert!(
+            holds(
+                r#"json(requestParameters.policyDocument).Statement[].Effect != "Allow""#,
+                &bad
+            ),
+            "{bad}"
+        );
+    }
+    // Deeply nested text is no value either, and never a panic.
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(!holds("json(a) exists", &json!({"a": deep})));
+    // Text computed per record, and a field of an element.
+    check(
+        r#"json(concat("{\"a\":", n, "}")).a == 5"#,
+        &[(json!({"n": 5}), true), (json!({"n": "x"}), false)],
+    );
+    check(
+        r#"any s in items[] (json(s.doc).k == s.want)"#,
+        &[
+            (
+                json!({"items": [{"doc": "{\"k\": 1}", "want": 2}, {"doc": "{\"k\": 2}", "want": 2}]}),
+                true,
+            ),
+            (
+                json!({"items": [{"doc": "{\"k\": 1}", "want": 2}, {"doc": "{\"k\": 3}", "want": 1}]}),
+                false,
+            ),
+        ],
+    );
+}
+
+/// "A policy statement that allows `*` to a public principal without a
+/// condition", with the three ways IAM writes a principal.
+const PUBLIC_ALLOW: &str = r#"any st in json(requestParameters.policyDocument).Statement[] (
+    st.Effect == "Allow"
+    and st.Condition missing
+    and (st.Principal == "*" or st.Principal.AWS == "*" or st.Principal.AWS[] == "*")
+)"#;
+
+#[test]
+fn json_with_any_finds_a_public_statement_without_a_condition() {
+    let statement = |principal: Value, condition: Option<Value>| {
+        let mut st =
+            json!({"Effect": "Allow", "Action": "sqs:*", "Resource": "*", "Principal": principal});
+        if let Some(c) = condition {
+            st["Condition"] = c;
+        }
+        st
+    };
+    let doc = |statements: Vec<Value>| {
+        put_policy(json!({"Version": "2012-10-17", "Statement": statements}))
+    };
+    let cond = Some(json!({"StringEquals": {"aws:SourceAccount": "1"}}));
+    check(
+        PUBLIC_ALLOW,
+        &[
+            (doc(vec![statement(json!("*"), None)]), true),
+            (doc(vec![statement(json!({"AWS": "*"}), None)]), true),
+            (
+                doc(vec![statement(
+                    json!({"AWS": ["arn:aws:iam::1:root", "*"]}),
+                    None,
+                )]),
+                true,
+            ),
+            (
+                doc(vec![statement(json!({"AWS": "arn:aws:iam::1:root"}), None)]),
+                false,
+            ),
+            (doc(vec![statement(json!("*"), cond.clone())]), false),
+            // Public with a condition in one statement, allowed without in
+            // another for someone else: no single statement is both.
+            (
+                doc(vec![
+                    statement(json!("*"), cond),
+                    statement(json!({"AWS": "arn:aws:iam::1:root"}), None),
+                ]),
+                false,
+            ),
+            (
+                doc(vec![{
+                    let mut st = statement(json!("*"), None);
+                    st["Effect"] = json!("Deny");
+                    st
+                }]),
+                false,
+            ),
+            (put_policy(json!("{oops")), false),
+        ],
+    );
+}
+
+#[test]
+fn json_of_a_field_cloudtrail_writes_as_an_object_is_w305() {
+    let d = one(
+        &all_diags(r#"when json(requestParameters).Statement exists drop"#),
+        "W305",
+    );
+    assert_eq!(span_text(&d), "requestParameters");
+    let d = one(&all_diags(r#"when json(resources).x exists drop"#), "W305");
+    assert!(d.message.contains("an array"), "{}", d.message);
+    assert!(all_diags(r#"when eventSource == "iam.amazonaws.com" and json(requestParameters.policyDocument).Statement exists drop"#).is_empty());
+    let d = one(&all_diags(r#"when json(a, b) exists drop"#), "E504");
+    assert_eq!(
+        d.help
+            .as_deref()
+            .map(|h| h.starts_with("call it as `json(TEXT)`")),
+        Some(true)
+    );
+}
+
+// ---- PATH.** : a value anywhere inside -------------------------------------------
+
+#[test]
+fn deep_paths_reach_every_value_nested_inside() {
+    let event = json!({"eventSource": "s3.amazonaws.com", "eventName": "PutBucketVersioning",
+        "requestParameters": {"bucketName": "b", "VersioningConfiguration": {"Status": "Suspended", "MfaDelete": ["Disabled"]}}});
+    check(
+        r#"requestParameters.** == "Suspended""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.** contains "Suspend""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.** == "Disabled""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.** == "Enabled""#,
+        &[(event.clone(), false)],
+    );
+    check(
+        r#"requestParameters.** != "Enabled""#,
+        &[(event.clone(), true)],
+    );
+    // Keys are not values; the value itself is one.
+    check(
+        r#"requestParameters.** == "VersioningConfiguration""#,
+        &[(event.clone(), false)],
+    );
+    check(
+        r#"requestParameters.bucketName.** == "b""#,
+        &[(event.clone(), true)],
+    );
+    // With a path after it, every nested object's field.
+    check(
+        r#"requestParameters.**.Status == "Suspended""#,
+        &[(event.clone(), true)],
+    );
+    check(
+        r#"requestParameters.VersioningConfiguration.** exists"#,
+        &[(event.clone(), true)],
+    );
+    // The three forms of a policy principal, in one test.
+    for (principal, public) in [
+        (json!("*"), true),
+        (json!({"AWS": "*"}), true),
+        (json!({"AWS": ["arn:aws:iam::1:root", "*"]}), true),
+        (
+            json!({"AWS": "arn:aws:iam::1:root", "Service": "s3.amazonaws.com"}),
+            false,
+        ),
+    ] {
+        let event = json!({"requestParameters": {"policy": {"Statement": [{"Effect": "Allow", "Principal": principal}]}}});
+        check(
+            r#"any st in requestParameters.policy.Statement[] (st.Effect == "Allow" and st.Principal.** == "*")"#,
+            &[(event, public)],
+        );
+    }
+    // Inside json(...) too.
+    let doc = json!({"requestParameters": {"policyDocument": "{\"Statement\":[{\"Principal\":{\"AWS\":[\"*\"]}}]}"}});
+    check(
+        r#"json(requestParameters.policyDocument).Statement[].Principal.** == "*""#,
+        &[(doc, true)],
+    );
+    // Deep documents are searched without overflowing (serde_json bounds the depth).
+    let mut deep = json!("needle");
+    for _ in 0..100 {
+        deep = json!({"a": [deep]});
+    }
+    check(
+        r#"requestParameters.** == "needle""#,
+        &[(json!({"requestParameters": deep}), true)],
+    );
+}
+
+#[test]
+fn a_pattern_on_an_object_or_array_field_is_w305_suggesting_deep() {
+    let d = one(
+        &all_diags(r#"when requestParameters contains "Suspended" drop"#),
+        "W305",
+    );
+    assert_eq!(span_text(&d), "requestParameters");
+    assert!(d.message.contains("is an object"), "{}", d.message);
+    assert_eq!(
+        d.help.as_deref(),
+        Some("to test every value nested inside it, write `requestParameters.** contains ...`")
+    );
+    let d = one(&all_diags(r#"when resources like "*kms*" drop"#), "W305");
+    assert!(d.message.contains("is an array"), "{}", d.message);
+    one(
+        &all_diags(r#"when userIdentity.sessionContext startswith "x" drop"#),
+        "W305",
+    );
+    // The deep form, and open parts below the top, are fine.
+    assert!(all_diags(r#"when eventSource == "s3.amazonaws.com" and requestParameters.** contains "Suspended" drop"#).is_empty());
+    assert!(all_diags(r#"when eventSource == "s3.amazonaws.com" and requestParameters.bucketName contains "x" drop"#).is_empty());
+    // Nothing is written through `.**`.
+    let d = one(
+        &all_diags(r#"when eventName == "A" overwrite requestParameters.** = "x""#),
+        "E402",
+    );
+    assert_eq!(span_text(&d), "requestParameters.**");
+    // Quantifiers and `any NAME in` accept it as fanning out.
+    assert!(diags(r#"when all requestParameters.** != "x" drop"#).is_empty());
+    assert!(diags(r#"when any v in requestParameters.** (v == "x") drop"#).is_empty());
+}

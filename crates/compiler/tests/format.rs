@@ -254,6 +254,8 @@ const TESTS: &[&str] = &[
     r#"eventName|==|"tab\there\u{e9}""#,
     r#"responseElements.ConsoleLogin|==|"Failure""#,
     r#"userIdentity.arn|not|endswith|concat(|"/"|,|requestParameters.userName|)C"#,
+    r#"requestParameters.**|contains|"alpha""#,
+    r#"all|requestParameters.**.bucketName|!=|"x""#,
 ];
 
 const ACTIONS: &[&str] = &[
@@ -295,6 +297,8 @@ enum Cond {
     Or(Vec<Cond>),
     Not(Box<Cond>),
     Paren(Box<Cond>),
+    /// `any eN in resources[] (eN.type == ... and INNER)`, or `all`.
+    Each(bool, Box<Cond>),
 }
 
 fn cond(macros: usize) -> impl Strategy<Value = Cond> {
@@ -307,7 +311,8 @@ fn cond(macros: usize) -> impl Strategy<Value = Cond> {
             2 => prop::collection::vec(inner.clone(), 2..5).prop_map(Cond::And),
             2 => prop::collection::vec(inner.clone(), 2..5).prop_map(Cond::Or),
             1 => inner.clone().prop_map(|c| Cond::Not(Box::new(c))),
-            2 => inner.prop_map(|c| Cond::Paren(Box::new(c))),
+            2 => inner.clone().prop_map(|c| Cond::Paren(Box::new(c))),
+            1 => (any::<bool>(), inner).prop_map(|(all, c)| Cond::Each(all, Box::new(c))),
         ]
     })
 }
@@ -321,12 +326,19 @@ enum Parent {
 }
 
 fn cond_toks(c: &Cond, parent: Parent, out: &mut Vec<Tok>) {
+    bound_cond_toks(c, parent, 0, out)
+}
+
+/// `bound`: how many `any eN in` are open around `c` (each binds its own name).
+fn bound_cond_toks(c: &Cond, parent: Parent, bound: usize, out: &mut Vec<Tok>) {
+    let cond_toks =
+        |c: &Cond, parent: Parent, out: &mut Vec<Tok>| bound_cond_toks(c, parent, bound, out);
     let chain = |parts: &[Cond], op: &str, me: Parent, out: &mut Vec<Tok>| {
         for (i, p) in parts.iter().enumerate() {
             if i > 0 {
                 out.extend(toks(op));
             }
-            cond_toks(p, me, out);
+            bound_cond_toks(p, me, bound, out);
         }
     };
     match c {
@@ -353,6 +365,14 @@ fn cond_toks(c: &Cond, parent: Parent, out: &mut Vec<Tok>) {
             out.extend(toks(")"));
         }
         Cond::Or(parts) => chain(parts, "or", Parent::Or, out),
+        Cond::Each(all, inner) => {
+            let q = if *all { "all" } else { "any" };
+            out.extend(toks(&format!(
+                "{q}|e{bound}|in|resources[]|(|e{bound}.type|!=|\"AWS::S3::Object\"|and"
+            )));
+            bound_cond_toks(inner, Parent::And, bound + 1, out);
+            out.extend(toks(")"));
+        }
     }
 }
 

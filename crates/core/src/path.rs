@@ -12,6 +12,8 @@ pub enum PathSegment {
     Key(Box<str>),
     Each,
     Index(usize),
+    /// `.**`: the value and every value nested inside it, at any depth.
+    Deep,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,7 +44,9 @@ impl FieldPath {
 
     /// True when the path can reach more than one value.
     pub fn fans_out(&self) -> bool {
-        self.segments.iter().any(|s| matches!(s, PathSegment::Each))
+        self.segments
+            .iter()
+            .any(|s| matches!(s, PathSegment::Each | PathSegment::Deep))
     }
 
     /// Calls `found` for every value the path reaches, in document order.
@@ -111,6 +115,25 @@ fn visit_from<'v>(
             }
             _ => true,
         },
+        PathSegment::Deep => visit_deep(rest, value, found),
+    }
+}
+
+/// `.**`: the rest of the path from `value` and from every value nested
+/// in it, in document order. Recurses once per level of the value, which
+/// serde_json bounds (128) when it parses.
+fn visit_deep<'v>(
+    rest: &[PathSegment],
+    value: &'v Value,
+    found: &mut dyn FnMut(&'v Value) -> bool,
+) -> bool {
+    if !visit_from(rest, value, found) {
+        return false;
+    }
+    match value {
+        Value::Array(items) => items.iter().all(|item| visit_deep(rest, item, found)),
+        Value::Object(map) => map.values().all(|item| visit_deep(rest, item, found)),
+        _ => true,
     }
 }
 
@@ -121,6 +144,7 @@ impl fmt::Display for FieldPath {
                 PathSegment::Key(k) if i == 0 => write!(f, "{k}")?,
                 PathSegment::Key(k) => write!(f, ".{k}")?,
                 PathSegment::Each => f.write_str("[]")?,
+                PathSegment::Deep => f.write_str(".**")?,
                 PathSegment::Index(n) => write!(f, "[{n}]")?,
             }
         }
@@ -158,6 +182,8 @@ pub(crate) fn set_from(segments: &[PathSegment], target: &mut Value, value: &Val
                 }
             }
         }
+        // Never written: the compiler refuses `overwrite` through `.**`.
+        PathSegment::Deep => {}
     }
 }
 

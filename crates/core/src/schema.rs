@@ -315,6 +315,22 @@ pub fn check_path(steps: &[Step<'_>]) -> Result<(), UnknownField> {
     Ok(())
 }
 
+/// The shape CloudTrail writes at a path, when the schema knows it (not
+/// inside an open part).
+pub fn shape_of(steps: &[Step<'_>]) -> Option<&'static Shape> {
+    let mut shape: &'static Shape = &Shape::Object(RECORD);
+    for step in steps {
+        shape = match (shape, step) {
+            (Shape::Array(inner), Step::Element) => inner,
+            (Shape::Object(fields), Step::Key(key)) => {
+                &fields.iter().find(|(name, _)| name == key)?.1
+            }
+            _ => return None,
+        };
+    }
+    Some(shape)
+}
+
 /// What the value at a path holds, when the path leads to one single value
 /// CloudTrail writes (through `[]` or `[N]` into arrays).
 pub fn leaf_kind(steps: &[Step<'_>]) -> Option<Kind> {

@@ -146,6 +146,25 @@ pub enum Expr {
     Test(Test),
     /// A reference to a macro by name.
     MacroRef(String),
+    /// `any s in resources[] (s.type == "A" and s.ARN startswith "b")`.
+    ForEach(Box<ForEach>),
+}
+
+/// `any NAME in TERM (CONDITION)` (or `all`): the condition holds for some
+/// value `TERM` reaches (`all`: for at least one and every one), with NAME
+/// standing for that value inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForEach {
+    pub quantifier: Spanned<Quantifier>,
+    /// The bound name.
+    pub name: Spanned<String>,
+    /// What it ranges over: a term that fans out (`resources[]`).
+    pub over: Spanned<Term>,
+    /// The condition inside the parentheses.
+    pub body: Spanned<Expr>,
+    /// The parentheses around the body.
+    pub open: Span,
+    pub close: Span,
 }
 
 /// A test of one value: `TERM exists`, `TERM missing`, or `TERM OP OPERAND`.
@@ -195,7 +214,7 @@ impl Term {
 
     /// True when the term can reach several values (`[]`).
     pub fn fans_out(&self) -> bool {
-        self.rest().iter().any(|s| matches!(s, Segment::Each))
+        self.rest().iter().any(Segment::fans_out)
     }
 
     pub fn as_path(&self) -> Option<&Path> {
@@ -415,6 +434,15 @@ pub enum Segment {
     Each,
     /// `[N]`: one element of an array.
     Index(usize),
+    /// `.**`: the value and every value nested inside it, at any depth.
+    Deep,
+}
+
+impl Segment {
+    /// True for `[]` and `.**`, which reach several values.
+    pub fn fans_out(&self) -> bool {
+        matches!(self, Segment::Each | Segment::Deep)
+    }
 }
 
 impl Path {
@@ -433,7 +461,7 @@ impl Path {
 
     /// True when the path fans out over array elements (`[]`).
     pub fn fans_out(&self) -> bool {
-        self.segments.iter().any(|s| matches!(s, Segment::Each))
+        self.segments.iter().any(Segment::fans_out)
     }
 }
 
@@ -463,6 +491,7 @@ fn write_segments(
                 }
             }
             Segment::Each => f.write_str("[]")?,
+            Segment::Deep => f.write_str(".**")?,
             Segment::Index(n) => write!(f, "[{n}]")?,
         }
     }

@@ -680,6 +680,11 @@ impl Formatter<'_> {
                 out.extend(head);
             }
             Expr::MacroRef(_) => out.push(self.src(e.span)),
+            Expr::ForEach(each) => {
+                out.extend(self.for_each_head(each));
+                out.extend(self.cond_pieces(&each.body, Ctx::Top));
+                out.push(self.fixed(")", Some(each.close)));
+            }
             Expr::Not(inner) => {
                 out.extend([self.keyword_at("not", e.span), Piece::Space]);
                 out.extend(self.cond_pieces(inner, Ctx::Not));
@@ -736,7 +741,47 @@ impl Formatter<'_> {
                 }
             }
             Expr::MacroRef(_) => p.emit(flat),
+            Expr::ForEach(each) => self.for_each_broken(p, each, base),
         }
+    }
+
+    /// `any NAME in TERM (` / the body, one level in / `)`. Apart from
+    /// `cond`, whose stack frame each level of nesting costs.
+    #[inline(never)]
+    fn for_each_broken(&self, p: &mut Printer, each: &ForEach, base: usize) {
+        let mark = p.mark();
+        p.emit(self.for_each_head(each));
+        p.opens();
+        let indent = p.indent();
+        let inner = base + WRAP_INDENT;
+        match &each.body.node {
+            Expr::And(parts) | Expr::Or(parts) => {
+                self.chain(p, &each.body.node, parts, inner, inner)
+            }
+            _ => {
+                p.newline(inner);
+                self.cond(p, &each.body, Ctx::Top, inner, 0);
+            }
+        }
+        p.newline(indent);
+        p.closes(inner);
+        p.emit([self.fixed(")", Some(each.close))]);
+        p.close_group(mark);
+    }
+
+    /// `any NAME in TERM (`
+    fn for_each_head(&self, each: &ForEach) -> Vec<Piece> {
+        let mut out = vec![
+            self.src(each.quantifier.span),
+            Piece::Space,
+            self.src(each.name.span),
+            Piece::Space,
+            self.fixed("in", self.next_token(each.name.span.end)),
+            Piece::Space,
+        ];
+        out.extend(self.term(&each.over.node, each.over.span));
+        out.extend([Piece::Space, self.fixed("(", Some(each.open))]);
+        out
     }
 
     /// The operands of a chain, each on a new line at `indent`, the keyword

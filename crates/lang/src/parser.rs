@@ -486,7 +486,46 @@ impl Builder<'_> {
             }
             Rule::macro_ref => Spanned::new(Expr::MacroRef(pair.as_str().to_string()), sp),
             Rule::test => Spanned::new(Expr::Test(self.test(pair)), sp),
+            Rule::for_each => Spanned::new(Expr::ForEach(Box::new(self.for_each(pair))), sp),
             other => unreachable!("unexpected condition {other:?}"),
+        }
+    }
+
+    /// `any NAME in TERM (CONDITION)`. Apart from `condition`, whose stack
+    /// frame each level of nesting costs.
+    #[inline(never)]
+    fn for_each(&mut self, pair: Pair<'_, Rule>) -> ForEach {
+        let sp = span(&pair);
+        let mut quantifier = None;
+        let mut name = None;
+        let mut over = None;
+        let mut body = None;
+        let (mut open, mut close) = (sp, sp);
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::quantifier => {
+                    let q = if part.as_str() == "any" {
+                        Quantifier::Any
+                    } else {
+                        Quantifier::All
+                    };
+                    quantifier = Some(Spanned::new(q, span(&part)));
+                }
+                Rule::bound => name = Some(spanned_str(part)),
+                Rule::term => over = Some(self.term(part)),
+                Rule::each_open => open = span(&part),
+                Rule::each_close => close = span(&part),
+                Rule::condition => body = Some(self.condition(part)),
+                _ => {}
+            }
+        }
+        ForEach {
+            quantifier: quantifier.expect("grammar: a quantifier"),
+            name: name.expect("grammar: a name"),
+            over: over.expect("grammar: a term"),
+            body: body.expect("grammar: a condition"),
+            open,
+            close,
         }
     }
 
@@ -672,6 +711,7 @@ impl Builder<'_> {
                     segments.push(Segment::Field(text));
                 }
                 Rule::each => segments.push(Segment::Each),
+                Rule::deep => segments.push(Segment::Deep),
                 Rule::index => {
                     let digits = part.as_str().trim_matches(['[', ']']);
                     match digits.parse::<usize>() {
@@ -923,6 +963,10 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::kw_and => "`and`",
         Rule::kw_or => "`or`",
         Rule::quantifier | Rule::kw_any | Rule::kw_all => "`any` or `all`",
+        Rule::for_each => "a condition",
+        Rule::bound => "a name",
+        Rule::each_open => "`(`",
+        Rule::each_close => "`)`",
         Rule::path | Rule::field | Rule::field_any | Rule::quoted | Rule::term | Rule::lookup => {
             "a field name"
         }
@@ -938,6 +982,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::zone | Rule::kw_zone => "`zone \"Area/City\"`",
         Rule::column => "a column name",
         Rule::each | Rule::index => "`[]` or `[N]`",
+        Rule::deep => "`**`",
         Rule::presence | Rule::kw_exists | Rule::kw_missing => "`exists` or `missing`",
         Rule::comparison | Rule::operator | Rule::symbol_op | Rule::word_op => {
             "an operator (`==`, `!=`, `in`, `like`, ...)"

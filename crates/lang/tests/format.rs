@@ -372,3 +372,29 @@ fn a_file_that_does_not_parse_is_not_formatted() {
     let err = format(&Source::new("t.rules", "when eventName = \"x\" drop")).unwrap_err();
     assert_eq!(err[0].code, "E101");
 }
+
+#[test]
+fn any_name_in_is_spaced_and_broken_like_a_parenthesized_chain() {
+    assert_formats(
+        "when any  s   in resources[](s.type==\"A\"and s.ARN exists) drop\n",
+        "when any s in resources[] (s.type == \"A\" and s.ARN exists) drop\n",
+    );
+    // Too long: the body one operand a line, one level in.
+    assert_formats(
+        "rule kms {\n  when eventSource == \"kms.amazonaws.com\" and any s in resources[] (s.type == \"AWS::KMS::Key\" and s.ARN startswith \"arn:aws:kms:\" and s.accountId exists)\n}\n",
+        "rule kms {\n  when eventSource == \"kms.amazonaws.com\"\n   and any s in resources[] (\n      s.type == \"AWS::KMS::Key\"\n      and s.ARN startswith \"arn:aws:kms:\"\n      and s.accountId exists\n   )\n}\n",
+    );
+    // Comments inside stay, and parentheses the body does not need go.
+    assert_formats(
+        "when all s in r[] ( # why\n ((s.t == 1)) ) drop\n",
+        "when all s in r[] (  # why\n    s.t == 1\n)\ndrop\n",
+    );
+}
+
+#[test]
+fn deep_paths_are_written_as_they_are() {
+    assert_formats(
+        "when requestParameters.**  contains \"x\" drop\n",
+        "when requestParameters.** contains \"x\" drop\n",
+    );
+}

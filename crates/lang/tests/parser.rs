@@ -143,6 +143,17 @@ fn sexpr(expr: &Expr) -> String {
         ),
         Expr::Not(inner) => format!("(not {})", sexpr(&inner.node)),
         Expr::MacroRef(name) => format!("@{name}"),
+        Expr::ForEach(each) => format!(
+            "({} {} in {} {})",
+            if each.quantifier.node == Quantifier::Any {
+                "any"
+            } else {
+                "all"
+            },
+            each.name.node,
+            each.over.node,
+            sexpr(&each.body.node)
+        ),
         Expr::Test(t) => {
             let q = match &t.quantifier {
                 Some(q) if q.node == Quantifier::Any => "any ",
@@ -1958,5 +1969,67 @@ fn a_label_on_a_long_line_far_from_the_primary_one_is_clipped_too() {
         assert!(out.chars().count() < 2_000, "{out}");
         assert!(out.contains("clipped"), "{out}");
         assert!(out.contains("\\q"), "{out}");
+    }
+}
+
+#[test]
+fn any_name_in_binds_an_element_for_a_condition() {
+    assert_eq!(
+        shape(r#"any s in resources[] (s.type == "A" and s.ARN startswith "b")"#),
+        "(any s in resources[] (and s.type == s.ARN startswith))"
+    );
+    assert_eq!(
+        shape(r#"not all st in json(p).Statement[] (st.Effect == "Allow") or a exists"#),
+        "(or (not (all st in json(p).Statement[] st.Effect ==)) a exists)"
+    );
+    // Nested, and without a space before the parenthesis.
+    assert_eq!(
+        shape(r#"any s in r[](any t in s.tags[] (t.k == 1))"#),
+        "(any s in r[] (any t in s.tags[] t.k ==))"
+    );
+    // Still tests: a quantified `in` a list, named or written out.
+    assert_eq!(
+        shape("any resources[].type in types"),
+        "any resources[].type in"
+    );
+    assert_eq!(shape("any s in types"), "any s in");
+    assert_eq!(shape(r#"all r[].t in ["a"]"#), "all r[].t in");
+    // A keyword is no name, and the parentheses are needed.
+    for bad in [
+        r#"when any in in r[] (in.t == 1) drop"#,
+        r#"when any s in r[] s.t == 1 drop"#,
+        r#"when any s in r[] (s.t == 1 drop"#,
+    ] {
+        let err = parse(&Source::new("t.rules", bad)).unwrap_err();
+        assert_eq!(err[0].code, "E101", "{bad}");
+    }
+}
+
+#[test]
+fn deep_accessor_reaches_every_nested_value() {
+    assert_eq!(
+        shape(r#"requestParameters.** contains "x""#),
+        "requestParameters.** contains"
+    );
+    assert_eq!(
+        shape(r#"all json(p).Statement[].Principal.**.AWS == "*""#),
+        "all json(p).Statement[].Principal.**.AWS =="
+    );
+    let Expr::Test(t) = when("a.b.** exists").node else {
+        panic!()
+    };
+    assert_eq!(
+        t.subject.node.rest(),
+        &[field("a"), field("b"), Segment::Deep]
+    );
+    assert!(t.subject.node.fans_out());
+    // Only after a dot, and not as a first name.
+    for bad in [
+        "when a** exists drop",
+        "when **.a exists drop",
+        "when a.*.b exists drop",
+    ] {
+        let err = parse(&Source::new("t.rules", bad)).unwrap_err();
+        assert_eq!(err[0].code, "E101", "{bad}");
     }
 }

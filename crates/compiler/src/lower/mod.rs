@@ -105,6 +105,19 @@ pub struct Lowerer<'a, 'd> {
     /// `and`, `or` and `not` levels of the `Cond` being built above the
     /// current point.
     depth: usize,
+    /// The names bound by the `any NAME in ...` around the current point,
+    /// innermost last.
+    bindings: Vec<Binding<'a>>,
+}
+
+/// A name bound by `any NAME in TERM (...)`.
+struct Binding<'a> {
+    name: &'a str,
+    span: Span,
+    /// The field path it ranges over, when it is one (for checking paths
+    /// under the name against the schema).
+    over: Option<ast::Path>,
+    used: bool,
 }
 
 /// How deep a lowered condition may nest once macros are expanded. Parsing
@@ -194,6 +207,7 @@ impl<'a, 'd> Lowerer<'a, 'd> {
             macro_cache: HashMap::new(),
             expanding: Vec::new(),
             depth: 0,
+            bindings: Vec::new(),
         }
     }
 
@@ -237,9 +251,193 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 self.depth -= 1;
                 Cond::Not(Box::new(inner))
             }
-            Expr::MacroRef(name) => self.macro_ref(source, name, expr.span),
+            Expr::MacroRef(name) => {
+                // A macro is lowered once, on its own: names bound around
+                // its use are not visible inside it.
+                let bindings = std::mem::take(&mut self.bindings);
+                let cond = self.macro_ref(source, name, expr.span);
+                self.bindings = bindings;
+                cond
+            }
             Expr::Test(test) => self.test(source, test),
+            Expr::ForEach(each) => self.for_each(source, each),
         }
+    }
+
+    /// `any NAME in TERM (CONDITION)`.
+    fn for_each(&mut self, source: &'a Source, each: &'a ast::ForEach) -> Cond {
+        let name = each.name.node.as_str();
+        let mut ok = true;
+        let hidden = if let Some(outer) = self.bindings.iter().find(|b| b.name == name) {
+            Some((
+                "a name bound by an enclosing `any`/`all`".to_string(),
+                Some(outer.span),
+            ))
+        } else if name == ACTOR || ctrules_core::schema::is_aws_field(name) {
+            Some((format!("the field `{name}` of the record"), None))
+        } else {
+            self.symbols
+                .find(name)
+                .map(|d| (format!("the {} `{name}`", d.kind), None))
+        };
+        if let Some((what, outer)) = hidden {
+            ok = false;
+            let mut diag = Diagnostic::error(
+                E_BOUND_NAME,
+                source,
+                each.name.span,
+                format!("`{name}` would hide {what}"),
+            )
+            .with_label("bound here")
+            .with_help(format!(
+                "choose a name that is not a field or a declared name, such as `{}`",
+                fresh_name(name)
+            ));
+            if let Some(outer) = outer {
+                diag = diag.with_secondary(source, outer, "already bound here");
+            }
+            self.diagnostics.push(diag);
+        }
+        if let ast::Term::Path(p) = &each.over.node {
+            if self.path_warning(source, p, each.over.span, false) {
+                ok = false;
+            }
+        }
+        let over = self.term(source, &each.over.node, each.over.span);
+        if over.is_some() && !each.over.node.fans_out() {
+            ok = false;
+            let word = match each.quantifier.node {
+                Quantifier::All => "all",
+                Quantifier::Any => "any",
+            };
+            self.diagnostics.push(
+                Diagnostic::error(
+                    E_QUANTIFIER,
+                    source,
+                    each.quantifier.span,
+                    format!("`{word} {name} in` needs a path with `[]`"),
+                )
+                .with_label("quantifier")
+                .with_secondary(source, each.over.span, "this reaches one value")
+                .with_help(format!(
+                    "mark the array to iterate: `{word} {name} in resources[] (...)`"
+                )),
+            );
+        }
+        // The schema path of what the name stands for, for checking paths under it.
+        let over_path = match &each.over.node {
+            ast::Term::Path(p) => self.schema_path(p),
+            _ => None,
+        };
+        self.bindings.push(Binding {
+            name,
+            span: each.name.span,
+            over: over_path,
+            used: false,
+        });
+        self.depth += 1;
+        let body = self.condition(source, &each.body);
+        self.depth -= 1;
+        let binding = self.bindings.pop().expect("pushed above");
+        if !binding.used && ok {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    W_BOUND_UNUSED,
+                    source,
+                    each.name.span,
+                    format!("`{name}` is never read in the condition"),
+                )
+                .with_label("bound here")
+                .with_secondary(source, each.body.span, format!("no path here starts with `{name}`"))
+                .with_help(format!(
+                    "read the element through it (`{name}.type == ...`); tests of `[]` paths may each match a different element"
+                )),
+            );
+        }
+        match over {
+            Some(over) if ok => Cond::ForEach {
+                over,
+                all: each.quantifier.node == Quantifier::All,
+                body: Box::new(body),
+            },
+            _ => Cond::Const(false),
+        }
+    }
+
+    /// The innermost binding of `name`, as levels out from the innermost
+    /// (0); marks it used.
+    fn bound(&mut self, name: &str) -> Option<usize> {
+        let at = self.bindings.iter().rposition(|b| b.name == name)?;
+        self.bindings[at].used = true;
+        Some(self.bindings.len() - 1 - at)
+    }
+
+    /// True when `name` is bound around the current point.
+    pub(crate) fn bound_name(&self, name: &str) -> bool {
+        self.bindings.iter().any(|b| b.name == name)
+    }
+
+    /// A path as the schema sees it: under a bound name, the path it ranges
+    /// over and then the rest; None when that is not a field path.
+    fn schema_path(&self, p: &ast::Path) -> Option<ast::Path> {
+        match self.bindings.iter().rfind(|b| b.name == p.root()) {
+            Some(binding) => {
+                let mut segments = binding.over.as_ref()?.segments.clone();
+                segments.extend(p.segments[1..].iter().cloned());
+                Some(ast::Path { segments })
+            }
+            None => Some(p.clone()),
+        }
+    }
+
+    /// The warning for a path CloudTrail does not write (W303, or W302 for
+    /// a `value` on the right of a comparison), read through bound names;
+    /// or E306 for a misspelt bound name. True when it reported an error.
+    fn path_warning(&mut self, source: &'a Source, p: &ast::Path, span: Span, value: bool) -> bool {
+        let root = p.root();
+        let bound = self.bindings.iter().any(|b| b.name == root);
+        if !bound
+            && !self.bindings.is_empty()
+            && !root.starts_with('x')
+            && root != ACTOR
+            && !ctrules_core::schema::is_aws_field(root)
+            && self.symbols.find(root).is_none()
+        {
+            if let Some(near) = crate::suggest::closest(root, self.bindings.iter().map(|b| b.name))
+            {
+                let near_span = self
+                    .bindings
+                    .iter()
+                    .rfind(|b| b.name == near)
+                    .map(|b| b.span);
+                let mut diag = Diagnostic::error(
+                    E_UNBOUND_NAME,
+                    source,
+                    span,
+                    format!("`{root}` is not a bound name or a field of the record"),
+                )
+                .with_label("unknown name")
+                .with_help(format!("did you mean `{near}`?"));
+                if let Some(at) = near_span {
+                    diag = diag.with_secondary(source, at, format!("`{near}` is bound here"));
+                }
+                self.diagnostics.push(diag);
+                return true;
+            }
+        }
+        if self.is_declared(root) {
+            return false;
+        }
+        let Some(path) = self.schema_path(p) else {
+            return false;
+        };
+        let warning = if value && !bound {
+            value_field_warning(source, &path, span)
+        } else {
+            unknown_field_warning(source, &path, span)
+        };
+        self.diagnostics.extend(warning);
+        false
     }
 
     fn macro_ref(&mut self, source: &'a Source, name: &'a str, span: Span) -> Cond {
@@ -328,11 +526,8 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     fn test(&mut self, source: &'a Source, test: &'a ast::Test) -> Cond {
         if let ast::Term::Path(p) = &test.subject.node {
             // A declared name misused as a field gets its own error below.
-            let declared = self.is_declared(p.root());
-            if let Some(warning) =
-                unknown_field_warning(source, p, test.subject.span).filter(|_| !declared)
-            {
-                self.diagnostics.push(warning);
+            if self.path_warning(source, p, test.subject.span, false) {
+                return Cond::Const(false);
             }
         }
         let Some(path) = self.term(source, &test.subject.node, test.subject.span) else {
@@ -418,9 +613,8 @@ impl<'a, 'd> Lowerer<'a, 'd> {
                 ),
                 Operand::Term(right) => {
                     if let ast::Term::Path(p) = right {
-                        let declared = self.is_declared(p.root());
-                        if let Some(warning) = value_field_warning(source, p, rhs.span).filter(|_| !declared) {
-                            self.diagnostics.push(warning);
+                        if self.path_warning(source, p, rhs.span, true) {
+                            return Cond::Const(false);
                         }
                     }
                     match self.term(source, right, rhs.span) {
@@ -456,14 +650,12 @@ impl<'a, 'd> Lowerer<'a, 'd> {
         if let (Some(text_op), Operand::Term(right)) = (TextOp::of(op.node), &rhs.node) {
             // A bare name is a list (or a misused declaration, reported
             // below); anything else is a value computed from the record.
-            let list_name = matches!(right, ast::Term::Path(p) if p.is_single_field());
+            let list_name = matches!(right, ast::Term::Path(p)
+                if p.is_single_field() && !self.bindings.iter().any(|b| b.name == p.root()));
             if !list_name {
                 if let ast::Term::Path(p) = right {
-                    let declared = self.is_declared(p.root());
-                    if let Some(warning) =
-                        value_field_warning(source, p, rhs.span).filter(|_| !declared)
-                    {
-                        self.diagnostics.push(warning);
+                    if self.path_warning(source, p, rhs.span, true) {
+                        return Cond::Const(false);
                     }
                 }
                 return match self.term(source, right, rhs.span) {
@@ -715,6 +907,15 @@ impl<'a, 'd> Lowerer<'a, 'd> {
     }
 }
 
+/// A name for a binding that hides nothing: `s` for `resources`, else `e`.
+fn fresh_name(name: &str) -> &'static str {
+    if name.starts_with('s') {
+        "e"
+    } else {
+        "s"
+    }
+}
+
 /// A value written as a bare word is a field of the event. When CloudTrail
 /// writes no such top-level field, the author most likely meant text
 /// (`eventName == CreateUser`) or a priority (`set xpriority = high`).
@@ -783,11 +984,13 @@ pub fn unknown_field_warning(source: &Source, path: &ast::Path, span: Span) -> O
 /// A path as the schema reads it: keys and array elements.
 pub fn schema_steps(path: &ast::Path) -> Vec<ctrules_core::schema::Step<'_>> {
     use ctrules_core::schema::Step;
+    // Below `.**` any value may be anywhere: only the path above is checked.
     path.segments
         .iter()
-        .map(|s| match s {
-            ast::Segment::Field(f) => Step::Key(f.as_str()),
-            ast::Segment::Each | ast::Segment::Index(_) => Step::Element,
+        .map_while(|s| match s {
+            ast::Segment::Field(f) => Some(Step::Key(f.as_str())),
+            ast::Segment::Each | ast::Segment::Index(_) => Some(Step::Element),
+            ast::Segment::Deep => None,
         })
         .collect()
 }
@@ -839,6 +1042,7 @@ pub fn segments_path(segments: &[ast::Segment]) -> FieldPath {
             .map(|s| match s {
                 ast::Segment::Field(f) => PathSegment::Key(f.as_str().into()),
                 ast::Segment::Each => PathSegment::Each,
+                ast::Segment::Deep => PathSegment::Deep,
                 ast::Segment::Index(i) => PathSegment::Index(*i),
             })
             .collect(),

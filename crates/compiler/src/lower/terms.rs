@@ -128,6 +128,10 @@ impl<'a> Lowerer<'a, '_> {
     /// Compiles a term; None after reporting an error.
     pub fn term(&mut self, source: &'a Source, term: &'a ast::Term, span: Span) -> Option<Term> {
         match term {
+            ast::Term::Path(p) if let Some(up) = self.bound(p.root()) => Some(Term::Bound {
+                up,
+                path: segments_path(&p.segments[1..]),
+            }),
             ast::Term::Path(p) if p.root() == ACTOR => {
                 let rest = &p.segments[1..];
                 self.member_warning(
@@ -271,7 +275,7 @@ impl<'a> Lowerer<'a, '_> {
             return None;
         };
         let arity_ok = match name {
-            "geoip" | "lower" | "upper" => call.args.len() == 1,
+            "geoip" | "lower" | "upper" | "json" => call.args.len() == 1,
             "mmdb" | "hour" | "minute" | "weekday" | "date" => call.args.len() == 2,
             _ => !call.args.is_empty(),
         };
@@ -364,6 +368,10 @@ impl<'a> Lowerer<'a, '_> {
                 Derived::Clock { part, time, zone }
             }
             "lower" => Derived::Lower(self.value(source, &call.args[0])?),
+            "json" => {
+                self.json_argument_warning(source, &call.args[0]);
+                Derived::Json(self.value(source, &call.args[0])?)
+            }
             "upper" => Derived::Upper(self.value(source, &call.args[0])?),
             _ => {
                 let mut parts = Vec::with_capacity(call.args.len());
@@ -378,6 +386,39 @@ impl<'a> Lowerer<'a, '_> {
             }
         };
         Some(Term::Derived(Box::new(derived), rest))
+    }
+
+    /// `json(FIELD)` of a field CloudTrail writes as an object, an array
+    /// or a boolean, never as JSON text: W305 (`json(requestParameters)`).
+    fn json_argument_warning(&mut self, source: &Source, arg: &Spanned<ast::Value>) {
+        let ast::Value::Term(ast::Term::Path(p)) = &arg.node else {
+            return;
+        };
+        if p.root().starts_with('x') || p.root() == ACTOR || self.bound_name(p.root()) {
+            return;
+        }
+        let what = match ctrules_core::schema::shape_of(&schema_steps(p)) {
+            Some(ctrules_core::schema::Shape::Object(_) | ctrules_core::schema::Shape::Open) => {
+                "an object"
+            }
+            Some(ctrules_core::schema::Shape::Array(_)) => "an array",
+            Some(ctrules_core::schema::Shape::Leaf(ctrules_core::schema::Kind::Bool)) => {
+                "a boolean"
+            }
+            _ => return,
+        };
+        self.diagnostics.push(
+            Diagnostic::warning(
+                W_WRONG_TYPE,
+                source,
+                arg.span,
+                format!("`json` parses text, but CloudTrail writes `{p}` as {what}"),
+            )
+            .with_label(format!("{what}, not JSON text"))
+            .with_help(format!(
+                "read into it directly (`{p}.Statement[]`); `json` is for fields that hold JSON as a string, such as `requestParameters.policyDocument`"
+            )),
+        );
     }
 
     /// GeoIP used with no database, or a database type none of them has.
