@@ -483,10 +483,15 @@ fn since_compares_instants_not_text() {
         ("recent-ahead", at(0, "+05:00")),
         ("not-a-time", "zzz".to_string()),
     ]
-    .map(|(id, t)| json!({"eventVersion": "1.08", "eventID": id, "eventTime": t, "eventName": "X"}));
+    .map(
+        |(id, t)| json!({"eventVersion": "1.08", "eventID": id, "eventTime": t, "eventName": "X"}),
+    );
     std::fs::write(dir.path().join("a.json.gz"), records_file(&recs)).unwrap();
     let got = ndjson(&ok(&query(dir.path(), &["--since", "1h"])));
-    assert_eq!(ids(&got), BTreeSet::from(["recent".to_string(), "recent-ahead".to_string()]));
+    assert_eq!(
+        ids(&got),
+        BTreeSet::from(["recent".to_string(), "recent-ahead".to_string()])
+    );
 }
 
 #[test]
@@ -497,7 +502,10 @@ fn a_bad_term_is_named_by_its_flag_and_told_what_a_term_may_be() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--select 2:1:17"), "{stderr}");
-    assert!(!stderr.contains("calendar"), "a term is not a rules file: {stderr}");
+    assert!(
+        !stderr.contains("calendar"),
+        "a term is not a rules file: {stderr}"
+    );
     let out = query(dir.path(), &["--count-by", "eventName,actor.nmae"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--count-by 2:1:1"), "{stderr}");
@@ -513,7 +521,8 @@ fn a_descending_sort_puts_records_without_the_term_last() {
         .iter()
         .enumerate()
         .map(|(i, code)| {
-            let mut r = json!({"eventVersion": "1.08", "eventID": format!("r{i}"), "eventName": "X"});
+            let mut r =
+                json!({"eventVersion": "1.08", "eventID": format!("r{i}"), "eventName": "X"});
             if let Some(code) = code {
                 r["errorCode"] = json!(code);
             }
@@ -522,11 +531,25 @@ fn a_descending_sort_puts_records_without_the_term_last() {
         .collect();
     std::fs::write(dir.path().join("a.json.gz"), records_file(&recs)).unwrap();
     for (sort, want) in [("-errorCode", "c,b,a,,"), ("errorCode", "a,b,c,,")] {
-        let csv = ok(&query(dir.path(), &["--select", "errorCode", "--sort", sort, "--format", "csv"]));
+        let csv = ok(&query(
+            dir.path(),
+            &["--select", "errorCode", "--sort", sort, "--format", "csv"],
+        ));
         let got: Vec<&str> = csv.lines().skip(1).collect();
         assert_eq!(got.join(","), want, "{sort}");
     }
-    let two = ok(&query(dir.path(), &["--select", "errorCode", "--sort=-errorCode", "--limit", "2", "--format", "csv"]));
+    let two = ok(&query(
+        dir.path(),
+        &[
+            "--select",
+            "errorCode",
+            "--sort=-errorCode",
+            "--limit",
+            "2",
+            "--format",
+            "csv",
+        ],
+    ));
     assert_eq!(two.lines().skip(1).collect::<Vec<_>>(), ["c", "b"]);
 }
 
@@ -539,15 +562,21 @@ fn a_single_file_is_named_once_and_a_local_copy_of_a_trail_takes_the_filters() {
     let out = query(&bad, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("error: {}: ", bad.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: {}: ", bad.display())),
+        "{stderr}"
+    );
     assert!(!stderr.contains("bad.json.gz/bad.json.gz"), "{stderr}");
     assert!(stderr.contains("(1 could not be read)"), "{stderr}");
     std::fs::remove_file(&bad).unwrap();
     // An `aws s3 sync` copy: the layout is in the paths.
-    let got = ndjson(&ok(&query(dir.path(), &["--account", ACCOUNTS[2], "--region", "eu-west-1"])));
-    let want = all.iter().filter(|r| {
-        r["userIdentity"]["accountId"] == ACCOUNTS[2] && r["awsRegion"] == "eu-west-1"
-    });
+    let got = ndjson(&ok(&query(
+        dir.path(),
+        &["--account", ACCOUNTS[2], "--region", "eu-west-1"],
+    )));
+    let want = all
+        .iter()
+        .filter(|r| r["userIdentity"]["accountId"] == ACCOUNTS[2] && r["awsRegion"] == "eu-west-1");
     assert_eq!(ids(&got), ids(want));
     assert!(ok(&query(dir.path(), &["--limit", "0"])).is_empty());
 }

@@ -425,6 +425,59 @@ fn http_get(addr: &str, path: &str) -> String {
     response
 }
 
+#[test]
+fn a_file_listed_again_while_in_flight_is_processed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("gen.rules"), generation_rule("1")).unwrap();
+    std::fs::create_dir_all(&input).unwrap();
+    let summary = dir.path().join("summary.json");
+    let mut watch = Watch::start(
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--settle",
+            "0",
+            "--compression-level",
+            "9",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        None,
+    );
+    deliver(&input, "big.json.gz", &records("big", 60_000));
+    let deadline = Instant::now() + PATIENCE;
+    while !walk_all(&output)
+        .iter()
+        .any(|p| p.to_string_lossy().contains(".ctrules."))
+    {
+        assert!(Instant::now() < deadline, "{}", watch.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Events while it is in flight: each lists the directory again.
+    for i in 0..5 {
+        deliver(
+            &input,
+            &format!("small{i}.json.gz"),
+            &records(&format!("s{i}"), 2),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    watch.wait_lines("done: ", 6);
+    // Time for a second pass over the big file, were there one.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(watch.stop().success());
+    let log = watch.log();
+    assert_eq!(log.matches("big.json.gz: ").count(), 1, "{log}");
+    assert_eq!(summary_of(&summary)["files_processed"], 6, "{log}");
+}
+
 fn summary_of(path: &Path) -> Value {
     read_json(path)
 }

@@ -281,10 +281,17 @@ impl Scan {
         settling
     }
 
-    /// The next ready file that is not in flight.
+    /// The next ready file that is not in flight. A file listed again while
+    /// it was in flight is ready a second time: dropped here once it turns
+    /// out to be handled at that version, or it would be done twice.
     fn take(&mut self, in_flight: &HashSet<PathBuf>) -> Option<Ready> {
-        let key = self.ready.keys().find(|k| !in_flight.contains(*k))?.clone();
-        self.ready.remove(&key)
+        loop {
+            let key = self.ready.keys().find(|k| !in_flight.contains(*k))?.clone();
+            let ready = self.ready.remove(&key)?;
+            if self.handled.get(&key) != Some(&ready.version) {
+                return Some(ready);
+            }
+        }
     }
 
     fn handled(&mut self, relative: PathBuf, version: String, status: &Status) {
