@@ -205,6 +205,28 @@ pub struct QueryArgs {
     pub s3: S3ReadArgs,
 }
 
+fn parse_added(text: &str) -> Result<ctrules_runner::plan::Added, String> {
+    let mut added = ctrules_runner::plan::Added {
+        rules: false,
+        tags: false,
+    };
+    if text == "none" {
+        return Ok(added);
+    }
+    for part in text.split(',') {
+        match part.trim() {
+            "rules" => added.rules = true,
+            "tags" => added.tags = true,
+            other => {
+                return Err(format!(
+                    "{other:?}: the fields ctrules adds are `rules` and `tags` (comma-separated), or `none`"
+                ))
+            }
+        }
+    }
+    Ok(added)
+}
+
 fn parse_duration(text: &str) -> Result<chrono::TimeDelta, String> {
     let bad = || format!("{text:?} is not a duration such as 30m, 24h or 7d");
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
@@ -310,6 +332,20 @@ pub struct RunArgs {
     /// Process every input again, whatever the state says (and record it).
     #[arg(long, requires = "state")]
     pub reprocess: bool,
+    /// Write an alert for each match of a rule with a severity, grouped by
+    /// its dedup key: to a file, a directory (a new file per run), `-` or
+    /// `s3://bucket/prefix` (docs/detections.md describes the format).
+    #[arg(long, value_name = "DST")]
+    pub alerts: Option<String>,
+    /// Matches of one rule with one dedup key within this time of the
+    /// first are one alert, with a count (`30m`, `1h`, `1d`).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub alert_window: chrono::TimeDelta,
+    /// Which fields ctrules adds by itself to each record: `rules`
+    /// (`xrules`, the ids of the rules that matched), `tags` (`xtags`), both
+    /// (the default), or `none`. Fields rules `set` are always written.
+    #[arg(long, value_name = "FIELDS", default_value = "rules,tags", value_parser = parse_added)]
+    pub add_fields: ctrules_runner::plan::Added,
     #[command(flatten)]
     pub s3: S3Args,
 }

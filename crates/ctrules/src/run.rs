@@ -2,6 +2,7 @@
 //! the batch handed to the runner library; this module only reports.
 
 use crate::{exit, RunArgs};
+use ctrules_runner::alerts::AlertsTo;
 use ctrules_runner::inflight;
 use ctrules_runner::plan::State;
 use ctrules_runner::run::{Event, Outcome, RunError};
@@ -10,7 +11,7 @@ use ctrules_runner::s3::S3Options;
 use ctrules_runner::{FileReport, Location, Plan, Status, Summary};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -206,6 +207,14 @@ pub fn plan(args: &RunArgs) -> Result<Plan, String> {
             .filter(|p| p.as_os_str() != "-")
             .chain(args.state.iter().filter(|p| p.as_os_str() != "output"))
             .cloned()
+            // An alerts file (or directory) inside the input would be read
+            // back: its name is a log file's.
+            .chain(
+                args.alerts
+                    .iter()
+                    .filter(|a| *a != "-" && !a.starts_with("s3://"))
+                    .map(PathBuf::from),
+            )
             .collect(),
         never_replace: std::iter::once(args.rules.clone())
             .chain(args.geoip.iter().cloned())
@@ -226,5 +235,16 @@ pub fn plan(args: &RunArgs) -> Result<Plan, String> {
         )?,
         state,
         reprocess: args.reprocess,
+        alerts: args
+            .alerts
+            .as_deref()
+            .map(AlertsTo::parse)
+            .transpose()
+            .map_err(|e| format!("--alerts {e}"))?,
+        alert_window: args
+            .alert_window
+            .to_std()
+            .unwrap_or(ctrules_runner::alerts::DEFAULT_WINDOW),
+        added: args.add_fields,
     })
 }

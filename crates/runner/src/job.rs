@@ -6,7 +6,9 @@
 //! the input is marked done only once its output is durable; a failure at
 //! any stage leaves no output and names the stage.
 
+use crate::alerts::Alerts;
 use crate::checkpoint::{Checkpoint, Entry};
+use crate::plan::Added;
 use crate::report::{FileReport, JobError, Stage, Status};
 use crate::s3::put::Provenance;
 use crate::sink::spill::Spill;
@@ -43,6 +45,10 @@ pub struct Context<'a> {
     pub checkpoint: Option<&'a dyn Checkpoint>,
     /// The runtime S3 calls run on (for an S3 output).
     pub runtime: Option<&'a tokio::runtime::Handle>,
+    /// Where matches of rules with a severity are noted (`--alerts`).
+    pub alerts: Option<&'a Alerts>,
+    /// Which of `xrules` and `xtags` are written.
+    pub added: Added,
 }
 
 /// Runs `job` to the end, opening it with `open` when its turn comes (not
@@ -101,7 +107,7 @@ fn write(
     match cx.output {
         Output::Dir(dir) => {
             let mut out = dir.open(&job.output)?;
-            let skip = evaluate_into(reader, cx.rules, report, |record, enr| {
+            let skip = evaluate_into(reader, cx, report, |record, enr| {
                 out.records().write(record, enr)
             })?;
             match skip {
@@ -109,16 +115,14 @@ fn write(
                 Some(skip) => Ok(Some(skip)), // the temporary goes with `out`
             }
         }
-        Output::Stdout => evaluate_into(reader, cx.rules, report, |record, enr| {
+        Output::Stdout => evaluate_into(reader, cx, report, |record, enr| {
             write_enriched(record, enr, spill.buffer())?;
             spill.settle()
         }),
         Output::S3(s3) => {
             let key = s3.key(&job.output)?;
             let mut out = EnrichedWriter::new(Spill::new(), s3.compression_level());
-            let skip = evaluate_into(reader, cx.rules, report, |record, enr| {
-                out.write(record, enr)
-            })?;
+            let skip = evaluate_into(reader, cx, report, |record, enr| out.write(record, enr))?;
             if skip.is_some() {
                 return Ok(skip);
             }
@@ -149,14 +153,17 @@ fn read_failure(e: ReadError) -> JobError {
     }
 }
 
-/// Streams the records of `reader` through the rules into `write`.
-/// Returns the skip reason for a file that is not a log (nothing written).
+/// Streams the records of `reader` through the rules into `write`, noting
+/// alerts on the way. Returns the skip reason for a file that is not a log
+/// (nothing written).
 pub fn evaluate_into(
     reader: Box<dyn Read + '_>,
-    rules: &RuleSet,
+    cx: &Context<'_>,
     report: &mut FileReport,
     mut write: impl FnMut(&Record<'_>, &Enrichment) -> io::Result<()>,
 ) -> Result<Option<String>, JobError> {
+    let rules = cx.rules;
+    let input = report.input.clone();
     let mut eval = Evaluation::default();
     let mut records_out = 0u64;
     let mut dropped = 0u64;
@@ -167,6 +174,17 @@ pub fn evaluate_into(
     };
     let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
         rules.evaluate(record.value, &mut eval);
+        if !cx.added.rules {
+            eval.enrichment.rules.clear();
+        }
+        if !cx.added.tags {
+            eval.enrichment.tags.clear();
+        }
+        if let Some(alerts) = cx.alerts {
+            if !eval.matched.is_empty() {
+                alerts.sighted(rules, &eval.matched, record.raw, &input);
+            }
+        }
         if eval.enrichment.drop {
             dropped += 1;
         } else {

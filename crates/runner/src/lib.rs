@@ -21,6 +21,7 @@
 //! complete or absent, and temporary files do not outlive the run that made
 //! them (see [`inflight`]).
 
+pub mod alerts;
 pub mod checkpoint;
 pub mod inflight;
 pub mod job;

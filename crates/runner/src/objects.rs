@@ -36,6 +36,8 @@ pub struct ObjectRun {
     pub concurrency: usize,
     pub checkpoint: Option<Arc<dyn Checkpoint>>,
     pub runtime: tokio::runtime::Handle,
+    pub alerts: Option<Arc<crate::alerts::Alerts>>,
+    pub added: crate::plan::Added,
 }
 
 impl ObjectRun {
@@ -198,6 +200,8 @@ pub async fn run_objects(
                                         output: &shared.output,
                                         checkpoint: shared.checkpoint.as_deref(),
                                         runtime: Some(&shared.runtime),
+                                        alerts: shared.alerts.as_deref(),
+                                        added: shared.added,
                                     };
                                     run_job(job, open, &cx)
                                 });

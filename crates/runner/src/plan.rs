@@ -109,6 +109,29 @@ pub struct Plan {
     pub state: State,
     /// Process everything again, whatever the state says (and record it).
     pub reprocess: bool,
+    /// Where alerts go (`--alerts`), and the window that groups them.
+    pub alerts: Option<crate::alerts::AlertsTo>,
+    pub alert_window: std::time::Duration,
+    /// The fields ctrules adds by itself to each record (`--add-fields`).
+    pub added: Added,
+}
+
+/// Which of the fields ctrules adds by itself are written: `xrules` (the
+/// ids of the rules that matched) and `xtags` (the tags rules added). The
+/// fields rules `set` are the user's own and always written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    pub rules: bool,
+    pub tags: bool,
+}
+
+impl Default for Added {
+    fn default() -> Added {
+        Added {
+            rules: true,
+            tags: true,
+        }
+    }
 }
 
 /// Where a run keeps what it has done (`--state`).

@@ -177,6 +177,12 @@ pub struct Summary {
     /// inputs are done, and will be done again by the next run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_error: Option<String>,
+    /// Alerts written (`--alerts`), after grouping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<u64>,
+    /// Set when the alerts could not be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts_error: Option<String>,
     /// Set when the run stopped before every input was handled (standard
     /// output failed): the inputs not reached are in no other list.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -337,6 +343,7 @@ impl Summary {
             || self.events_rejected > 0
             || self.stopped.is_some()
             || self.checkpoint_error.is_some()
+            || self.alerts_error.is_some()
     }
 
     pub fn render(&self) -> String {
@@ -376,6 +383,12 @@ impl Summary {
             "events: {} in, {} out, {} dropped by rules, {} rejected",
             self.events_in, self.events_out, self.events_dropped, self.events_rejected
         );
+        if let Some(n) = self.alerts {
+            let _ = writeln!(s, "alerts: {n}");
+        }
+        if let Some(e) = &self.alerts_error {
+            let _ = writeln!(s, "error: {e}");
+        }
         if self.digests_passed_over > 0 {
             let _ = writeln!(
                 s,

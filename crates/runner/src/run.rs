@@ -7,6 +7,7 @@
 //! objects as they are listed (`objects`). Both run each input
 //! through [`crate::job::run_job`].
 
+use crate::alerts::{Alerts, AlertsTo};
 use crate::checkpoint::{AnyRules, Checkpoint, OutputState, StateCheckpoint};
 use crate::job::{run_job, Context, Job, Open};
 use crate::objects::{run_objects, ObjectRun};
@@ -89,7 +90,15 @@ pub fn run(
             "standard output is closed; nothing was processed".into(),
         ));
     }
-    let s3_side = matches!(plan.input, Location::S3(_)) || matches!(plan.output, Location::S3(_));
+    if plan.output == Location::Stdio && plan.alerts == Some(AlertsTo::Stdout) {
+        return Err(RunError::Usage(
+            "--output - and --alerts -: both would go to standard output; write the alerts to a file, a directory or s3://".into(),
+        ));
+    }
+    let s3_side = matches!(plan.input, Location::S3(_))
+        || matches!(plan.output, Location::S3(_))
+        || matches!(plan.alerts, Some(AlertsTo::S3(_)));
+    let alerts = plan.alerts.as_ref().map(|_| Arc::new(Alerts::default()));
     let runtime = if s3_side {
         Some(
             tokio::runtime::Builder::new_multi_thread()
@@ -113,7 +122,7 @@ pub fn run(
     }
     let mut summary = Summary::new(&rules);
     let mut out = io::stdout().lock();
-    let stdout_error = match (&plan.input, runtime.as_ref(), client) {
+    let stdout_error = match (&plan.input, runtime.as_ref(), client.clone()) {
         (Location::S3(source), Some(rt), Some(client)) => {
             if let Location::S3(out_url) = &plan.output {
                 if out_url.bucket == source.bucket && source.prefix.starts_with(&out_url.prefix) {
@@ -132,6 +141,8 @@ pub fn run(
                 concurrency: plan.s3.concurrency.max(1),
                 checkpoint: checkpoint.clone(),
                 runtime: rt.handle().clone(),
+                alerts: alerts.clone(),
+                added: plan.added,
             });
             let error = rt.block_on(run_objects(objects.clone(), &mut summary, events, &mut out));
             stale_removed(&objects.output, events);
@@ -145,6 +156,7 @@ pub fn run(
                 &output,
                 checkpoint.as_deref(),
                 handle.as_ref(),
+                alerts.as_deref(),
                 &mut summary,
                 events,
                 &mut out,
@@ -158,11 +170,70 @@ pub fn run(
             summary.checkpoint_error = Some(e.message);
         }
     }
+    if let (Some(to), Some(alerts)) = (&plan.alerts, &alerts) {
+        let grouped = alerts.grouped(&rules, plan.alert_window);
+        summary.alerts = Some(grouped.len() as u64);
+        let name = crate::alerts::file_name(std::time::SystemTime::now(), rules.version());
+        if let Err(e) = write_alerts(to, &name, &grouped, client.as_ref(), runtime.as_ref()) {
+            summary.alerts_error = Some(e);
+        }
+    }
     summary.finish(started.elapsed());
     Ok(Outcome {
         summary,
         stdout_error,
     })
+}
+
+/// Writes the alerts of a run where `to` says.
+fn write_alerts(
+    to: &AlertsTo,
+    name: &str,
+    alerts: &[serde_json::Value],
+    client: Option<&aws_sdk_s3::Client>,
+    runtime: Option<&tokio::runtime::Runtime>,
+) -> Result<(), String> {
+    let body = crate::alerts::ndjson(alerts);
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| format!("cannot write the alerts to {what}: {e}");
+    match to {
+        AlertsTo::Stdout => {
+            let mut out = io::stdout().lock();
+            out.write_all(&body)
+                .and_then(|()| out.flush())
+                .map_err(|e| fail("standard output", &e))
+        }
+        AlertsTo::File(path) => crate::inflight::write_named_file(path, &body)
+            .map_err(|e| fail(&display_path(path), &e)),
+        AlertsTo::Dir(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| crate::inflight::write_atomically(&dir.join(name), &body))
+            .map_err(|e| fail(&display_path(&dir.join(name)), &e)),
+        AlertsTo::S3(url) => {
+            let (Some(client), Some(rt)) = (client, runtime) else {
+                return Err("no S3 client for the alerts".into());
+            };
+            let key = format!("{}{name}", url.prefix_dir());
+            rt.block_on(
+                client
+                    .put_object()
+                    .bucket(&url.bucket)
+                    .key(&key)
+                    .content_type("application/x-ndjson")
+                    .body(aws_sdk_s3::primitives::ByteStream::from(body))
+                    .send(),
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                crate::s3::fault::job_error(
+                    Stage::Write,
+                    "PutObject",
+                    &format!("s3://{}/{key}", url.bucket),
+                    &e,
+                )
+                .message
+            })
+        }
+    }
 }
 
 pub(crate) fn stale_removed(output: &Output, events: &(dyn Fn(Event<'_>) + Sync)) {
@@ -255,6 +326,7 @@ fn local(
     output: &Output,
     checkpoint: Option<&dyn Checkpoint>,
     runtime: Option<&tokio::runtime::Handle>,
+    alerts: Option<&Alerts>,
     summary: &mut Summary,
     events: &(dyn Fn(Event<'_>) + Sync),
     out: &mut dyn Write,
@@ -309,6 +381,8 @@ fn local(
         output,
         checkpoint,
         runtime,
+        alerts,
+        added: plan.added,
     };
     let work = |i: usize| -> (FileReport, Spill) {
         let input = &inputs[i];

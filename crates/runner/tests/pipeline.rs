@@ -41,6 +41,9 @@ fn plan(input: &Path, output: &Path, state: State) -> Plan {
         filters: Default::default(),
         state,
         reprocess: false,
+        alerts: None,
+        alert_window: ctrules_runner::alerts::DEFAULT_WINDOW,
+        added: Default::default(),
     }
 }
 

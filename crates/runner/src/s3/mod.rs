@@ -63,6 +63,15 @@ impl S3Url {
         })
     }
 
+    /// The prefix as a folder: empty, or ending with `/`.
+    pub fn prefix_dir(&self) -> String {
+        if self.prefix.is_empty() || self.prefix.ends_with('/') {
+            self.prefix.clone()
+        } else {
+            format!("{}/", self.prefix)
+        }
+    }
+
     /// True when the prefix names one object rather than a folder.
     pub fn is_object(&self) -> bool {
         !self.prefix.is_empty() && !self.prefix.ends_with('/')

@@ -553,6 +553,8 @@ async fn process_object(
             output: &shared.output,
             checkpoint: shared.checkpoint.as_deref(),
             runtime: shared.runtime.as_ref(),
+            alerts: None,
+            added: shared.added,
         };
         run_job(job, open, &cx).0
     })

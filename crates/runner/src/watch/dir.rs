@@ -104,6 +104,8 @@ pub(crate) fn watch_dir(
                     output: &shared.output,
                     checkpoint: shared.checkpoint.as_deref(),
                     runtime: shared.runtime.as_ref(),
+                    alerts: None,
+                    added: shared.added,
                 };
                 let (job, open) = local_job(&ready.input, (*keys).as_ref());
                 let (report, spill) = run_job(job, open, &cx);

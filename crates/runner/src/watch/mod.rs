@@ -131,6 +131,8 @@ pub struct Shared {
     pub stop: Arc<Stop>,
     /// `--account`, `--region`, `--from`, `--to`: which notified objects to read.
     pub filters: crate::s3::layout::Filters,
+    /// Which of `xrules` and `xtags` are written.
+    pub added: crate::plan::Added,
 }
 
 impl Shared {
@@ -263,6 +265,7 @@ pub fn watch(
         events: events.clone(),
         stop,
         filters: batch.filters.clone(),
+        added: batch.added,
     });
     let input = batch.input.to_string();
     events(WatchEvent::Started {

@@ -1,0 +1,258 @@
+//! The alert stream of `--alerts DST`: one alert per match of a rule that
+//! has a severity, grouped by a dedup key within a window.
+//!
+//! While the inputs are read, each match of a rule with a severity is
+//! noted as a [`Sighting`]: a summary of the record (who, where, what),
+//! not the record itself, so memory grows by about a hundred bytes per
+//! match. At the end, the sightings are sorted by rule, dedup key, event
+//! time and event id, a total order that does not depend on which worker
+//! read what, and grouped: a group starts at a sighting and takes every
+//! later one of the same rule and key within the window. So the alerts are
+//! the same whatever `--jobs` is, and a rerun over the same inputs gives the
+//! same bytes.
+//!
+//! The default dedup key is the rule, the account and the actor (its ARN,
+//! else its name): "the same rule fired for the same principal in the same
+//! account" is one thing to look at, however many events it took.
+
+use crate::report::{JobError, Stage};
+use ctrules_compiler::RuleSet;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Event ids listed in one alert; past this, only counted.
+pub const MAX_EVENT_IDS: usize = 20;
+
+/// The default window within which sightings of one key are one alert.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Where alerts go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertsTo {
+    /// `-`: standard output, after the run.
+    Stdout,
+    /// A file, replaced atomically.
+    File(PathBuf),
+    /// A directory (existing, or named with a trailing `/`): a new file per
+    /// run in it, named by the run's start and rules version.
+    Dir(PathBuf),
+    /// `s3://bucket/prefix`: a new object per run under it, named the same way.
+    S3(crate::s3::S3Url),
+}
+
+impl AlertsTo {
+    pub fn parse(text: &str) -> Result<AlertsTo, String> {
+        if text == "-" {
+            Ok(AlertsTo::Stdout)
+        } else if text.starts_with("s3://") {
+            crate::s3::S3Url::parse(text).map(AlertsTo::S3)
+        } else if text.is_empty() {
+            Err("an empty path".into())
+        } else if text.ends_with('/') || std::path::Path::new(text).is_dir() {
+            Ok(AlertsTo::Dir(PathBuf::from(text)))
+        } else {
+            Ok(AlertsTo::File(PathBuf::from(text)))
+        }
+    }
+}
+
+/// One match of a rule with a severity, as much of it as an alert shows.
+#[derive(Debug, Clone)]
+struct Sighting {
+    rule: usize,
+    key: String,
+    time: String,
+    /// Seconds since 1970, when the event time reads as one.
+    at: Option<i64>,
+    event_id: Option<String>,
+    actor: Value,
+    summary: Value,
+    input: String,
+}
+
+/// The sightings of a run, gathered from every worker.
+#[derive(Default)]
+pub struct Alerts {
+    sightings: Mutex<Vec<Sighting>>,
+}
+
+/// The record's fields an alert's summary keeps.
+const SUMMARY_FIELDS: [&str; 8] = [
+    "eventName",
+    "eventSource",
+    "awsRegion",
+    "recipientAccountId",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+];
+
+impl Alerts {
+    /// Notes the matches in `matched` (indexes into `rules`) of the record
+    /// `raw`, read from `input`, for the rules that have a severity.
+    pub fn sighted(&self, rules: &RuleSet, matched: &[usize], raw: &[u8], input: &str) {
+        let alerting: Vec<usize> = matched
+            .iter()
+            .copied()
+            .filter(|&i| rules.rules()[i].info.severity.is_some())
+            .collect();
+        if alerting.is_empty() {
+            return;
+        }
+        // The reader checked the record; it parses.
+        let Ok(record) = serde_json::from_slice::<Value>(raw) else {
+            return;
+        };
+        let text = |k: &str| {
+            record
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let actor = ctrules_context::actor::resolve(&record);
+        let mut summary = Map::new();
+        for field in SUMMARY_FIELDS {
+            if let Some(v) = record.get(field) {
+                summary.insert(field.to_string(), v.clone());
+            }
+        }
+        let account = record
+            .get("recipientAccountId")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| actor.account.clone())
+            .unwrap_or_default();
+        let who = actor
+            .arn
+            .clone()
+            .or_else(|| actor.name.clone())
+            .unwrap_or_else(|| actor.kind.clone());
+        let time = text("eventTime");
+        let at = chrono::DateTime::parse_from_rfc3339(&time)
+            .ok()
+            .map(|t| t.timestamp());
+        let mut sightings = self.sightings.lock().unwrap_or_else(|e| e.into_inner());
+        for rule in alerting {
+            sightings.push(Sighting {
+                rule,
+                key: format!("{}|{account}|{who}", rules.rules()[rule].info.id),
+                time: time.clone(),
+                at,
+                event_id: record
+                    .get("eventID")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                actor: actor.to_value(),
+                summary: Value::Object(summary.clone()),
+                input: input.to_string(),
+            });
+        }
+    }
+
+    /// The alerts, grouped within `window`, in order of first sighting.
+    pub fn grouped(&self, rules: &RuleSet, window: Duration) -> Vec<Value> {
+        let mut sightings =
+            std::mem::take(&mut *self.sightings.lock().unwrap_or_else(|e| e.into_inner()));
+        sightings.sort_by(|a, b| {
+            (a.rule, &a.key, &a.time, &a.event_id, &a.input).cmp(&(
+                b.rule,
+                &b.key,
+                &b.time,
+                &b.event_id,
+                &b.input,
+            ))
+        });
+        let window = window.as_secs() as i64;
+        let mut groups: Vec<Vec<Sighting>> = Vec::new();
+        for s in sightings {
+            let joins = groups.last().is_some_and(|g| {
+                let first = &g[0];
+                first.rule == s.rule
+                    && first.key == s.key
+                    && match (first.at, s.at) {
+                        (Some(a), Some(b)) => b - a <= window,
+                        (None, None) => true,
+                        _ => false,
+                    }
+            });
+            match groups.last_mut() {
+                Some(g) if joins => g.push(s),
+                _ => groups.push(vec![s]),
+            }
+        }
+        let mut alerts: Vec<(String, usize, String, Value)> = groups
+            .into_iter()
+            .map(|g| {
+                let first = &g[0];
+                let last = &g[g.len() - 1];
+                let info = &rules.rules()[first.rule].info;
+                let summary = &first.summary;
+                let actor = first.actor["name"]
+                    .as_str()
+                    .or(first.actor["type"].as_str())
+                    .unwrap_or("someone");
+                let what = summary["eventName"].as_str().unwrap_or("an event");
+                let account = summary["recipientAccountId"]
+                    .as_str()
+                    .or(first.actor["account"].as_str())
+                    .unwrap_or("?");
+                let region = summary["awsRegion"].as_str().unwrap_or("?");
+                let headline = info.description.as_deref().unwrap_or(&info.id);
+                let alert = json!({
+                    "rule": info.id.as_ref(),
+                    "severity": info.severity.map(|s| s.as_str()),
+                    "title": format!("{headline}: {what} by {actor} in {account} {region}"),
+                    "description": info.description,
+                    "tags": info.tags,
+                    "dedup": first.key,
+                    "count": g.len(),
+                    "firstSeen": first.time,
+                    "lastSeen": last.time,
+                    "account": account,
+                    "region": region,
+                    "actor": first.actor,
+                    "eventTime": first.time,
+                    "eventID": first.event_id,
+                    "eventIDs": g.iter().filter_map(|s| s.event_id.as_deref()).take(MAX_EVENT_IDS).collect::<Vec<_>>(),
+                    "event": summary,
+                    "input": first.input,
+                });
+                (first.time.clone(), first.rule, first.key.clone(), alert)
+            })
+            .collect();
+        alerts.sort_by(|a, b| (&a.0, a.1, &a.2).cmp(&(&b.0, b.1, &b.2)));
+        alerts.into_iter().map(|(_, _, _, a)| a).collect()
+    }
+}
+
+/// The alerts as NDJSON.
+pub fn ndjson(alerts: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in alerts {
+        out.extend_from_slice(a.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The name of a run's alerts file in a directory or under a prefix.
+pub fn file_name(started: std::time::SystemTime, rules_version: &str) -> String {
+    let t = chrono::DateTime::<chrono::Utc>::from(started);
+    format!(
+        "alerts-{}-{rules_version}.ndjson",
+        t.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// A failure to write alerts, as a job error (for the summary).
+pub fn write_error(what: &str, e: impl std::fmt::Display) -> JobError {
+    JobError::new(
+        Stage::Write,
+        true,
+        format!("cannot write the alerts to {what}: {e}"),
+    )
+}

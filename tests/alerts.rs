@@ -1,0 +1,364 @@
+//! End-to-end tests of `--alerts` (one alert per match of a rule with a
+//! severity, grouped by dedup key within a window) and `--add-fields`.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::path::Path;
+use support::*;
+
+const DETECTIONS: &str = r#"rule root-activity {
+  description "The root user acted"
+  severity HIGH
+  when userIdentity.type == "Root"
+}
+
+rule iam-change {
+  description "IAM changes"
+  severity MEDIUM
+  when eventSource == "iam.amazonaws.com"
+  tag "iam"
+}
+
+when eventSource == "s3.amazonaws.com" set xpriority = LOW
+"#;
+
+fn record(id: &str, time: &str, who: &str, source: &str) -> Value {
+    let identity = if who == "root" {
+        json!({"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"})
+    } else {
+        json!({"type": "IAMUser", "userName": who, "arn": format!("arn:aws:iam::111122223333:user/{who}"),
+               "accountId": "111122223333"})
+    };
+    json!({"eventVersion": "1.08", "eventID": id, "eventTime": time, "eventSource": source,
+           "eventName": "X", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+           "userIdentity": identity})
+}
+
+fn alerts_of(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn run_alerts(
+    rules: &Path,
+    input: &Path,
+    out: &Path,
+    alerts: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    ctrules()
+        .args([
+            "run",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .args([
+            "--output",
+            out.to_str().unwrap(),
+            "--alerts",
+            alerts.to_str().unwrap(),
+            "-q",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn matches_are_grouped_by_dedup_key_within_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let iam = "iam.amazonaws.com";
+    // alice: two changes ten minutes apart, a third two hours later; bob: one.
+    std::fs::write(
+        input.join("a.json.gz"),
+        records_file(&[
+            record("a1", "2024-08-01T10:00:00Z", "alice", iam),
+            record("b1", "2024-08-01T10:05:00Z", "bob", iam),
+            record("s1", "2024-08-01T10:06:00Z", "alice", "s3.amazonaws.com"),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(
+        input.join("b.json.gz"),
+        records_file(&[
+            record("a3", "2024-08-01T12:00:00Z", "alice", iam),
+            record("a2", "2024-08-01T10:10:00Z", "alice", iam),
+            record("r1", "2024-08-01T11:00:00Z", "root", "ec2.amazonaws.com"),
+        ]),
+    )
+    .unwrap();
+    let alerts = dir.path().join("alerts.ndjson");
+    let out = run_alerts(&rules, &input, &dir.path().join("out"), &alerts, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let got = alerts_of(&alerts);
+    let shape: Vec<(String, u64, Vec<String>)> = got
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap().to_string()
+                    + " "
+                    + a["actor"]["name"].as_str().unwrap_or(""),
+                a["count"].as_u64().unwrap(),
+                a["eventIDs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    // In order of first sighting; the rule without a severity alerts nothing.
+    assert_eq!(
+        shape,
+        [
+            (
+                "iam-change alice".to_string(),
+                2,
+                vec!["a1".to_string(), "a2".to_string()]
+            ),
+            ("iam-change bob".to_string(), 1, vec!["b1".to_string()]),
+            ("root-activity root".to_string(), 1, vec!["r1".to_string()]),
+            ("iam-change alice".to_string(), 1, vec!["a3".to_string()]),
+        ]
+    );
+    let first = &got[0];
+    assert_eq!(first["severity"], "MEDIUM");
+    assert_eq!(first["firstSeen"], "2024-08-01T10:00:00Z");
+    assert_eq!(first["lastSeen"], "2024-08-01T10:10:00Z");
+    assert_eq!(first["account"], "111122223333");
+    assert_eq!(first["region"], "us-east-1");
+    assert_eq!(first["eventID"], "a1");
+    assert_eq!(first["event"]["eventSource"], "iam.amazonaws.com");
+    assert!(
+        first["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("IAM changes: X by alice"),
+        "{first}"
+    );
+    assert_eq!(first["dedup"], got[3]["dedup"]);
+
+    // A longer window takes alice's third change into the first alert.
+    let wide = dir.path().join("wide.ndjson");
+    let out = run_alerts(
+        &rules,
+        &input,
+        &dir.path().join("out2"),
+        &wide,
+        &["--alert-window", "3h"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let got = alerts_of(&wide);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0]["count"], 3);
+    assert_eq!(got[0]["lastSeen"], "2024-08-01T12:00:00Z");
+}
+
+#[test]
+fn the_alert_stream_is_the_same_whatever_the_number_of_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let whos = ["alice", "bob", "carol", "root"];
+    for f in 0..12 {
+        let recs: Vec<Value> = (0..40)
+            .map(|i| {
+                let n = f * 40 + i;
+                record(
+                    &format!("e{n}"),
+                    &format!("2024-08-01T{:02}:{:02}:00Z", (n * 7) % 24, n % 60),
+                    whos[n % 4],
+                    if n % 3 == 0 {
+                        "s3.amazonaws.com"
+                    } else {
+                        "iam.amazonaws.com"
+                    },
+                )
+            })
+            .collect();
+        std::fs::write(input.join(format!("f{f:02}.json.gz")), records_file(&recs)).unwrap();
+    }
+    let mut streams = Vec::new();
+    for jobs in ["1", "2", "4"] {
+        let alerts = dir.path().join(format!("alerts-{jobs}.ndjson"));
+        let out = run_alerts(
+            &rules,
+            &input,
+            &dir.path().join(format!("out{jobs}")),
+            &alerts,
+            &["--jobs", jobs],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        streams.push(std::fs::read(&alerts).unwrap());
+    }
+    assert!(!streams[0].is_empty());
+    assert_eq!(streams[0], streams[1]);
+    assert_eq!(streams[0], streams[2]);
+    // Every match of a rule with a severity is in exactly one alert.
+    let total: u64 = String::from_utf8(streams[0].clone())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["count"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    let expected =
+        (0..480).filter(|n| n % 3 != 0).count() + (0..480).filter(|n| n % 4 == 3).count();
+    assert_eq!(total as usize, expected);
+}
+
+#[test]
+fn alerts_go_to_a_directory_and_standard_output_but_not_both_streams_to_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("a.json.gz"),
+        records_file(&[record(
+            "a1",
+            "2024-08-01T10:00:00Z",
+            "alice",
+            "iam.amazonaws.com",
+        )]),
+    )
+    .unwrap();
+    let folder = dir.path().join("alerts/");
+    let out = run_alerts(&rules, &input, &dir.path().join("out"), &folder, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let files = files_under(&folder);
+    assert_eq!(files.len(), 1);
+    let name = files[0].file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("alerts-") && name.ends_with(".ndjson"),
+        "{name}"
+    );
+    let out = ctrules()
+        .args([
+            "run",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .args([
+            "--output",
+            dir.path().join("o2").to_str().unwrap(),
+            "--alerts",
+            "-",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["rule"], "iam-change");
+    let out = ctrules()
+        .args([
+            "run",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .args(["--output", "-", "--alerts", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // An alerts file inside the input would be read back as a log.
+    let out = run_alerts(
+        &rules,
+        &input,
+        &dir.path().join("o3"),
+        &input.join("alerts.ndjson"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn the_fields_ctrules_adds_by_itself_are_the_users_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("a.json.gz"),
+        records_file(&[
+            record("a1", "2024-08-01T10:00:00Z", "alice", "iam.amazonaws.com"),
+            record("s1", "2024-08-01T10:00:00Z", "alice", "s3.amazonaws.com"),
+        ]),
+    )
+    .unwrap();
+    for (fields, rules_field, tags_field) in [
+        ("rules,tags", true, true),
+        ("rules", true, false),
+        ("tags", false, true),
+        ("none", false, false),
+    ] {
+        let out_dir = dir.path().join(format!("out-{fields}"));
+        let out = ctrules()
+            .args([
+                "run",
+                "--rules",
+                rules.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ])
+            .args([
+                "--output",
+                out_dir.to_str().unwrap(),
+                "--add-fields",
+                fields,
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let text = gunzip(&std::fs::read(out_dir.join("a.json.gz")).unwrap());
+        let recs: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            recs[0].get("xrules").is_some(),
+            rules_field,
+            "{fields}: {}",
+            recs[0]
+        );
+        assert_eq!(
+            recs[0].get("xtags").is_some(),
+            tags_field,
+            "{fields}: {}",
+            recs[0]
+        );
+        // The user's own fields are always there.
+        assert_eq!(recs[1]["xpriority"], "LOW", "{fields}");
+    }
+    let out = ctrules()
+        .args([
+            "run",
+            "--input",
+            "x",
+            "--output",
+            "y",
+            "--add-fields",
+            "rule",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
