@@ -362,3 +362,76 @@ fn the_fields_ctrules_adds_by_itself_are_the_users_choice() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn two_rules_directories_run_together_and_one_rule_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = write_rules(&dir.path().join("pack"), "d.rules", DETECTIONS);
+    let mine = write_rules(
+        &dir.path().join("mine"),
+        "enrich.rules",
+        "when eventSource == \"iam.amazonaws.com\" set xteam = \"identity\"\n",
+    );
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("a.json.gz"),
+        records_file(&[
+            record("a1", "2024-08-01T10:00:00Z", "alice", "iam.amazonaws.com"),
+            record("r1", "2024-08-01T10:00:00Z", "root", "ec2.amazonaws.com"),
+        ]),
+    )
+    .unwrap();
+    let run = |extra: &[&str], out: &str| {
+        let alerts = dir.path().join(format!("{out}.ndjson"));
+        let output = ctrules()
+            .args([
+                "run",
+                "--rules",
+                pack.to_str().unwrap(),
+                "--rules",
+                mine.to_str().unwrap(),
+            ])
+            .args([
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                dir.path().join(out).to_str().unwrap(),
+            ])
+            .args(["--alerts", alerts.to_str().unwrap(), "-q"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (output, alerts)
+    };
+    let (out, alerts) = run(&[], "both");
+    assert!(out.status.success(), "{}", text(&out));
+    let records: Vec<Value> = gunzip(&std::fs::read(dir.path().join("both/a.json.gz")).unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records[0]["xteam"], "identity");
+    let rules: Vec<String> = alerts_of(&alerts)
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap().to_string())
+        .collect();
+    // At one time, in the rules' load order.
+    assert_eq!(rules, ["root-activity", "iam-change"]);
+
+    // Turned off from the command line: no alert, no xrules entry.
+    let (out, alerts) = run(&["--disable", "root-activity"], "off");
+    assert!(out.status.success(), "{}", text(&out));
+    let rules: Vec<String> = alerts_of(&alerts)
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rules, ["iam-change"]);
+    let text_out = gunzip(&std::fs::read(dir.path().join("off/a.json.gz")).unwrap());
+    assert!(!text_out.contains("root-activity"), "{text_out}");
+
+    // A misspelt id is an error, not a rule left running.
+    let (out, _) = run(&["--disable", "root-activty"], "typo");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `root-activity`?"), "{stderr}");
+}

@@ -294,9 +294,14 @@ fn seconds(text: &str) -> Result<f64, String> {
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Directory (or file) of rules.
+    /// Directory (or file) of rules; repeatable, to run several sets
+    /// together (the enrichment scenarios and a detection pack).
     #[arg(long, default_value = "rules.d")]
-    pub rules: PathBuf,
+    pub rules: Vec<PathBuf>,
+    /// Leave out the rule with this id (repeatable): turns off a shipped
+    /// rule without editing its file.
+    #[arg(long, value_name = "ID")]
+    pub disable: Vec<String>,
     /// A log file, a directory walked recursively, `-` for standard input,
     /// or `s3://bucket/prefix`; for `watch`, a directory or an SQS queue of
     /// S3 notifications (`sqs://NAME` or the queue's URL).

@@ -5,7 +5,7 @@ use crate::exit;
 use ctrules_compiler::{Compilation, RuleSet};
 use ctrules_lang::Source;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use ctrules_runner::rules::read;
 
@@ -19,13 +19,19 @@ pub fn compile_paths(
     Ok((loaded.sources, loaded.compilation))
 }
 
-/// Loads and compiles the rules for a run, printing diagnostics; on
-/// failure, the exit code.
-pub fn load(path: &Path, geoip: &[PathBuf], quiet: bool) -> Result<RuleSet, i32> {
-    let (_, compilation) = compile_paths(&[path.to_path_buf()], geoip).map_err(|e| {
+/// Loads and compiles the rules for a run (without the `disabled` ones),
+/// printing diagnostics; on failure, the exit code.
+pub fn load(
+    paths: &[PathBuf],
+    geoip: &[PathBuf],
+    disabled: &[String],
+    quiet: bool,
+) -> Result<RuleSet, i32> {
+    let loaded = ctrules_runner::rules::load_without(paths, geoip, disabled).map_err(|e| {
         errln!("error: {e}");
         exit::USAGE
     })?;
+    let compilation = loaded.compilation;
     let color = std::io::stderr().is_terminal();
     for d in &compilation.diagnostics {
         if d.is_error() || !quiet {
@@ -35,8 +41,17 @@ pub fn load(path: &Path, geoip: &[PathBuf], quiet: bool) -> Result<RuleSet, i32>
     compilation.rules.ok_or_else(|| {
         errln!(
             "error: the rules in {} have errors; nothing was processed",
-            path.display()
+            shown(paths)
         );
         exit::FINDINGS
     })
+}
+
+/// Rules paths for a message: `rules.d` or `rules.d, packs/aws-detections`.
+pub fn shown(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -27,7 +27,7 @@ pub fn run(args: &RunArgs) -> i32 {
         errln!("error: cannot watch for signals: {e}");
         return exit::USAGE;
     }
-    let rules = match crate::rules::load(&args.rules, &args.geoip, args.quiet) {
+    let rules = match crate::rules::load(&args.rules, &args.geoip, &args.disable, args.quiet) {
         Ok(rules) => rules,
         Err(code) => return code,
     };
@@ -216,7 +216,10 @@ pub fn plan(args: &RunArgs) -> Result<Plan, String> {
                     .map(PathBuf::from),
             )
             .collect(),
-        never_replace: std::iter::once(args.rules.clone())
+        never_replace: args
+            .rules
+            .iter()
+            .cloned()
             .chain(args.geoip.iter().cloned())
             .collect(),
         s3: S3Options {

@@ -25,7 +25,7 @@ pub fn watch(args: &WatchArgs) -> i32 {
         }
     };
     let color = std::io::stderr().is_terminal();
-    let rules = match ReloadingRules::load(std::slice::from_ref(&run.rules), &run.geoip) {
+    let rules = match ReloadingRules::load(&run.rules, &run.geoip, &run.disable) {
         Ok((rules, loaded)) => {
             for d in &loaded.compilation.diagnostics {
                 if !run.quiet {
@@ -46,7 +46,7 @@ pub fn watch(args: &WatchArgs) -> i32 {
             }
             errln!(
                 "error: the rules in {} have errors; nothing was processed",
-                run.rules.display()
+                crate::rules::shown(&run.rules)
             );
             return exit::FINDINGS;
         }

@@ -25,7 +25,7 @@
 //! container mounts). A change that does not compile leaves the last good
 //! rule set in place.
 
-use crate::rules::{load, LoadedRules};
+use crate::rules::{load_without, LoadedRules};
 use arc_swap::ArcSwap;
 use ctrules_compiler::RuleSet;
 use ctrules_lang::{Diagnostic, Source};
@@ -47,6 +47,8 @@ pub const POLL: Duration = Duration::from_secs(2);
 pub struct ReloadingRules {
     paths: Vec<PathBuf>,
     geoip: Vec<PathBuf>,
+    /// Rule ids turned off (`--disable`).
+    disabled: Vec<String>,
     current: ArcSwap<RuleSet>,
     /// What the rule set in use (or the last rejected change) was made from.
     state: Mutex<Loaded>,
@@ -93,8 +95,9 @@ impl ReloadingRules {
     pub fn load(
         paths: &[PathBuf],
         geoip: &[PathBuf],
+        disabled: &[String],
     ) -> Result<(ReloadingRules, LoadedRules), StartError> {
-        let mut loaded = load(paths, geoip).map_err(StartError::Unreadable)?;
+        let mut loaded = load_without(paths, geoip, disabled).map_err(StartError::Unreadable)?;
         let Some(rules) = loaded.compilation.rules.take() else {
             return Err(StartError::Rejected(Box::new(loaded)));
         };
@@ -103,6 +106,7 @@ impl ReloadingRules {
         let reloading = ReloadingRules {
             paths: paths.to_vec(),
             geoip: geoip.to_vec(),
+            disabled: disabled.to_vec(),
             current: ArcSwap::from_pointee(rules),
             state: Mutex::new(Loaded { files, stamp }),
         };
@@ -164,7 +168,7 @@ impl ReloadingRules {
         let mut files = self.files_now();
         loop {
             let before = settled(&self.paths, &files);
-            let loaded = match load(&self.paths, &self.geoip) {
+            let loaded = match load_without(&self.paths, &self.geoip, &self.disabled) {
                 Ok(loaded) => loaded,
                 Err(message) => {
                     self.remember(files, before);

@@ -49,6 +49,30 @@ pub fn read(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<(Vec<Source>, Option
     Ok((sources, options))
 }
 
+/// [`load`], then the rules whose ids are in `disabled` (`--disable`)
+/// left out of the rule set; an id no rule has is a usage error, with the
+/// closest id as a suggestion (a typo must not leave a rule running).
+pub fn load_without(
+    paths: &[PathBuf],
+    geoip: &[PathBuf],
+    disabled: &[String],
+) -> Result<LoadedRules, String> {
+    let mut loaded = load(paths, geoip)?;
+    if let Some(rules) = loaded.compilation.rules.take() {
+        for id in disabled {
+            if !rules.rules().iter().any(|r| r.info.id.as_ref() == id) {
+                let ids = rules.rules().iter().map(|r| r.info.id.as_ref());
+                let hint = ctrules_compiler::suggest::closest(id, ids)
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                return Err(format!("--disable {id}: no rule has this id{hint}"));
+            }
+        }
+        loaded.compilation.rules = Some(rules.without(disabled));
+    }
+    Ok(loaded)
+}
+
 /// Reads and compiles the rules under `paths` with `geoip`; on a usage or
 /// I/O problem (a path or a database that cannot be read), the message.
 pub fn load(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<LoadedRules, String> {
