@@ -1069,3 +1069,119 @@ fn rules_edited_broken_and_swapped_while_a_queue_streams_switch_between_objects(
     assert_eq!(s["rules_versions"].as_object().unwrap().len(), 3, "{s}");
     assert_eq!(moto.count_visible(&queue) + moto.count_in_flight(&queue), 0);
 }
+
+const SEVERE: &str = "rule iam-change {\n  description \"IAM changes\"\n  severity MEDIUM\n  when eventSource == \"iam.amazonaws.com\"\n}\n";
+
+#[test]
+fn a_watch_writes_each_inputs_alerts_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("d.rules"), SEVERE).unwrap();
+    let alerts = dir.path().join("alerts/");
+    let appended = dir.path().join("all-alerts.ndjson");
+    let mut watch = Watch::start(
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--settle",
+            "0.1",
+            "--alerts",
+            alerts.to_str().unwrap(),
+        ],
+        None,
+    );
+    let mut second = Watch::start(
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            dir.path().join("out2").to_str().unwrap(),
+            "--settle",
+            "0.1",
+            "--alerts",
+            appended.to_str().unwrap(),
+        ],
+        None,
+    );
+    deliver(&input.join("day"), "a.json.gz", &records("a", 3));
+    deliver(&input.join("day"), "b.json.gz", &records("b", 2));
+    watch.wait_lines("done: ", 2);
+    second.wait_lines("done: ", 2);
+    assert!(watch.stop().success());
+    assert!(second.stop().success());
+    // One alerts file per input, beside where its output goes.
+    let a = std::fs::read_to_string(alerts.join("day/a.alerts.ndjson")).unwrap();
+    let a: Vec<Value> = a
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["count"], 3);
+    assert_eq!(a[0]["rule"], "iam-change");
+    assert!(alerts.join("day/b.alerts.ndjson").exists());
+    // Appended to one file: each input's alerts, whole lines.
+    let all = std::fs::read_to_string(&appended).unwrap();
+    let counts: BTreeSet<u64> = all
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["count"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(counts, BTreeSet::from([2, 3]));
+}
+
+#[test]
+fn a_queue_worker_writes_each_objects_alerts_to_s3_before_deleting_its_message() {
+    let moto = MotoServer::start();
+    moto.create_bucket(TRAIL);
+    moto.create_bucket(ENRICHED);
+    moto.create_bucket("alerts");
+    let queue = moto.create_queue("alerting");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("d.rules"), SEVERE).unwrap();
+    let key = log_key("111122223333_CloudTrail_us-east-1_20240801T1200Z_al.json.gz");
+    put_log(&moto, &key, &records("al", 4));
+    moto.send_message(&queue, &s3_event(TRAIL, &key));
+    let endpoint = moto.endpoint();
+    let mut watch = Watch::start(
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            "sqs://alerting",
+            "--output",
+            "s3://enriched/",
+            "--alerts",
+            "s3://alerts/detections/",
+            "--endpoint-url",
+            &endpoint,
+            "--receive-wait",
+            "1",
+        ],
+        Some(&moto),
+    );
+    wait_until("the message to be deleted", &watch, || {
+        moto.count_visible(&queue) + moto.count_in_flight(&queue) == 0
+    });
+    assert!(watch.stop().success());
+    let stem = key.strip_suffix(".json.gz").unwrap();
+    let body = moto
+        .get_object("alerts", &format!("detections/{stem}.alerts.ndjson"))
+        .unwrap_or_else(|| panic!("no alerts; {:?}", moto.list_keys("alerts", "")));
+    let alert: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(alert["count"], 4);
+    assert_eq!(alert["input"], format!("s3://trail/{key}"));
+}

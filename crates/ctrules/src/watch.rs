@@ -13,10 +13,6 @@ use std::time::Duration;
 pub fn watch(args: &WatchArgs) -> i32 {
     let run = &args.run;
     let flags = &args.watch;
-    if run.alerts.is_some() {
-        errln!("error: --alerts is for `ctrules run` for now; a watch does not write alerts yet");
-        return exit::USAGE;
-    }
     let plan = match crate::run::plan(run) {
         Ok(plan) => plan,
         Err(e) => {

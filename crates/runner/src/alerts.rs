@@ -256,3 +256,121 @@ pub fn write_error(what: &str, e: impl std::fmt::Display) -> JobError {
         format!("cannot write the alerts to {what}: {e}"),
     )
 }
+
+/// A watch's alerts: each input's, grouped within it and written once its
+/// output is committed, before the input is marked done (or its message
+/// deleted), so an input is never done without its alerts. To a directory
+/// or an S3 prefix, one file per input at its output's name, so an input
+/// processed again replaces its alerts rather than adding to them; to a
+/// file or standard output, appended.
+pub struct PerInputAlerts {
+    pub to: AlertsTo,
+    pub window: Duration,
+    /// The S3 client and the runtime its calls run on, for `s3://`.
+    pub s3: Option<(aws_sdk_s3::Client, tokio::runtime::Handle)>,
+    /// One input's lines at a time in an appended file.
+    appending: Mutex<()>,
+}
+
+impl PerInputAlerts {
+    pub fn new(
+        to: AlertsTo,
+        window: Duration,
+        s3: Option<(aws_sdk_s3::Client, tokio::runtime::Handle)>,
+    ) -> PerInputAlerts {
+        PerInputAlerts {
+            to,
+            window,
+            s3,
+            appending: Mutex::new(()),
+        }
+    }
+
+    /// Writes the alerts `sighted` in the input of `job`.
+    pub fn write(
+        &self,
+        job: &crate::job::Job,
+        rules: &RuleSet,
+        sighted: &Alerts,
+    ) -> Result<(), JobError> {
+        use std::io::Write;
+        let alerts = sighted.grouped(rules, self.window);
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let body = ndjson(&alerts);
+        let name = alerts_name(&job.output);
+        match &self.to {
+            AlertsTo::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&body)
+                    .and_then(|()| out.flush())
+                    .map_err(|e| write_error("standard output", e))
+            }
+            AlertsTo::File(path) => {
+                let _one_at_a_time = self.appending.lock().unwrap_or_else(|e| e.into_inner());
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .and_then(|mut f| f.write_all(&body).and_then(|()| f.sync_data()))
+                    .map_err(|e| write_error(&crate::source::display_path(path), e))
+            }
+            AlertsTo::Dir(dir) => {
+                let target = dir.join(&name);
+                target
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| crate::inflight::write_atomically(&target, &body))
+                    .map_err(|e| write_error(&crate::source::display_path(&target), e))
+            }
+            AlertsTo::S3(url) => {
+                let Some((client, runtime)) = &self.s3 else {
+                    return Err(write_error(&url.to_string(), "no S3 client"));
+                };
+                let key = format!("{}{}", url.prefix_dir(), name.to_string_lossy());
+                runtime
+                    .block_on(
+                        client
+                            .put_object()
+                            .bucket(&url.bucket)
+                            .key(&key)
+                            .content_type("application/x-ndjson")
+                            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+                            .send(),
+                    )
+                    .map(|_| ())
+                    .map_err(|e| {
+                        crate::s3::fault::job_error(
+                            Stage::Write,
+                            "PutObject",
+                            &format!("s3://{}/{key}", url.bucket),
+                            &e,
+                        )
+                    })
+            }
+        }
+    }
+}
+
+/// The alerts file of an input, beside where its output goes:
+/// `a/x.json.gz` gives `a/x.alerts.ndjson`.
+pub fn alerts_name(output: &std::path::Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stem = [
+        ".json.gz",
+        ".ndjson.gz",
+        ".jsonl.gz",
+        ".json",
+        ".ndjson",
+        ".jsonl",
+        ".gz",
+    ]
+    .iter()
+    .find_map(|ext| name.strip_suffix(ext))
+    .unwrap_or(&name);
+    output.with_file_name(format!("{stem}.alerts.ndjson"))
+}

@@ -6,7 +6,7 @@
 //! the input is marked done only once its output is durable; a failure at
 //! any stage leaves no output and names the stage.
 
-use crate::alerts::Alerts;
+use crate::alerts::{Alerts, PerInputAlerts};
 use crate::checkpoint::{Checkpoint, Entry};
 use crate::plan::Added;
 use crate::report::{FileReport, JobError, Stage, Status};
@@ -45,10 +45,21 @@ pub struct Context<'a> {
     pub checkpoint: Option<&'a dyn Checkpoint>,
     /// The runtime S3 calls run on (for an S3 output).
     pub runtime: Option<&'a tokio::runtime::Handle>,
-    /// Where matches of rules with a severity are noted (`--alerts`).
-    pub alerts: Option<&'a Alerts>,
+    /// Where matches of rules with a severity are noted (`--alerts`): for
+    /// the whole run, or written per input by a watch.
+    pub alerts: Option<AlertMode<'a>>,
     /// Which of `xrules` and `xtags` are written.
     pub added: Added,
+}
+
+/// How a job's alerts are gathered.
+#[derive(Clone, Copy)]
+pub enum AlertMode<'a> {
+    /// Into the run's sightings, grouped and written at its end (`run`).
+    Run(&'a Alerts),
+    /// Grouped within the input and written once its output is committed,
+    /// before it is marked done (`watch`: an input is done with its alerts).
+    PerInput(&'a PerInputAlerts),
 }
 
 /// Runs `job` to the end, opening it with `open` when its turn comes (not
@@ -77,7 +88,28 @@ pub fn run_job(job: Job, open: Open, cx: &Context<'_>) -> (FileReport, Spill) {
     report.bytes_in = job.size;
     report.rules_version = cx.rules.version().to_string();
     let mut spill = Spill::new();
-    let outcome = open().and_then(|reader| write(reader, &job, cx, &mut report, &mut spill));
+    // A watch gathers each input's sightings apart, to write them with it.
+    let per_input = match cx.alerts {
+        Some(AlertMode::PerInput(to)) => Some((to, Alerts::default())),
+        _ => None,
+    };
+    let local_cx;
+    let cx = match &per_input {
+        Some((_, alerts)) => {
+            local_cx = Context {
+                alerts: Some(AlertMode::Run(alerts)),
+                ..*cx
+            };
+            &local_cx
+        }
+        None => cx,
+    };
+    let mut outcome = open().and_then(|reader| write(reader, &job, cx, &mut report, &mut spill));
+    if let (Ok(None), Some((to, alerts))) = (&outcome, &per_input) {
+        if let Err(e) = to.write(&job, cx.rules, alerts) {
+            outcome = Err(e);
+        }
+    }
     match outcome {
         Ok(None) => {
             if let Some(cp) = checkpoint {
@@ -180,7 +212,7 @@ pub fn evaluate_into(
         if !cx.added.tags {
             eval.enrichment.tags.clear();
         }
-        if let Some(alerts) = cx.alerts {
+        if let Some(AlertMode::Run(alerts)) = cx.alerts {
             if !eval.matched.is_empty() {
                 alerts.sighted(rules, &eval.matched, record.raw, &input);
             }

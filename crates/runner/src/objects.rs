@@ -200,7 +200,7 @@ pub async fn run_objects(
                                         output: &shared.output,
                                         checkpoint: shared.checkpoint.as_deref(),
                                         runtime: Some(&shared.runtime),
-                                        alerts: shared.alerts.as_deref(),
+                                        alerts: shared.alerts.as_deref().map(crate::job::AlertMode::Run),
                                         added: shared.added,
                                     };
                                     run_job(job, open, &cx)

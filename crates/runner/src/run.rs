@@ -9,7 +9,7 @@
 
 use crate::alerts::{Alerts, AlertsTo};
 use crate::checkpoint::{AnyRules, Checkpoint, OutputState, StateCheckpoint};
-use crate::job::{run_job, Context, Job, Open};
+use crate::job::{run_job, AlertMode, Context, Job, Open};
 use crate::objects::{run_objects, ObjectRun};
 use crate::plan::{Location, Plan, State, MAX_JOBS};
 use crate::report::{FileReport, JobError, Stage, Summary};
@@ -381,7 +381,7 @@ fn local(
         output,
         checkpoint,
         runtime,
-        alerts,
+        alerts: alerts.map(AlertMode::Run),
         added: plan.added,
     };
     let work = |i: usize| -> (FileReport, Spill) {

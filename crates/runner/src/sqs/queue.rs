@@ -553,7 +553,7 @@ async fn process_object(
             output: &shared.output,
             checkpoint: shared.checkpoint.as_deref(),
             runtime: shared.runtime.as_ref(),
-            alerts: None,
+            alerts: shared.alerts.as_ref().map(crate::job::AlertMode::PerInput),
             added: shared.added,
         };
         run_job(job, open, &cx).0

@@ -15,7 +15,7 @@
 //! what was done survives a restart, whatever rules did it.
 
 use super::{Shared, WatchEvent, WatchPlan};
-use crate::job::{run_job, Context};
+use crate::job::{run_job, AlertMode, Context};
 use crate::report::{FileReport, JobError, Stage, Status, Summary};
 use crate::run::{local_job, RunError};
 use crate::sink::spill::Spill;
@@ -104,7 +104,7 @@ pub(crate) fn watch_dir(
                     output: &shared.output,
                     checkpoint: shared.checkpoint.as_deref(),
                     runtime: shared.runtime.as_ref(),
-                    alerts: None,
+                    alerts: shared.alerts.as_ref().map(AlertMode::PerInput),
                     added: shared.added,
                 };
                 let (job, open) = local_job(&ready.input, (*keys).as_ref());

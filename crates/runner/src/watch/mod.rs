@@ -133,6 +133,8 @@ pub struct Shared {
     pub filters: crate::s3::layout::Filters,
     /// Which of `xrules` and `xtags` are written.
     pub added: crate::plan::Added,
+    /// Where each input's alerts go (`--alerts`).
+    pub alerts: Option<crate::alerts::PerInputAlerts>,
 }
 
 impl Shared {
@@ -178,8 +180,14 @@ pub fn watch(
             "standard output is closed; nothing was processed".into(),
         ));
     }
-    let needs_aws =
-        matches!(batch.input, Location::Queue(_)) || matches!(batch.output, Location::S3(_));
+    if batch.output == Location::Stdio && batch.alerts == Some(crate::alerts::AlertsTo::Stdout) {
+        return Err(RunError::Usage(
+            "--output - and --alerts -: both would go to standard output; write the alerts to a file, a directory or s3://".into(),
+        ));
+    }
+    let needs_aws = matches!(batch.input, Location::Queue(_))
+        || matches!(batch.output, Location::S3(_))
+        || matches!(batch.alerts, Some(crate::alerts::AlertsTo::S3(_)));
     let runtime = if needs_aws {
         Some(
             tokio::runtime::Builder::new_multi_thread()
@@ -266,6 +274,15 @@ pub fn watch(
         stop,
         filters: batch.filters.clone(),
         added: batch.added,
+        alerts: batch.alerts.clone().map(|to| {
+            let s3 = match (&to, &client, runtime.as_ref()) {
+                (crate::alerts::AlertsTo::S3(_), Some(c), Some(rt)) => {
+                    Some((c.clone(), rt.handle().clone()))
+                }
+                _ => None,
+            };
+            crate::alerts::PerInputAlerts::new(to, batch.alert_window, s3)
+        }),
     });
     let input = batch.input.to_string();
     events(WatchEvent::Started {
