@@ -1185,3 +1185,154 @@ fn a_queue_worker_writes_each_objects_alerts_to_s3_before_deleting_its_message()
     assert_eq!(alert["count"], 4);
     assert_eq!(alert["input"], format!("s3://trail/{key}"));
 }
+
+fn local_watch(dir: &Path, input: &Path, output: &Path, extra: &[&str]) -> Watch {
+    let rules = dir.join("rules");
+    if !rules.exists() {
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(rules.join("gen.rules"), generation_rule("1")).unwrap();
+    }
+    let mut args = vec![
+        "--rules",
+        rules.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--settle",
+        "0.2",
+        "--jobs",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    Watch::start(&args, None)
+}
+
+#[test]
+fn an_output_directory_deleted_and_made_again_inside_the_input_is_not_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let output = input.join("out");
+    std::fs::create_dir_all(&input).unwrap();
+    let mut watch = local_watch(dir.path(), &input, &output, &[]);
+    deliver(&input, "a.json.gz", &records("a", 2));
+    watch.wait_lines("done: ", 1);
+    std::fs::remove_dir_all(&output).unwrap();
+    deliver(&input, "b.json.gz", &records("b", 2));
+    watch.wait_lines("done: ", 2);
+    // Time for the output to be listed again, were it an input.
+    deliver(&input, "c.json.gz", &records("c", 2));
+    watch.wait_lines("done: ", 3);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(watch.stop().success());
+    let log = watch.log();
+    assert_eq!(log.matches("done: ").count(), 3, "{log}");
+    assert!(!output.join("out").exists(), "{log}");
+}
+
+#[test]
+fn a_file_with_the_inode_number_of_a_deleted_output_directory_is_still_read() {
+    // The output outside the input: once it is gone, nothing in the input
+    // may be taken for it, whatever its inode number.
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let mut watch = local_watch(dir.path(), &input, &output, &[]);
+    std::fs::remove_dir_all(&output).ok();
+    for i in 0..20 {
+        deliver(
+            &input,
+            &format!("f{i:02}.json.gz"),
+            &records(&format!("f{i}"), 1),
+        );
+    }
+    watch.wait_lines("done: ", 20);
+    assert!(watch.stop().success());
+    assert_eq!(outputs(&output).len(), 20);
+}
+
+#[test]
+fn two_inputs_with_one_output_name_are_not_both_written_in_a_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let mut watch = local_watch(dir.path(), &input, &output, &[]);
+    deliver(&input, "x.json.gz", &records("gz", 3));
+    watch.wait_lines("done: ", 1);
+    std::fs::write(
+        input.join("x.json"),
+        serde_json::to_vec(&json!({"Records": records("plain", 1)})).unwrap(),
+    )
+    .unwrap();
+    watch.wait_for("the second to be refused", |l| {
+        l.contains("would overwrite the output of")
+    });
+    // More listings (a new file), and the refusal is not told again.
+    deliver(&input, "y.json.gz", &records("y", 1));
+    watch.wait_lines("done: ", 2);
+    let log = watch.log();
+    assert!(watch.stop().success());
+    assert!(
+        log.contains("x.json: its output x.json.gz would overwrite the output of x.json.gz"),
+        "{log}"
+    );
+    assert_eq!(log.matches("would overwrite").count(), 1, "{log}");
+    assert_eq!(outputs(&output)["x.json.gz"].len(), 3, "{log}");
+}
+
+#[test]
+fn a_file_stamped_in_the_future_is_read_once_it_stops_changing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let mut watch = local_watch(dir.path(), &input, &output, &[]);
+    let path = input.join("future.json.gz");
+    std::fs::write(&path, records_file(&records("t", 2))).unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    watch.wait_lines("done: ", 1);
+    assert!(watch.stop().success());
+    assert_eq!(outputs(&output)["future.json.gz"].len(), 2);
+}
+
+#[test]
+fn emptying_the_rules_directory_keeps_the_rules_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    let mut watch = local_watch(dir.path(), &input, &output, &[]);
+    std::fs::remove_file(dir.path().join("rules/gen.rules")).unwrap();
+    let log = watch.wait_lines("error: rules not reloaded", 1);
+    assert!(log.contains("no rules are left"), "{log}");
+    deliver(&input, "a.json.gz", &records("a", 2));
+    watch.wait_lines("done: ", 1);
+    assert!(watch.stop().success());
+    assert_eq!(outputs(&output)["a.json.gz"][0]["xgen"], "1");
+}
+
+#[test]
+fn an_s3_key_with_a_line_break_cannot_forge_a_line_of_the_log() {
+    let moto = MotoServer::start();
+    moto.create_bucket(TRAIL);
+    moto.create_bucket(ENRICHED);
+    let queue = moto.create_queue("forged");
+    let key = log_key("x\ndone: s3://trail/FORGED: 999 events, rules x\n.json.gz");
+    moto.send_message(&queue, &s3_event(TRAIL, &key));
+    let dir = tempfile::tempdir().unwrap();
+    let mut watch = watch_queue(&moto, "sqs://forged", &dir.path().join("s.json"), &[]);
+    let log = watch.wait_for("the missing object to be reported", |l| {
+        l.contains("left on the queue")
+    });
+    assert!(watch.stop().success());
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("done: s3://trail/FORGED")),
+        "{log}"
+    );
+    assert!(log.contains("x\\ndone: s3://trail/FORGED"), "{log}");
+}

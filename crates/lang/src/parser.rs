@@ -66,55 +66,47 @@ pub fn parse(source: &Source) -> Result<RulesFile, Vec<Diagnostic>> {
 
 /// Parses a single condition, as in `ctrules` command-line filters and tests.
 pub fn parse_condition(source: &Source) -> Result<Spanned<Expr>, Vec<Diagnostic>> {
-    if let Some(deep) = nesting_error(source) {
-        return Err(vec![deep]);
-    }
-    let mut pairs = match PestParser::parse(Rule::condition_input, source.text()) {
-        Ok(pairs) => pairs,
-        Err(err) => return Err(vec![syntax_error(source, &err)]),
-    };
-    let input = pairs
-        .next()
-        .expect("condition_input always produces one pair");
-    let condition = input
-        .into_inner()
-        .find(|p| p.as_rule() == Rule::condition)
-        .expect("one condition");
-    let mut builder = Builder {
-        source,
-        errors: Vec::new(),
-    };
-    let expr = builder.condition(condition);
-    if builder.errors.is_empty() {
-        Ok(expr)
-    } else {
-        Err(builder.errors)
-    }
+    parse_one(source, Rule::condition_input, Rule::condition, |b, p| {
+        b.condition(p)
+    })
 }
 
 /// Parses a single value (a literal or a term), as `ctrules query` takes
 /// in `--select`: its errors say what a value may be, at their place in
 /// the text given.
 pub fn parse_value(source: &Source) -> Result<Spanned<Value>, Vec<Diagnostic>> {
+    parse_one(source, Rule::value_input, Rule::value, |b, p| b.value(p))
+}
+
+/// Parses the whole of `source` as one `part`, through the grammar's
+/// `input` rule that wraps it (`SOI ~ part ~ EOI`).
+fn parse_one<'s, T>(
+    source: &'s Source,
+    input: Rule,
+    part: Rule,
+    build: impl FnOnce(&mut Builder<'s>, Pair<'_, Rule>) -> T,
+) -> Result<T, Vec<Diagnostic>> {
     if let Some(deep) = nesting_error(source) {
         return Err(vec![deep]);
     }
-    let mut pairs = match PestParser::parse(Rule::value_input, source.text()) {
+    let pairs = match PestParser::parse(input, source.text()) {
         Ok(pairs) => pairs,
         Err(err) => return Err(vec![syntax_error(source, &err)]),
     };
-    let input = pairs.next().expect("value_input always produces one pair");
-    let value = input
-        .into_inner()
-        .find(|p| p.as_rule() == Rule::value)
-        .expect("one value");
+    // The input rule matched, so it holds its part.
+    let Some(pair) = pairs
+        .flat_map(|p| p.into_inner())
+        .find(|p| p.as_rule() == part)
+    else {
+        return Err(Vec::new());
+    };
     let mut builder = Builder {
         source,
         errors: Vec::new(),
     };
-    let value = builder.value(value);
+    let built = build(&mut builder, pair);
     if builder.errors.is_empty() {
-        Ok(value)
+        Ok(built)
     } else {
         Err(builder.errors)
     }

@@ -293,62 +293,88 @@ impl PerInputAlerts {
         rules: &RuleSet,
         sighted: &Alerts,
     ) -> Result<(), JobError> {
-        use std::io::Write;
         let alerts = sighted.grouped(rules, self.window);
         if alerts.is_empty() {
             return Ok(());
         }
-        let body = ndjson(&alerts);
-        let name = alerts_name(&job.output);
-        match &self.to {
-            AlertsTo::Stdout => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(&body)
-                    .and_then(|()| out.flush())
-                    .map_err(|e| write_error("standard output", e))
-            }
-            AlertsTo::File(path) => {
-                let _one_at_a_time = self.appending.lock().unwrap_or_else(|e| e.into_inner());
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .and_then(|mut f| f.write_all(&body).and_then(|()| f.sync_data()))
-                    .map_err(|e| write_error(&crate::source::display_path(path), e))
-            }
-            AlertsTo::Dir(dir) => {
-                let target = dir.join(&name);
-                target
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| crate::inflight::write_atomically(&target, &body))
-                    .map_err(|e| write_error(&crate::source::display_path(&target), e))
-            }
-            AlertsTo::S3(url) => {
-                let Some((client, runtime)) = &self.s3 else {
-                    return Err(write_error(&url.to_string(), "no S3 client"));
-                };
-                let key = format!("{}{}", url.prefix_dir(), name.to_string_lossy());
-                runtime
-                    .block_on(
-                        client
-                            .put_object()
-                            .bucket(&url.bucket)
-                            .key(&key)
-                            .content_type("application/x-ndjson")
-                            .body(aws_sdk_s3::primitives::ByteStream::from(body))
-                            .send(),
+        let s3 = self.s3.as_ref().map(|(c, h)| (c, h));
+        let _one_at_a_time = self.appending.lock().unwrap_or_else(|e| e.into_inner());
+        write_to(
+            &self.to,
+            &alerts_name(&job.output),
+            &ndjson(&alerts),
+            s3,
+            File::Append,
+        )
+    }
+}
+
+/// How a file destination is written: replaced (a run's alerts) or
+/// appended to (each input's, in a watch).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum File {
+    Replace,
+    Append,
+}
+
+/// Writes `body` to `to`, under `name` in a directory or a prefix.
+pub fn write_to(
+    to: &AlertsTo,
+    name: &std::path::Path,
+    body: &[u8],
+    s3: Option<(&aws_sdk_s3::Client, &tokio::runtime::Handle)>,
+    file: File,
+) -> Result<(), JobError> {
+    use std::io::Write;
+    let shown = crate::source::display_path;
+    match to {
+        AlertsTo::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(body)
+                .and_then(|()| out.flush())
+                .map_err(|e| write_error("standard output", e))
+        }
+        AlertsTo::File(path) if file == File::Replace => {
+            crate::inflight::write_named_file(path, body).map_err(|e| write_error(&shown(path), e))
+        }
+        AlertsTo::File(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(body).and_then(|()| f.sync_data()))
+            .map_err(|e| write_error(&shown(path), e)),
+        AlertsTo::Dir(dir) => {
+            let target = dir.join(name);
+            target
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| crate::inflight::write_atomically(&target, body))
+                .map_err(|e| write_error(&shown(&target), e))
+        }
+        AlertsTo::S3(url) => {
+            let Some((client, runtime)) = s3 else {
+                return Err(write_error(&url.to_string(), "no S3 client"));
+            };
+            let key = format!("{}{}", url.prefix_dir(), name.to_string_lossy());
+            runtime
+                .block_on(
+                    client
+                        .put_object()
+                        .bucket(&url.bucket)
+                        .key(&key)
+                        .content_type("application/x-ndjson")
+                        .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+                        .send(),
+                )
+                .map(|_| ())
+                .map_err(|e| {
+                    crate::s3::fault::job_error(
+                        Stage::Write,
+                        "PutObject",
+                        &format!("s3://{}/{key}", url.bucket),
+                        &e,
                     )
-                    .map(|_| ())
-                    .map_err(|e| {
-                        crate::s3::fault::job_error(
-                            Stage::Write,
-                            "PutObject",
-                            &format!("s3://{}/{key}", url.bucket),
-                            &e,
-                        )
-                    })
-            }
+                })
         }
     }
 }

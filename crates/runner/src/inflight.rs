@@ -70,28 +70,35 @@ impl Temp {
         let mut registry = in_flight();
         // Registered before it exists: a signal between the two finds
         // nothing to remove, never a file it does not know.
-        registry
+        let ours = registry
             .get_or_insert_with(HashSet::new)
             .insert(path.clone());
         // Never shared: two writers of one target (a mistake upstream, or
         // a stale temporary of this PID's namesake) fail here, loudly,
-        // rather than interleave in one file.
-        let file = std::fs::OpenOptions::new()
+        // rather than interleave in one file. The other writer's file and
+        // its registration are left alone: no `Temp` exists for this one.
+        let file = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path);
-        if file.is_err() {
-            if let Some(set) = registry.as_mut() {
-                set.remove(&path);
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(e) => {
+                if ours {
+                    if let Some(set) = registry.as_mut() {
+                        set.remove(&path);
+                    }
+                }
+                return Err(e);
             }
-        }
+        };
         drop(registry);
         Ok((
             Temp {
                 path,
                 committed: false,
             },
-            file?,
+            file,
         ))
     }
 
@@ -295,6 +302,22 @@ mod tests {
         assert_eq!(remove_stale(dir.path()), 1);
         assert!(!stale.exists());
         assert!(live.exists() && other.exists());
+    }
+
+    #[test]
+    fn a_second_writer_of_one_target_fails_and_leaves_the_first_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.gz");
+        let (first, mut file) = Temp::create(&target).unwrap();
+        assert!(Temp::create(&target).is_err());
+        // The first writer's temporary is still there, and still in flight.
+        assert!(first.path().exists());
+        assert!(in_flight().as_ref().unwrap().contains(first.path()));
+        use std::io::Write;
+        file.write_all(b"whole").unwrap();
+        drop(file);
+        first.commit(&target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"whole");
     }
 
     #[test]

@@ -41,8 +41,14 @@ pub struct ObjectRun {
 }
 
 impl ObjectRun {
-    /// The object's name in reports and its identity in the checkpoint.
+    /// The object's name in reports: escaped, since a key is anyone's text
+    /// and must not forge or break a line of the log.
     fn name(&self, key: &str) -> String {
+        crate::source::display_path(std::path::Path::new(&self.id(key)))
+    }
+
+    /// The object's identity in the checkpoint, byte for byte.
+    fn id(&self, key: &str) -> String {
         crate::state::s3_key(&self.source.bucket, key)
     }
 
@@ -85,7 +91,7 @@ impl ObjectRun {
         });
         let name = self.name(&object.key);
         let job = Job {
-            id: name.clone().into_bytes(),
+            id: self.id(&object.key).into_bytes(),
             name,
             version: object.etag,
             size: object.size,

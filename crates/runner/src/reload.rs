@@ -197,6 +197,15 @@ impl ReloadingRules {
             if rules.version() == kept {
                 return Reload::Unchanged;
             }
+            // No rules at all where there were some: a directory emptied
+            // (or half-way through a deploy). Running on would write every
+            // input unenriched, and a watch never redoes them.
+            if rules.is_empty() && !self.current.load().is_empty() {
+                return Reload::Unreadable {
+                    kept,
+                    message: "no rules are left in the rules directories; a watch keeps the rules it has rather than run with none (restart it to run without rules)".into(),
+                };
+            }
             let to = rules.version().to_string();
             let count = rules.len();
             self.current.store(Arc::new(rules));

@@ -90,31 +90,9 @@ pub fn run(
             "standard output is closed; nothing was processed".into(),
         ));
     }
-    if plan.output == Location::Stdio && plan.alerts == Some(AlertsTo::Stdout) {
-        return Err(RunError::Usage(
-            "--output - and --alerts -: both would go to standard output; write the alerts to a file, a directory or s3://".into(),
-        ));
-    }
-    let s3_side = matches!(plan.input, Location::S3(_))
-        || matches!(plan.output, Location::S3(_))
-        || matches!(plan.alerts, Some(AlertsTo::S3(_)));
+    refuse_two_streams(plan)?;
     let alerts = plan.alerts.as_ref().map(|_| Arc::new(Alerts::default()));
-    let runtime = if s3_side {
-        Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                // Each object in flight is a job on a blocking thread.
-                .max_blocking_threads(plan.s3.concurrency.max(1) + 8)
-                .enable_all()
-                .build()
-                .map_err(|e| RunError::Setup(format!("cannot start the S3 client: {e}")))?,
-        )
-    } else {
-        None
-    };
-    let client = runtime
-        .as_ref()
-        .map(|rt| rt.block_on(crate::s3::client(&plan.s3)));
+    let (runtime, client) = aws(plan)?;
     let output = open_output(plan, client.as_ref())?;
     let checkpoint = open_checkpoint(plan, &output, runtime.as_ref(), AnyRules(false))?;
     if let Some(cp) = &checkpoint {
@@ -174,8 +152,17 @@ pub fn run(
         let grouped = alerts.grouped(&rules, plan.alert_window);
         summary.alerts = Some(grouped.len() as u64);
         let name = crate::alerts::file_name(std::time::SystemTime::now(), rules.version());
-        if let Err(e) = write_alerts(to, &name, &grouped, client.as_ref(), runtime.as_ref()) {
-            summary.alerts_error = Some(e);
+        let s3 = client.as_ref().zip(runtime.as_ref().map(|rt| rt.handle()));
+        let body = crate::alerts::ndjson(&grouped);
+        let written = crate::alerts::write_to(
+            to,
+            Path::new(&name),
+            &body,
+            s3,
+            crate::alerts::File::Replace,
+        );
+        if let Err(e) = written {
+            summary.alerts_error = Some(e.message);
         }
     }
     summary.finish(started.elapsed());
@@ -185,55 +172,36 @@ pub fn run(
     })
 }
 
-/// Writes the alerts of a run where `to` says.
-fn write_alerts(
-    to: &AlertsTo,
-    name: &str,
-    alerts: &[serde_json::Value],
-    client: Option<&aws_sdk_s3::Client>,
-    runtime: Option<&tokio::runtime::Runtime>,
-) -> Result<(), String> {
-    let body = crate::alerts::ndjson(alerts);
-    let fail =
-        |what: &str, e: &dyn std::fmt::Display| format!("cannot write the alerts to {what}: {e}");
-    match to {
-        AlertsTo::Stdout => {
-            let mut out = io::stdout().lock();
-            out.write_all(&body)
-                .and_then(|()| out.flush())
-                .map_err(|e| fail("standard output", &e))
-        }
-        AlertsTo::File(path) => crate::inflight::write_named_file(path, &body)
-            .map_err(|e| fail(&display_path(path), &e)),
-        AlertsTo::Dir(dir) => std::fs::create_dir_all(dir)
-            .and_then(|()| crate::inflight::write_atomically(&dir.join(name), &body))
-            .map_err(|e| fail(&display_path(&dir.join(name)), &e)),
-        AlertsTo::S3(url) => {
-            let (Some(client), Some(rt)) = (client, runtime) else {
-                return Err("no S3 client for the alerts".into());
-            };
-            let key = format!("{}{name}", url.prefix_dir());
-            rt.block_on(
-                client
-                    .put_object()
-                    .bucket(&url.bucket)
-                    .key(&key)
-                    .content_type("application/x-ndjson")
-                    .body(aws_sdk_s3::primitives::ByteStream::from(body))
-                    .send(),
-            )
-            .map(|_| ())
-            .map_err(|e| {
-                crate::s3::fault::job_error(
-                    Stage::Write,
-                    "PutObject",
-                    &format!("s3://{}/{key}", url.bucket),
-                    &e,
-                )
-                .message
-            })
-        }
+/// `--output -` and `--alerts -` both on standard output: refused.
+pub(crate) fn refuse_two_streams(plan: &Plan) -> Result<(), RunError> {
+    if plan.output == Location::Stdio && plan.alerts == Some(AlertsTo::Stdout) {
+        return Err(RunError::Usage(
+            "--output - and --alerts -: both would go to standard output; write the alerts to a file, a directory or s3://".into(),
+        ));
     }
+    Ok(())
+}
+
+/// The runtime AWS calls run on and the S3 client, when some side of
+/// `plan` is on AWS (an S3 input, output or alerts destination, a queue).
+pub(crate) fn aws(
+    plan: &Plan,
+) -> Result<(Option<tokio::runtime::Runtime>, Option<aws_sdk_s3::Client>), RunError> {
+    let needed = matches!(plan.input, Location::S3(_) | Location::Queue(_))
+        || matches!(plan.output, Location::S3(_))
+        || matches!(plan.alerts, Some(AlertsTo::S3(_)));
+    if !needed {
+        return Ok((None, None));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        // Each object in flight is a job on a blocking thread.
+        .max_blocking_threads(plan.s3.concurrency.max(1) + 8)
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Setup(format!("cannot start the AWS client: {e}")))?;
+    let client = runtime.block_on(crate::s3::client(&plan.s3));
+    Ok((Some(runtime), Some(client)))
 }
 
 pub(crate) fn stale_removed(output: &Output, events: &(dyn Fn(Event<'_>) + Sync)) {

@@ -154,7 +154,10 @@ pub fn discover_path(root: &Path, exclude: &[FileId]) -> std::io::Result<Found> 
         if e.file_name().as_bytes().starts_with(b".") {
             return false;
         }
+        // Only a directory can be the output directory: a file that has
+        // taken over a deleted directory's inode number is an input.
         exclude.is_empty()
+            || !e.file_type().is_dir()
             || !e
                 .metadata()
                 .is_ok_and(|m| exclude.contains(&FileId::of(&m)))

@@ -28,7 +28,7 @@
 //!    (visibility 0) for another worker.
 
 use super::message::{parse, Notice, ObjectNotice};
-use crate::job::{run_job, Context, Job, Open};
+use crate::job::{run_job, Job, Open};
 use crate::objects::plain_relative;
 use crate::plan::QueueName;
 use crate::report::{FileReport, JobError, Stage, Status, Summary};
@@ -480,7 +480,10 @@ async fn process_object(
     shared: &Arc<Shared>,
     object: ObjectNotice,
 ) -> FileReport {
-    let name = crate::state::s3_key(&object.bucket, &object.key);
+    // Its identity, byte for byte; and its name for people, escaped: a key
+    // is anyone's text, and must not forge or break a line of the log.
+    let id = crate::state::s3_key(&object.bucket, &object.key);
+    let name = crate::source::display_path(std::path::Path::new(&id));
     // Our own output, in the bucket that notifies: never read back (it
     // would notify again, for ever).
     if let Output::S3(sink) = &shared.output {
@@ -525,7 +528,7 @@ async fn process_object(
         },
     };
     let job = Job {
-        id: name.clone().into_bytes(),
+        id: id.into_bytes(),
         name: name.clone(),
         version,
         size,
@@ -548,15 +551,7 @@ async fn process_object(
     let worked = tokio::task::spawn_blocking(move || {
         // One snapshot of the rules for the whole object.
         let rules = shared.rules.current();
-        let cx = Context {
-            rules: &rules,
-            output: &shared.output,
-            checkpoint: shared.checkpoint.as_deref(),
-            runtime: shared.runtime.as_ref(),
-            alerts: shared.alerts.as_ref().map(crate::job::AlertMode::PerInput),
-            added: shared.added,
-        };
-        run_job(job, open, &cx).0
+        run_job(job, open, &shared.context(&rules)).0
     })
     .await;
     worked.unwrap_or_else(|e| {

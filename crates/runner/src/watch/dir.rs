@@ -15,7 +15,7 @@
 //! what was done survives a restart, whatever rules did it.
 
 use super::{Shared, WatchEvent, WatchPlan};
-use crate::job::{run_job, AlertMode, Context};
+use crate::job::run_job;
 use crate::report::{FileReport, JobError, Stage, Status, Summary};
 use crate::run::{local_job, RunError};
 use crate::sink::spill::Spill;
@@ -61,9 +61,13 @@ pub(crate) fn watch_dir(
     shared: &Arc<Shared>,
     summary: &mut Summary,
 ) -> Result<usize, RunError> {
-    let exclude: Vec<FileId> = match &shared.output {
-        Output::Dir(dir) => FileId::of_path(&dir.root).into_iter().collect(),
-        _ => Vec::new(),
+    // The output directory, found again at each listing: deleted and made
+    // again while the watch runs, it has another identity.
+    let exclude = || -> Vec<FileId> {
+        match &shared.output {
+            Output::Dir(dir) => FileId::of_path(&dir.root).into_iter().collect(),
+            _ => Vec::new(),
+        }
     };
     let keys = Arc::new(LocalKeys::new(root).ok());
     let (tx, rx) = mpsc::channel::<Message>();
@@ -99,14 +103,7 @@ pub(crate) fn watch_dir(
                 let started = Instant::now();
                 // One snapshot of the rules for the whole input.
                 let rules = shared.rules.current();
-                let cx = Context {
-                    rules: &rules,
-                    output: &shared.output,
-                    checkpoint: shared.checkpoint.as_deref(),
-                    runtime: shared.runtime.as_ref(),
-                    alerts: shared.alerts.as_ref().map(AlertMode::PerInput),
-                    added: shared.added,
-                };
+                let cx = shared.context(&rules);
                 let (job, open) = local_job(&ready.input, (*keys).as_ref());
                 let (report, spill) = run_job(job, open, &cx);
                 let done = Message::Done(Box::new(Finished {
@@ -156,7 +153,7 @@ pub(crate) fn watch_dir(
             }
             if now >= next_listing {
                 next_listing = next_rescan;
-                if let Some(when) = scan.list(root, &exclude, plan.settle, shared, summary) {
+                if let Some(when) = scan.list(root, &exclude(), plan.settle, shared, summary) {
                     next_listing = next_listing.min(when);
                 }
             }
@@ -165,6 +162,11 @@ pub(crate) fn watch_dir(
                     let Some(ready) = scan.take(&in_flight) else {
                         break;
                     };
+                    if let Some(report) = scan.claim_output(&ready) {
+                        shared.finished(&report, Duration::ZERO);
+                        summary.add(&report);
+                        continue;
+                    }
                     in_flight.insert(ready.input.relative.clone());
                     if work.send(ready).is_err() {
                         return Err(RunError::Setup("the workers stopped".into()));
@@ -215,6 +217,11 @@ struct Scan {
     ready: BTreeMap<PathBuf, Ready>,
     /// Files passed over or broken, told once.
     told: HashSet<String>,
+    /// Files still settling: the version first seen, and when.
+    seen: HashMap<PathBuf, (String, Instant)>,
+    /// The input each output name belongs to: `a.json` and `a.json.gz`
+    /// would both write `a.json.gz`, and only the first to come may.
+    owners: HashMap<PathBuf, PathBuf>,
 }
 
 impl Scan {
@@ -267,16 +274,30 @@ impl Scan {
             if self.handled.get(&input.relative) == Some(&version) {
                 continue;
             }
+            // Settled: not modified for `settle`, by its time stamp or,
+            // when that says nothing (a time stamp in the future: clock
+            // skew, `cp -p`, `tar`), by what the listings have seen.
             let age = meta
                 .modified()
                 .ok()
                 .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or(Duration::ZERO);
-            if age < settle {
-                let when = Instant::now() + (settle - age) + Duration::from_millis(10);
+            let first_seen = match self.seen.get(&input.relative) {
+                Some((v, at)) if *v == version => *at,
+                _ => {
+                    let at = Instant::now();
+                    self.seen
+                        .insert(input.relative.clone(), (version.clone(), at));
+                    at
+                }
+            };
+            let unchanged_for = age.max(first_seen.elapsed());
+            if unchanged_for < settle {
+                let when = Instant::now() + (settle - unchanged_for) + Duration::from_millis(10);
                 settling = Some(settling.map_or(when, |s| s.min(when)));
                 continue;
             }
+            self.seen.remove(&input.relative);
             let relative = input.relative.clone();
             self.ready.insert(relative, Ready { input, version });
         }
@@ -294,6 +315,31 @@ impl Scan {
                 return Some(ready);
             }
         }
+    }
+
+    /// Takes the output name of `ready` for it; when another input has it,
+    /// the failure to report (the input is not tried again until it changes).
+    fn claim_output(&mut self, ready: &Ready) -> Option<FileReport> {
+        let output = ready.input.output_relative();
+        let owner = self
+            .owners
+            .entry(output.clone())
+            .or_insert_with(|| ready.input.relative.clone());
+        if *owner == ready.input.relative {
+            return None;
+        }
+        let error = JobError::new(
+            Stage::Write,
+            false,
+            format!(
+                "its output {} would overwrite the output of {}",
+                display_path(&output),
+                display_path(owner)
+            ),
+        );
+        self.handled
+            .insert(ready.input.relative.clone(), ready.version.clone());
+        Some(FileReport::failed(ready.input.display(), error))
     }
 
     fn handled(&mut self, relative: PathBuf, version: String, status: &Status) {

@@ -25,7 +25,10 @@ use crate::checkpoint::{AnyRules, Checkpoint};
 use crate::plan::{Location, Plan};
 use crate::reload::{watch_rules, Reload, ReloadingRules, Wake};
 use crate::report::{FileReport, Summary};
-use crate::run::{open_checkpoint, open_output, refuse_side_files, stdout_is_open, RunError};
+use crate::run::{
+    aws, open_checkpoint, open_output, refuse_side_files, refuse_two_streams, stdout_is_open,
+    RunError,
+};
 use crate::sink::Output;
 use stats::Stats;
 use std::net::SocketAddr;
@@ -138,6 +141,19 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The context of one input's job, evaluated by `rules` (the snapshot
+    /// the input holds from start to end).
+    pub fn context<'a>(&'a self, rules: &'a ctrules_compiler::RuleSet) -> crate::job::Context<'a> {
+        crate::job::Context {
+            rules,
+            output: &self.output,
+            checkpoint: self.checkpoint.as_deref(),
+            runtime: self.runtime.as_ref(),
+            alerts: self.alerts.as_ref().map(crate::job::AlertMode::PerInput),
+            added: self.added,
+        }
+    }
+
     /// Counts and tells a finished input.
     pub fn finished(&self, report: &FileReport, took: Duration) {
         self.stats.finished(report, took);
@@ -180,29 +196,8 @@ pub fn watch(
             "standard output is closed; nothing was processed".into(),
         ));
     }
-    if batch.output == Location::Stdio && batch.alerts == Some(crate::alerts::AlertsTo::Stdout) {
-        return Err(RunError::Usage(
-            "--output - and --alerts -: both would go to standard output; write the alerts to a file, a directory or s3://".into(),
-        ));
-    }
-    let needs_aws = matches!(batch.input, Location::Queue(_))
-        || matches!(batch.output, Location::S3(_))
-        || matches!(batch.alerts, Some(crate::alerts::AlertsTo::S3(_)));
-    let runtime = if needs_aws {
-        Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .max_blocking_threads(batch.s3.concurrency.max(1) + 8)
-                .enable_all()
-                .build()
-                .map_err(|e| RunError::Setup(format!("cannot start the AWS client: {e}")))?,
-        )
-    } else {
-        None
-    };
-    let client = runtime
-        .as_ref()
-        .map(|rt| rt.block_on(crate::s3::client(&batch.s3)));
+    refuse_two_streams(batch)?;
+    let (runtime, client) = aws(batch)?;
     let output = open_output(batch, client.as_ref())?;
     refuse_side_files(batch, &[])?;
     let checkpoint = open_checkpoint(batch, &output, runtime.as_ref(), AnyRules(true))?;
