@@ -15,6 +15,9 @@ pub const E_MACRO_CYCLE: &str = "E205";
 pub const E_TOO_DEEP: &str = "E206";
 /// An `allow` without a reason, or naming a code that is not a warning.
 pub const E_ALLOW: &str = "E207";
+/// A `technique` that is not a MITRE ATT&CK id (`T1098`, `T1098.001`), or
+/// an empty `reference`.
+pub const E_METADATA: &str = "E208";
 
 /// An operand of the wrong type for its operator.
 pub const E_TYPE: &str = "E301";

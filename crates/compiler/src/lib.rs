@@ -205,6 +205,8 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
                 .as_ref()
                 .map(|t| t.node.items.iter().map(|i| literal_text(&i.node)).collect())
                 .unwrap_or_default(),
+            techniques: rule.techniques.iter().map(|t| t.node.clone()).collect(),
+            references: rule.references.iter().map(|r| r.node.clone()).collect(),
             file: source.name().to_string(),
             line: source.line_col(rule.span.start).0,
         };
@@ -294,6 +296,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         linter.condition(source, &def.condition);
     }
 
+    check_metadata(&rules, &mut diagnostics);
     apply_allows(&rules, &mut diagnostics);
     sort_diagnostics(&mut diagnostics, sources);
     dedup_diagnostics(&mut diagnostics);
@@ -304,6 +307,64 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         rules,
         diagnostics,
         files_read,
+    }
+}
+
+/// Whether `id` has the shape of a MITRE ATT&CK technique id: `T` and four
+/// digits, optionally `.` and three digits (a sub-technique).
+pub fn is_technique_id(id: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    match id.strip_prefix('T') {
+        Some(rest) => match rest.split_once('.') {
+            Some((main, sub)) => digits(main, 4) && digits(sub, 3),
+            None => digits(rest, 4),
+        },
+        None => false,
+    }
+}
+
+/// `technique "T1098.001"` must be an ATT&CK id (E208); `reference` must
+/// say something.
+fn check_metadata(rules: &[(&Source, &Rule, String)], diagnostics: &mut Vec<Diagnostic>) {
+    for (source, rule, _) in rules {
+        for t in &rule.techniques {
+            let id = t.node.as_str();
+            if is_technique_id(id) {
+                continue;
+            }
+            let trimmed = id.trim().to_uppercase();
+            let help = if is_technique_id(&trimmed) {
+                format!("write it `\"{trimmed}\"`")
+            } else if let Some((main, sub)) = trimmed.split_once('.').filter(|(m, s)| {
+                is_technique_id(m)
+                    && !s.is_empty()
+                    && s.len() < 3
+                    && s.bytes().all(|b| b.is_ascii_digit())
+            }) {
+                format!("a sub-technique has three digits: `\"{main}.{sub:0>3}\"`")
+            } else {
+                "a technique is `T` and four digits, with `.` and three more for a sub-technique: `\"T1098\"`, `\"T1098.001\"` (https://attack.mitre.org/techniques/)".to_string()
+            };
+            diagnostics.push(
+                Diagnostic::error(
+                    E_METADATA,
+                    source,
+                    t.span,
+                    format!("`{id}` is not a MITRE ATT&CK technique id"),
+                )
+                .with_label("not T1234 or T1234.567")
+                .with_help(help),
+            );
+        }
+        for r in &rule.references {
+            if r.node.trim().is_empty() {
+                diagnostics.push(
+                    Diagnostic::error(E_METADATA, source, r.span, "the reference is empty")
+                        .with_label("no reference")
+                        .with_help("name where the rule comes from: `reference \"https://...\"`"),
+                );
+            }
+        }
     }
 }
 

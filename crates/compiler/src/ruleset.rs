@@ -25,6 +25,10 @@ pub struct RuleInfo {
     pub description: Option<String>,
     pub severity: Option<Priority>,
     pub tags: Vec<String>,
+    /// MITRE ATT&CK technique ids (`T1098.001`), from `technique` lines.
+    pub techniques: Vec<String>,
+    /// Where the rule comes from (URLs), from `reference` lines.
+    pub references: Vec<String>,
     /// The rules file and 1-based line where the rule starts.
     pub file: String,
     pub line: usize,

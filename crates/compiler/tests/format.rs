@@ -87,6 +87,8 @@ fn assert_same_behaviour(before: &[Source], after: &[Source], options: &Options,
         assert_eq!(ra.info.description, rb.info.description);
         assert_eq!(ra.info.severity, rb.info.severity);
         assert_eq!(ra.info.tags, rb.info.tags);
+        assert_eq!(ra.info.techniques, rb.info.techniques);
+        assert_eq!(ra.info.references, rb.info.references);
     }
     let (mut ea, mut eb) = (Evaluation::default(), Evaluation::default());
     for event in events {
@@ -381,8 +383,8 @@ enum GenItem {
     Declaration(usize),
     Macro(Cond),
     Inline(Cond, Vec<usize>),
-    /// Metadata lines (0 description, 1 severity, 2 tags, 3 allow, with a choice of
-    /// value), the condition, the actions.
+    /// Metadata lines (0 description, 1 severity, 2 tags, 3 allow, 4 technique,
+    /// 5 reference, with a choice of value), the condition, the actions.
     Block(Vec<(u8, usize)>, Cond, Vec<usize>),
 }
 
@@ -408,7 +410,7 @@ fn items() -> impl Strategy<Value = Vec<GenItem>> {
                 (cond(macros), prop::collection::vec(0..ACTIONS.len(), 0..3))
                     .prop_map(|(c, a)| GenItem::Inline(c, a)),
                 (
-                    prop::collection::vec((0u8..4, 0usize..4), 0..4),
+                    prop::collection::vec((0u8..6, 0usize..4), 0..5),
                     cond(macros),
                     prop::collection::vec(0..ACTIONS.len(), 0..4),
                 )
@@ -454,7 +456,14 @@ fn item_toks(item: &GenItem, index: usize, macros_seen: &mut usize) -> Vec<Tok> 
                         ["INFO", "MEDIUM", "HIGH", "CRITICAL"][choice]
                     ))),
                     2 => out.extend(toks(&format!("tags|[|\"t{choice}\"|,|\"u\"|]L"))),
-                    _ => out.extend(toks(&format!("allow|W30{}|\"why {choice}\"", choice + 2))),
+                    3 => out.extend(toks(&format!("allow|W30{}|\"why {choice}\"", choice + 2))),
+                    4 => out.extend(toks(&format!(
+                        "technique|{}",
+                        ["\"T1098\"", "\"T1098.001\"", "\"T1562.008\"", "\"T1190\""][choice]
+                    ))),
+                    _ => out.extend(toks(&format!(
+                        "reference|\"https://example.com/r{choice}\""
+                    ))),
                 }
             }
             out.extend(toks("when"));

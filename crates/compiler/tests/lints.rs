@@ -394,6 +394,43 @@ fn allow_needs_a_reason_and_a_warning_code() {
 }
 
 #[test]
+fn technique_and_reference_reach_rule_info_and_a_malformed_technique_is_e208() {
+    let text = "rule a {\n  technique \"T1098\"\n  technique \"T1098.001\"\n  reference \"https://x\"\n  reference \"https://y\"\n  when eventName == \"ConsoleLogin\"\n}\n";
+    let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text)]);
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    let rules = c.rules.unwrap();
+    let info = &rules.rules()[0].info;
+    assert_eq!(info.techniques, ["T1098", "T1098.001"]);
+    assert_eq!(info.references, ["https://x", "https://y"]);
+    for (technique, help) in [
+        ("t1098", "write it `\"T1098\"`"),
+        ("T1098.1", "three digits: `\"T1098.001\"`"),
+        ("T109", "four digits"),
+        ("T1098.0011", "four digits"),
+        ("TA0001", "four digits"),
+        ("", "four digits"),
+    ] {
+        let text = format!(
+            "rule a {{\n  technique \"{technique}\"\n  when eventName == \"ConsoleLogin\"\n}}\n"
+        );
+        let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text.as_str())]);
+        let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["E208"], "{technique}");
+        let d = &c.diagnostics[0];
+        assert!(
+            d.help.as_deref().unwrap_or_default().contains(help),
+            "{technique}: {:?}",
+            d.help
+        );
+        assert!(c.rules.is_none());
+    }
+    let text = "rule a {\n  reference \" \"\n  when eventName == \"ConsoleLogin\"\n}\n";
+    let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text)]);
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E208"]);
+}
+
+#[test]
 fn an_allow_that_silences_nothing_is_w202() {
     let text = "rule a {\n  allow W303 \"reason\"\n  when eventName == \"ConsoleLogin\"\n}\n";
     let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text)]);

@@ -25,6 +25,9 @@ pub struct RulesFile {
     pub items: Vec<Item>,
 }
 
+// A file holds a few items, each parsed once: a rule's size costs nothing
+// worth an indirection in every match on items.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     List(ListDef),
@@ -117,6 +120,11 @@ pub struct Rule {
     pub tags: Option<Spanned<ListLit>>,
     /// `allow W308 "why"` lines, in the order written.
     pub allows: Vec<Allow>,
+    /// `technique "T1098.001"` lines (MITRE ATT&CK ids), in the order written;
+    /// the compiler checks their shape.
+    pub techniques: Vec<Spanned<String>>,
+    /// `reference "https://..."` lines, in the order written.
+    pub references: Vec<Spanned<String>>,
     pub condition: Spanned<Expr>,
     pub actions: Vec<Spanned<Action>>,
     pub span: Span,

@@ -58,7 +58,8 @@
 //!   blank line directly inside `{`, `(` or `[`, or before its closing
 //!   bracket.
 //! - A metadata line written twice in one block (`severity LOW` ...
-//!   `severity HIGH`) keeps only the last, which is the one that counts.
+//!   `severity HIGH`) keeps only the last, which is the one that counts;
+//!   `allow`, `technique` and `reference` lines are all kept, since each counts.
 //!
 //! Formatting never changes what the rules do: the formatted file parses to
 //! the same tree (spans aside), and formatting it again changes nothing. One
@@ -545,6 +546,8 @@ impl Formatter<'_> {
         meta.extend(rule.severity.as_ref().map(|s| (s.span, "severity")));
         meta.extend(rule.tags.as_ref().map(|t| (t.span, "tags")));
         meta.extend(rule.allows.iter().map(|a| (a.span, "allow")));
+        meta.extend(rule.techniques.iter().map(|t| (t.span, "technique")));
+        meta.extend(rule.references.iter().map(|r| (r.span, "reference")));
         meta.sort_by_key(|(span, _)| span.start);
         for (span, word) in meta {
             p.newline(BLOCK_INDENT);

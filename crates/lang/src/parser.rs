@@ -384,6 +384,8 @@ impl Builder<'_> {
             severity: None,
             tags: None,
             allows: Vec::new(),
+            techniques: Vec::new(),
+            references: Vec::new(),
             condition: Spanned::new(Expr::And(Vec::new()), whole),
             actions: Vec::new(),
             span: whole,
@@ -434,6 +436,20 @@ impl Builder<'_> {
                         code,
                         reason,
                     });
+                }
+                Rule::technique | Rule::reference => {
+                    let which = part.as_rule();
+                    let s = part
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::string)
+                        .expect("string");
+                    let sp = span(&s);
+                    let text = Spanned::new(self.string(s).value, sp);
+                    if which == Rule::technique {
+                        rule.techniques.push(text);
+                    } else {
+                        rule.references.push(text);
+                    }
                 }
                 Rule::condition => rule.condition = self.condition(part),
                 Rule::set | Rule::overwrite | Rule::tag | Rule::drop => {
@@ -999,6 +1015,8 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::severity | Rule::kw_severity => "`severity`",
         Rule::tags | Rule::kw_tags => "`tags`",
         Rule::allow | Rule::kw_allow => "`allow`",
+        Rule::technique | Rule::kw_technique => "`technique`",
+        Rule::reference | Rule::kw_reference => "`reference`",
         Rule::lint_code => "a warning code such as W308",
         Rule::string | Rule::str_inner | Rule::str_flags => "a string",
         Rule::number => "a number",

@@ -368,6 +368,14 @@ fn allow_lines_are_kept_each_on_a_line_in_the_order_written() {
 }
 
 #[test]
+fn technique_and_reference_lines_are_all_kept_in_the_order_written() {
+    assert_formats(
+        "rule r { technique   \"T1098\" reference \"https://a\" severity LOW technique \"T1098.001\" reference \"https://b\" when a }",
+        "rule r {\n  technique \"T1098\"\n  reference \"https://a\"\n  severity LOW\n  technique \"T1098.001\"\n  reference \"https://b\"\n  when a\n}\n",
+    );
+}
+
+#[test]
 fn a_file_that_does_not_parse_is_not_formatted() {
     let err = format(&Source::new("t.rules", "when eventName = \"x\" drop")).unwrap_err();
     assert_eq!(err[0].code, "E101");

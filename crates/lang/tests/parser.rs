@@ -1187,11 +1187,24 @@ fn allow_lines_in_a_block_rule() {
 }
 
 #[test]
+fn technique_and_reference_lines_in_a_block_rule() {
+    let rule = only_rule(
+        r#"rule r { technique "T1098" reference "https://a" technique "T1098.001" reference "https://b" when a exists }"#,
+    );
+    let texts = |v: &[Spanned<String>]| v.iter().map(|t| t.node.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&rule.techniques), ["T1098", "T1098.001"]);
+    assert_eq!(texts(&rule.references), ["https://a", "https://b"]);
+    // Neither word is reserved: both are still field names.
+    let rule = only_rule(r#"when technique == "x" and reference exists drop"#);
+    assert!(rule.techniques.is_empty() && rule.references.is_empty());
+}
+
+#[test]
 fn syntax_error_empty_rule_block() {
     let d = one_err("rule r { }");
     assert_eq!(
         d.message,
-        "expected `allow`, `description`, `severity`, `tags` or `when`, found `}`"
+        "expected `allow`, `description`, `reference`, `severity`, `tags`, `technique` or `when`, found `}`"
     );
     assert_eq!(d.line_col(), (1, 10));
 }
