@@ -435,3 +435,41 @@ fn two_rules_directories_run_together_and_one_rule_can_be_turned_off() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("did you mean `root-activity`?"), "{stderr}");
 }
+
+#[test]
+fn the_detection_pack_runs_beside_the_enrichment_rules_with_its_own_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo();
+    let run = |extra: &[&str], name: &str| {
+        let alerts = dir.path().join(format!("{name}.ndjson"));
+        let out = ctrules()
+            .current_dir(&repo)
+            .args([
+                "run",
+                "--rules",
+                "rules.d",
+                "--rules",
+                "packs/aws-detections",
+            ])
+            .args(["--geoip", "tests/fixtures/mmdb/GeoIP2-Country-Test.mmdb"])
+            .args(["--input", "tests/fixtures/sample-logs"])
+            .args(["--output", dir.path().join(name).to_str().unwrap()])
+            .args(["--alerts", alerts.to_str().unwrap(), "-q"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        alerts_of(&alerts)
+    };
+    let all = run(&[], "all");
+    let rules: std::collections::BTreeSet<String> = all
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(rules.iter().any(|r| r.starts_with("panther-")), "{rules:?}");
+    assert!(rules.iter().any(|r| r.starts_with("cis-")), "{rules:?}");
+    let off = rules.iter().next().unwrap().clone();
+    let fewer = run(&["--disable", &off], "fewer");
+    assert!(fewer.iter().all(|a| a["rule"] != off.as_str()));
+    assert!(fewer.len() < all.len());
+}

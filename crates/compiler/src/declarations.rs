@@ -47,6 +47,9 @@ pub struct Declared {
 /// file's own directory).
 pub struct Loader<'d> {
     pub rules_root: Option<&'d Path>,
+    /// Several rules directories loaded together: each file's table paths
+    /// stay inside the one that holds it.
+    pub rules_roots: &'d [PathBuf],
     /// Rows given in place of a file, by declared name (rule tests).
     pub table_rows: &'d HashMap<String, Vec<serde_json::Map<String, Value>>>,
     pub diagnostics: &'d mut Vec<Diagnostic>,
@@ -283,6 +286,12 @@ impl Loader<'_> {
         let declaring = Path::new(source.name());
         let root = self
             .rules_root
+            .or_else(|| {
+                self.rules_roots
+                    .iter()
+                    .find(|r| declaring.starts_with(r))
+                    .map(PathBuf::as_path)
+            })
             .unwrap_or_else(|| tables::directory_of(declaring));
         let loaded = tables::resolve_path(root, declaring, &file.path.node).and_then(|path| {
             if !self.files_read.contains(&path) {

@@ -47,6 +47,9 @@ pub struct Options {
     /// The directory given to `--rules`: table files must be inside it.
     /// None: each rules file's own directory.
     pub rules_root: Option<PathBuf>,
+    /// Several rules directories given together (`--rules A --rules B`):
+    /// table paths of a file stay inside the one that holds it.
+    pub rules_roots: Vec<PathBuf>,
     /// The GeoIP databases; None when none is configured (`geoip(...)` warns).
     pub geoip: Option<Arc<ctrules_context::geoip::GeoIp>>,
     /// Rows that replace the file of a table, list or calendar, by its
@@ -160,6 +163,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     // Phase 3: load what declarations name.
     let mut loader = declarations::Loader {
         rules_root: options.rules_root.as_deref(),
+        rules_roots: &options.rules_roots,
         table_rows: &options.table_rows,
         diagnostics: &mut diagnostics,
         declared: declarations::Declared::default(),

@@ -36,6 +36,12 @@ pub fn options(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<Options, String> 
     };
     Ok(Options {
         rules_root,
+        // Several directories: each confines the table paths of its files.
+        rules_roots: if paths.len() > 1 {
+            paths.iter().filter(|p| p.is_dir()).cloned().collect()
+        } else {
+            Vec::new()
+        },
         geoip,
         ..Options::default()
     })
