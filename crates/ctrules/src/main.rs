@@ -209,6 +209,7 @@ fn parse_added(text: &str) -> Result<ctrules_runner::plan::Added, String> {
     let mut added = ctrules_runner::plan::Added {
         rules: false,
         tags: false,
+        version: false,
     };
     if text == "none" {
         return Ok(added);
@@ -217,9 +218,10 @@ fn parse_added(text: &str) -> Result<ctrules_runner::plan::Added, String> {
         match part.trim() {
             "rules" => added.rules = true,
             "tags" => added.tags = true,
+            "version" => added.version = true,
             other => {
                 return Err(format!(
-                    "{other:?}: the fields ctrules adds are `rules` and `tags` (comma-separated), or `none`"
+                    "{other:?}: the fields ctrules adds are `rules`, `tags` and `version` (comma-separated), or `none`"
                 ))
             }
         }
@@ -347,8 +349,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub alert_window: chrono::TimeDelta,
     /// Which fields ctrules adds by itself to each record: `rules`
-    /// (`xrules`, the ids of the rules that matched), `tags` (`xtags`), both
-    /// (the default), or `none`. Fields rules `set` are always written.
+    /// (`xrules`, the ids of the rules that matched), `tags` (`xtags`),
+    /// `version` (`xrulesversion`, the rules version that evaluated it), as
+    /// a comma-separated list, or `none`. Fields rules `set` are always written.
     #[arg(long, value_name = "FIELDS", default_value = "rules,tags", value_parser = parse_added)]
     pub add_fields: ctrules_runner::plan::Added,
     #[command(flatten)]

@@ -117,19 +117,26 @@ pub struct Plan {
 }
 
 /// Which of the fields ctrules adds by itself are written: `xrules` (the
-/// ids of the rules that matched) and `xtags` (the tags rules added). The
-/// fields rules `set` are the user's own and always written.
+/// ids of the rules that matched), `xtags` (the tags rules added), and
+/// `xrulesversion` (the version of the rule set that evaluated the
+/// record: off by default). The fields rules `set` are the user's own and
+/// always written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Added {
     pub rules: bool,
     pub tags: bool,
+    pub version: bool,
 }
+
+/// The field that names the rules version, with `--add-fields version`.
+pub const VERSION_FIELD: &str = "xrulesversion";
 
 impl Default for Added {
     fn default() -> Added {
         Added {
             rules: true,
             tags: true,
+            version: false,
         }
     }
 }
