@@ -1336,3 +1336,58 @@ fn an_s3_key_with_a_line_break_cannot_forge_a_line_of_the_log() {
     );
     assert!(log.contains("x\\ndone: s3://trail/FORGED"), "{log}");
 }
+
+#[test]
+fn an_input_directory_deleted_and_made_again_is_watched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    std::fs::create_dir_all(&input).unwrap();
+    // A rescan too far away to help: only the watch can find the new file.
+    let mut watch = local_watch(dir.path(), &input, &output, &["--rescan", "600"]);
+    deliver(&input, "a.json.gz", &records("a", 1));
+    watch.wait_lines("done: ", 1);
+    std::fs::remove_dir_all(&input).unwrap();
+    watch.wait_lines("error: ", 1);
+    std::fs::create_dir_all(&input).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    deliver(&input, "b.json.gz", &records("b", 1));
+    watch.wait_lines("done: ", 2);
+    // Gone again: told again.
+    std::fs::remove_dir_all(&input).unwrap();
+    watch.wait_lines("error: ", 2);
+    assert!(watch.stop().success());
+}
+
+#[test]
+fn sigterm_while_the_queue_endpoint_does_not_answer_stops_the_watch() {
+    // An endpoint that takes connections and never answers: the SDK would
+    // retry for minutes before it gave up finding the queue.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming() {
+            held.push(connection);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("gen.rules"), generation_rule("1")).unwrap();
+    let mut watch = Watch::start(
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            "sqs://silent",
+            "--output",
+            dir.path().join("out").to_str().unwrap(),
+            "--endpoint-url",
+            &endpoint,
+        ],
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let status = watch.stop();
+    assert!(status.success(), "{status:?}\n{}", watch.log());
+}

@@ -91,10 +91,19 @@ pub(crate) async fn watch_queue(
         builder = builder.endpoint_url(url);
     }
     let sqs = aws_sdk_sqs::Client::from_conf(builder.build());
-    let url = queue_url(&sqs, queue).await?;
-    let visibility = match plan.visibility_timeout {
-        Some(v) => v,
-        None => queue_visibility(&sqs, &url).await?,
+    // Finding the queue may hang on an endpoint that does not answer (the
+    // SDK retries for minutes): a stop asked for meanwhile is kept.
+    let found = async {
+        let url = queue_url(&sqs, queue).await?;
+        let visibility = match plan.visibility_timeout {
+            Some(v) => v,
+            None => queue_visibility(&sqs, &url).await?,
+        };
+        Ok::<_, RunError>((url, visibility))
+    };
+    let (url, visibility) = tokio::select! {
+        found = found => found?,
+        () = stopped(&shared.stop) => return Ok(0),
     };
     let queue = Arc::new(Queue {
         sqs,
@@ -214,6 +223,13 @@ pub(crate) async fn watch_queue(
     Ok(handed_back)
 }
 
+/// Resolves once a stop is asked for.
+async fn stopped(stop: &crate::watch::Stop) {
+    while !stop.requested() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The URL of `queue`: as given, or asked for by name.
 async fn queue_url(sqs: &aws_sdk_sqs::Client, queue: &QueueName) -> Result<String, RunError> {
     match queue {
@@ -276,7 +292,7 @@ async fn receive(
                 Err(_) => break,
             }
         }
-        let got = queue
+        let receiving = queue
             .sqs
             .receive_message()
             .queue_url(&queue.url)
@@ -284,8 +300,14 @@ async fn receive(
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .visibility_timeout(queue.visibility.as_secs().max(1) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
+            .send();
+        // A stop ends a long poll at once. A message SQS handed out in
+        // that instant is not lost: it reappears after its visibility
+        // timeout, for another worker.
+        let got = tokio::select! {
+            got = receiving => got,
+            () = stopped(&shared.stop) => return,
+        };
         let messages = match got {
             Ok(out) => {
                 failures = 0;

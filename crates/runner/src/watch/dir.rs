@@ -74,8 +74,9 @@ pub(crate) fn watch_dir(
 
     // Without a watcher (no inotify instances left) the rescan alone still
     // finds every file, later.
-    let _watcher = {
-        let tx = tx.clone();
+    let events = tx.clone();
+    let arm = move || {
+        let tx = events.clone();
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if !matches!(&event, Ok(e) if matches!(e.kind, notify::EventKind::Access(_))) {
                 let _ = tx.send(Message::Changed);
@@ -87,6 +88,8 @@ pub(crate) fn watch_dir(
             Some(w)
         })
     };
+    // Held for its events; replaced when the directory comes back.
+    let mut _watcher = arm();
 
     // Workers take inputs from a channel; at most `jobs` are handed out at
     // once, so nothing waits in it and a stop leaves no queue behind.
@@ -156,6 +159,11 @@ pub(crate) fn watch_dir(
                 if let Some(when) = scan.list(root, &exclude(), plan.settle, shared, summary) {
                     next_listing = next_listing.min(when);
                 }
+                // The directory came back (deleted and made again): the
+                // old watch went with it.
+                if scan.found_again() {
+                    _watcher = arm();
+                }
             }
             if let Some(work) = &work {
                 while in_flight.len() < jobs {
@@ -217,6 +225,10 @@ struct Scan {
     ready: BTreeMap<PathBuf, Ready>,
     /// Files passed over or broken, told once.
     told: HashSet<String>,
+    /// The directory could not be listed (told once until it can again),
+    /// and it can again: its watch must be set anew.
+    root_lost: bool,
+    root_back: bool,
     /// Files still settling: the version first seen, and when.
     seen: HashMap<PathBuf, (String, Instant)>,
     /// The input each output name belongs to: `a.json` and `a.json.gz`
@@ -240,13 +252,19 @@ impl Scan {
             Err(e) => {
                 let error = JobError::new(Stage::Discover, true, format!("cannot list: {e}"));
                 let report = FileReport::failed(display_path(root), error);
-                if self.told.insert(report.input.clone()) {
+                if !self.root_lost {
+                    self.root_lost = true;
                     shared.finished(&report, Duration::ZERO);
                     summary.add(&report);
                 }
-                return None;
+                // No watch can tell when it is back: look again soon.
+                return Some(Instant::now() + Duration::from_secs(1));
             }
         };
+        if self.root_lost {
+            self.root_lost = false;
+            self.root_back = true;
+        }
         for (file, why) in found.passed_over {
             if self.told.insert(file.clone()) {
                 let report = FileReport::skipped(file, why);
@@ -302,6 +320,11 @@ impl Scan {
             self.ready.insert(relative, Ready { input, version });
         }
         settling
+    }
+
+    /// Whether the directory can be listed again after it could not.
+    fn found_again(&mut self) -> bool {
+        std::mem::take(&mut self.root_back)
     }
 
     /// The next ready file that is not in flight. A file listed again while
