@@ -473,3 +473,58 @@ fn the_detection_pack_runs_beside_the_enrichment_rules_with_its_own_lookups() {
     assert!(fewer.iter().all(|a| a["rule"] != off.as_str()));
     assert!(fewer.len() < all.len());
 }
+
+#[test]
+fn alerts_carry_the_rules_references_and_can_be_ocsf_detection_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        dir.path(),
+        "d.rules",
+        "rule root-activity {\n  description \"The root user acted\"\n  severity HIGH\n  technique \"T1078.004\"\n  reference \"https://example.com/root\"\n  when userIdentity.type == \"Root\"\n}\n",
+    );
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("a.json.gz"),
+        records_file(&[
+            record("r1", "2024-08-01T10:00:00Z", "root", "ec2.amazonaws.com"),
+            record("r2", "2024-08-01T10:20:00Z", "root", "ec2.amazonaws.com"),
+        ]),
+    )
+    .unwrap();
+    let plain = dir.path().join("plain.ndjson");
+    let out = run_alerts(&rules, &input, &dir.path().join("o1"), &plain, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let alert = &alerts_of(&plain)[0];
+    assert_eq!(alert["references"], json!(["https://example.com/root"]));
+    assert_eq!(alert["techniques"], json!(["T1078.004"]));
+
+    let ocsf = dir.path().join("ocsf.ndjson");
+    let out = run_alerts(
+        &rules,
+        &input,
+        &dir.path().join("o2"),
+        &ocsf,
+        &["--alert-format", "ocsf"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let finding = &alerts_of(&ocsf)[0];
+    assert_eq!(finding["class_uid"], 2004);
+    assert_eq!(finding["type_uid"], 200401);
+    assert_eq!(finding["severity_id"], 4);
+    assert_eq!(finding["count"], 2);
+    assert_eq!(finding["finding_info"]["analytic"]["uid"], "root-activity");
+    assert_eq!(
+        finding["finding_info"]["attacks"][0]["technique"]["uid"],
+        "T1078.004"
+    );
+    assert_eq!(finding["finding_info"]["first_seen_time"], 1722506400000i64);
+    assert_eq!(finding["finding_info"]["last_seen_time"], 1722507600000i64);
+    assert_eq!(finding["cloud"]["account"]["uid"], "111122223333");
+    assert_eq!(
+        finding["actor"]["user"]["uid"],
+        "arn:aws:iam::111122223333:root"
+    );
+    // ctrules's own alert, whole, beside the mapped fields.
+    assert_eq!(&finding["unmapped"], alert);
+}

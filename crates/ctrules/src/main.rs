@@ -205,6 +205,13 @@ pub struct QueryArgs {
     pub s3: S3ReadArgs,
 }
 
+/// `--alert-format`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlertShape {
+    Ctrules,
+    Ocsf,
+}
+
 fn parse_added(text: &str) -> Result<ctrules_runner::plan::Added, String> {
     let mut added = ctrules_runner::plan::Added {
         rules: false,
@@ -348,6 +355,10 @@ pub struct RunArgs {
     /// first are one alert, with a count (`30m`, `1h`, `1d`).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub alert_window: chrono::TimeDelta,
+    /// The shape of each alert: ctrules's own fields, or an OCSF 1.1
+    /// Detection Finding (class 2004) for a security lake.
+    #[arg(long, value_enum, default_value_t = AlertShape::Ctrules)]
+    pub alert_format: AlertShape,
     /// Which fields ctrules adds by itself to each record: `rules`
     /// (`xrules`, the ids of the rules that matched), `tags` (`xtags`),
     /// `version` (`xrulesversion`, the rules version that evaluated it), as

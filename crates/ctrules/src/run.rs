@@ -248,6 +248,10 @@ pub fn plan(args: &RunArgs) -> Result<Plan, String> {
             .alert_window
             .to_std()
             .unwrap_or(ctrules_runner::alerts::DEFAULT_WINDOW),
+        alert_format: match args.alert_format {
+            crate::AlertShape::Ctrules => ctrules_runner::alerts::AlertFormat::Ctrules,
+            crate::AlertShape::Ocsf => ctrules_runner::alerts::AlertFormat::Ocsf,
+        },
         added: args.add_fields,
     })
 }

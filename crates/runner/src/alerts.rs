@@ -208,6 +208,8 @@ impl Alerts {
                     "title": format!("{headline}: {what} by {actor} in {account} {region}"),
                     "description": info.description,
                     "tags": info.tags,
+                    "techniques": info.techniques,
+                    "references": info.references,
                     "dedup": first.key,
                     "count": g.len(),
                     "firstSeen": first.time,
@@ -226,6 +228,98 @@ impl Alerts {
             .collect();
         alerts.sort_by(|a, b| (&a.0, a.1, &a.2).cmp(&(&b.0, b.1, &b.2)));
         alerts.into_iter().map(|(_, _, _, a)| a).collect()
+    }
+}
+
+/// How alerts are written (`--alert-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertFormat {
+    /// ctrules's own fields (docs/cli.md, "Alerts").
+    #[default]
+    Ctrules,
+    /// OCSF 1.1 Detection Finding (class 2004), as security lakes take it.
+    Ocsf,
+}
+
+/// An alert as an OCSF Detection Finding: the same facts under OCSF's
+/// names (class 2004, category Findings, activity Create), with ctrules's
+/// own alert kept whole under `unmapped`.
+pub fn ocsf(alert: &Value) -> Value {
+    let severity = alert["severity"].as_str().unwrap_or("");
+    let (severity_id, severity_name) = match severity {
+        "INFO" => (1, "Informational"),
+        "LOW" => (2, "Low"),
+        "MEDIUM" => (3, "Medium"),
+        "HIGH" => (4, "High"),
+        "CRITICAL" => (5, "Critical"),
+        _ => (0, "Unknown"),
+    };
+    let millis = |field: &str| {
+        alert[field]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis())
+    };
+    let attacks: Vec<Value> = alert["techniques"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|t| json!({"technique": {"uid": t}}))
+        .collect();
+    let rule = alert["rule"].as_str().unwrap_or("");
+    json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "severity_id": severity_id,
+        "severity": severity_name,
+        "status_id": 1,
+        "status": "New",
+        "time": millis("firstSeen"),
+        "count": alert["count"],
+        "message": alert["title"],
+        "metadata": {
+            "version": "1.1.0",
+            "product": {"name": "ctrules", "vendor_name": "ctrules"},
+            "uid": alert["dedup"],
+        },
+        "finding_info": {
+            "uid": format!("{rule}|{}|{}", alert["dedup"].as_str().unwrap_or(""), alert["firstSeen"].as_str().unwrap_or("")),
+            "title": alert["title"],
+            "desc": alert["description"],
+            "first_seen_time": millis("firstSeen"),
+            "last_seen_time": millis("lastSeen"),
+            "analytic": {"uid": rule, "name": rule, "type_id": 1, "type": "Rule"},
+            "attacks": attacks,
+            "src_url": alert["references"].get(0),
+        },
+        "cloud": {
+            "provider": "AWS",
+            "region": alert["region"],
+            "account": {"uid": alert["account"], "type_id": 10, "type": "AWS Account"},
+        },
+        "actor": {"user": {
+            "name": alert["actor"]["name"],
+            "uid": alert["actor"]["arn"],
+            "type": alert["actor"]["type"],
+            "account": {"uid": alert["actor"]["account"], "type_id": 10, "type": "AWS Account"},
+        }},
+        "evidences": [{"data": alert["event"]}],
+        "unmapped": alert,
+    })
+}
+
+/// The alerts as NDJSON in `format`.
+pub fn ndjson_as(alerts: &[Value], format: AlertFormat) -> Vec<u8> {
+    match format {
+        AlertFormat::Ctrules => ndjson(alerts),
+        AlertFormat::Ocsf => ndjson(&alerts.iter().map(ocsf).collect::<Vec<_>>()),
     }
 }
 
@@ -266,6 +360,7 @@ pub fn write_error(what: &str, e: impl std::fmt::Display) -> JobError {
 pub struct PerInputAlerts {
     pub to: AlertsTo,
     pub window: Duration,
+    pub format: AlertFormat,
     /// The S3 client and the runtime its calls run on, for `s3://`.
     pub s3: Option<(aws_sdk_s3::Client, tokio::runtime::Handle)>,
     /// One input's lines at a time in an appended file.
@@ -276,11 +371,13 @@ impl PerInputAlerts {
     pub fn new(
         to: AlertsTo,
         window: Duration,
+        format: AlertFormat,
         s3: Option<(aws_sdk_s3::Client, tokio::runtime::Handle)>,
     ) -> PerInputAlerts {
         PerInputAlerts {
             to,
             window,
+            format,
             s3,
             appending: Mutex::new(()),
         }
@@ -302,7 +399,7 @@ impl PerInputAlerts {
         write_to(
             &self.to,
             &alerts_name(&job.output),
-            &ndjson(&alerts),
+            &ndjson_as(&alerts, self.format),
             s3,
             File::Append,
         )

@@ -112,6 +112,7 @@ pub struct Plan {
     /// Where alerts go (`--alerts`), and the window that groups them.
     pub alerts: Option<crate::alerts::AlertsTo>,
     pub alert_window: std::time::Duration,
+    pub alert_format: crate::alerts::AlertFormat,
     /// The fields ctrules adds by itself to each record (`--add-fields`).
     pub added: Added,
 }

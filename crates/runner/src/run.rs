@@ -153,7 +153,7 @@ pub fn run(
         summary.alerts = Some(grouped.len() as u64);
         let name = crate::alerts::file_name(std::time::SystemTime::now(), rules.version());
         let s3 = client.as_ref().zip(runtime.as_ref().map(|rt| rt.handle()));
-        let body = crate::alerts::ndjson(&grouped);
+        let body = crate::alerts::ndjson_as(&grouped, plan.alert_format);
         let written = crate::alerts::write_to(
             to,
             Path::new(&name),

@@ -43,6 +43,7 @@ fn plan(input: &Path, output: &Path, state: State) -> Plan {
         reprocess: false,
         alerts: None,
         alert_window: ctrules_runner::alerts::DEFAULT_WINDOW,
+        alert_format: Default::default(),
         added: Default::default(),
     }
 }

@@ -276,7 +276,7 @@ pub fn watch(
                 }
                 _ => None,
             };
-            crate::alerts::PerInputAlerts::new(to, batch.alert_window, s3)
+            crate::alerts::PerInputAlerts::new(to, batch.alert_window, batch.alert_format, s3)
         }),
     });
     let input = batch.input.to_string();
