@@ -170,33 +170,7 @@ pub fn watch(
 ) -> Result<WatchOutcome, RunError> {
     let started = Instant::now();
     let batch = &plan.plan;
-    match &batch.input {
-        Location::Path(dir) if dir.is_dir() => {}
-        Location::Path(p) => {
-            return Err(RunError::Usage(format!(
-                "--input {}: watch takes a directory (or sqs://QUEUE); a single file is `ctrules run`",
-                p.display()
-            )))
-        }
-        Location::Queue(_) => {}
-        Location::Stdio | Location::S3(_) => {
-            return Err(RunError::Usage(format!(
-                "--input {}: watch reads a directory or an SQS queue of S3 notifications (sqs://QUEUE); a batch over {} is `ctrules run`",
-                batch.input, batch.input
-            )))
-        }
-    }
-    if let (Location::Queue(q), Location::Stdio) = (&batch.input, &batch.output) {
-        return Err(RunError::Usage(format!(
-            "--input {q} with --output -: a message is deleted once its outputs are durable, and standard output is not; write to a directory or s3://"
-        )));
-    }
-    if batch.output == Location::Stdio && !stdout_is_open() {
-        return Err(RunError::Usage(
-            "standard output is closed; nothing was processed".into(),
-        ));
-    }
-    refuse_two_streams(batch)?;
+    refuse_sources(batch)?;
     let (runtime, client) = aws(batch)?;
     let output = open_output(batch, client.as_ref())?;
     refuse_side_files(batch, &[])?;
@@ -209,52 +183,14 @@ pub fn watch(
         Some(addr) => Some(stats::serve_metrics(addr, stats.clone()).map_err(RunError::Usage)?),
         None => None,
     };
-
-    // Rules: reloaded on file events, on the poll, and on SIGHUP.
     let (wake, woken) = mpsc::channel();
     signals(wake.clone(), stop.clone(), &events)
         .map_err(|e| RunError::Setup(format!("cannot watch for signals: {e}")))?;
-    let reload_stop = Arc::new(AtomicBool::new(false));
-    {
-        let events = events.clone();
-        let stats = stats.clone();
-        watch_rules(
-            rules.clone(),
-            (wake, woken),
-            reload_stop.clone(),
-            move |outcome| {
-                match outcome {
-                    Reload::Swapped { to, .. } => {
-                        stats.reloads_ok.fetch_add(1, Ordering::Relaxed);
-                        stats.set_rules_version(to);
-                    }
-                    Reload::Rejected { .. } | Reload::Unreadable { .. } => {
-                        stats.reloads_failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Reload::Unchanged => {}
-                }
-                events(WatchEvent::Reloaded(outcome));
-            },
-        )
-        .map_err(|e| RunError::Setup(format!("cannot watch the rules: {e}")))?;
-    }
-    let status_stop = Arc::new(AtomicBool::new(false));
-    if let Some(every) = plan.status_every {
-        let (stats, events, stop) = (stats.clone(), events.clone(), status_stop.clone());
+    let reload_stop = start_reload(&rules, (wake, woken), &stats, &events)?;
+    let status_stop = plan.status_every.map(|every| {
         let queue = matches!(batch.input, Location::Queue(_));
-        let _ = std::thread::Builder::new()
-            .name("status".into())
-            .spawn(move || {
-                let mut next = Instant::now() + every;
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(100).min(every));
-                    if Instant::now() >= next {
-                        events(WatchEvent::Status(&stats.status_line(queue)));
-                        next += every;
-                    }
-                }
-            });
-    }
+        start_status(every, queue, &stats, &events)
+    });
 
     let initial = rules.current();
     let mut summary = Summary::new(&initial);
@@ -303,7 +239,9 @@ pub fn watch(
         Location::Stdio | Location::S3(_) => unreachable!("refused above"),
     };
     reload_stop.store(true, Ordering::Relaxed);
-    status_stop.store(true, Ordering::Relaxed);
+    if let Some(stop) = status_stop {
+        stop.store(true, Ordering::Relaxed);
+    }
     if let Some(cp) = &checkpoint {
         if let Err(e) = cp.flush() {
             summary.checkpoint_error = Some(e.message);
@@ -323,6 +261,87 @@ pub fn watch(
         summary,
         handed_back,
     })
+}
+
+/// What a watch cannot read or write, refused before anything starts.
+fn refuse_sources(batch: &Plan) -> Result<(), RunError> {
+    match &batch.input {
+        Location::Path(dir) if dir.is_dir() => {}
+        Location::Path(p) => {
+            return Err(RunError::Usage(format!(
+                "--input {}: watch takes a directory (or sqs://QUEUE); a single file is `ctrules run`",
+                p.display()
+            )))
+        }
+        Location::Queue(_) => {}
+        Location::Stdio | Location::S3(_) => {
+            return Err(RunError::Usage(format!(
+                "--input {}: watch reads a directory or an SQS queue of S3 notifications (sqs://QUEUE); a batch over {} is `ctrules run`",
+                batch.input, batch.input
+            )))
+        }
+    }
+    if let (Location::Queue(q), Location::Stdio) = (&batch.input, &batch.output) {
+        return Err(RunError::Usage(format!(
+            "--input {q} with --output -: a message is deleted once its outputs are durable, and standard output is not; write to a directory or s3://"
+        )));
+    }
+    if batch.output == Location::Stdio && !stdout_is_open() {
+        return Err(RunError::Usage(
+            "standard output is closed; nothing was processed".into(),
+        ));
+    }
+    refuse_two_streams(batch)
+}
+
+/// Starts the thread that keeps the rules current; returns its stop flag.
+fn start_reload(
+    rules: &Arc<ReloadingRules>,
+    wake: (mpsc::Sender<Wake>, mpsc::Receiver<Wake>),
+    stats: &Arc<Stats>,
+    events: &Events,
+) -> Result<Arc<AtomicBool>, RunError> {
+    let reload_stop = Arc::new(AtomicBool::new(false));
+    let (events, stats) = (events.clone(), stats.clone());
+    watch_rules(rules.clone(), wake, reload_stop.clone(), move |outcome| {
+        match outcome {
+            Reload::Swapped { to, .. } => {
+                stats.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                stats.set_rules_version(to);
+            }
+            Reload::Rejected { .. } | Reload::Unreadable { .. } => {
+                stats.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            }
+            Reload::Unchanged => {}
+        }
+        events(WatchEvent::Reloaded(outcome));
+    })
+    .map_err(|e| RunError::Setup(format!("cannot watch the rules: {e}")))?;
+    Ok(reload_stop)
+}
+
+/// Starts the thread of the status line, every `every`; returns its stop flag.
+fn start_status(
+    every: Duration,
+    queue: bool,
+    stats: &Arc<Stats>,
+    events: &Events,
+) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stats, events, flag) = (stats.clone(), events.clone(), stop.clone());
+    let _ = std::thread::Builder::new()
+        .name("status".into())
+        .spawn(move || {
+            let mut next = Instant::now() + every;
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100).min(every));
+                if Instant::now() >= next {
+                    events(WatchEvent::Status(&stats.status_line(queue)));
+                    next += every;
+                }
+            }
+        });
+    stop
 }
 
 /// SIGINT and SIGTERM ask the watch to stop (a second one stops at once,
