@@ -528,3 +528,100 @@ fn alerts_carry_the_rules_references_and_can_be_ocsf_detection_findings() {
     // ctrules's own alert, whole, beside the mapped fields.
     assert_eq!(&finding["unmapped"], alert);
 }
+
+#[test]
+fn a_rules_dedup_template_groups_its_alerts_and_its_title_template_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(
+        dir.path(),
+        "d.rules",
+        r#"rule iam-default {
+  severity MEDIUM
+  when eventSource == "iam.amazonaws.com"
+}
+
+rule iam-by-event {
+  severity HIGH
+  title "{eventName} by {actor.name} from {sourceIPAddress} ({{{userIdentity.type}}})"
+  dedup "{eventName}"
+  dedup_window 30m
+  when eventSource == "iam.amazonaws.com"
+}
+"#,
+    );
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let iam = "iam.amazonaws.com";
+    // Two users' events ten minutes apart, a third forty minutes later:
+    // the default key makes one alert per user in the run's hour; `dedup
+    // "{eventName}"` one alert for both users, then another past its 30m.
+    std::fs::write(
+        input.join("a.json.gz"),
+        records_file(&[
+            record("a1", "2024-08-01T10:00:00Z", "alice", iam),
+            record("b1", "2024-08-01T10:10:00Z", "bob", iam),
+            record("a2", "2024-08-01T10:40:00Z", "alice", iam),
+        ]),
+    )
+    .unwrap();
+    let alerts = dir.path().join("alerts.ndjson");
+    let out = run_alerts(&rules, &input, &dir.path().join("out"), &alerts, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let got = alerts_of(&alerts);
+    let shape: Vec<(&str, &str, u64, &str)> = got
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap(),
+                a["dedup"].as_str().unwrap(),
+                a["count"].as_u64().unwrap(),
+                a["title"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (
+                "iam-default",
+                "iam-default|111122223333|arn:aws:iam::111122223333:user/alice",
+                2,
+                "iam-default: X by alice in 111122223333 us-east-1"
+            ),
+            (
+                "iam-by-event",
+                "iam-by-event|X",
+                2,
+                // From the first sighting; no sourceIPAddress: `-`; `{{`
+                // and `}}` are braces.
+                "X by alice from - ({IAMUser})"
+            ),
+            (
+                "iam-default",
+                "iam-default|111122223333|arn:aws:iam::111122223333:user/bob",
+                1,
+                "iam-default: X by bob in 111122223333 us-east-1"
+            ),
+            (
+                "iam-by-event",
+                "iam-by-event|X",
+                1,
+                "X by alice from - ({IAMUser})"
+            ),
+        ]
+    );
+    let ids = |a: &Value| a["eventIDs"].clone();
+    assert_eq!(ids(&got[1]), json!(["a1", "b1"]));
+    assert_eq!(ids(&got[3]), json!(["a2"]));
+    // The same stream with two workers.
+    let again = dir.path().join("again.ndjson");
+    let out = run_alerts(
+        &rules,
+        &input,
+        &dir.path().join("out2"),
+        &again,
+        &["--jobs", "2"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(alerts_of(&again), got);
+}

@@ -15,9 +15,12 @@ pub const E_MACRO_CYCLE: &str = "E205";
 pub const E_TOO_DEEP: &str = "E206";
 /// An `allow` without a reason, or naming a code that is not a warning.
 pub const E_ALLOW: &str = "E207";
-/// A `technique` that is not a MITRE ATT&CK id (`T1098`, `T1098.001`), or
-/// an empty `reference`.
+/// A `technique` that is not a MITRE ATT&CK id (`T1098`, `T1098.001`), an
+/// empty `reference`, or a `dedup_window` of zero or more than ten years.
 pub const E_METADATA: &str = "E208";
+/// A `title` or `dedup` template that does not parse: an unclosed or
+/// empty placeholder, one that is not a field path, an unknown actor field.
+pub const E_TEMPLATE: &str = "E209";
 
 /// An operand of the wrong type for its operator.
 pub const E_TYPE: &str = "E301";

@@ -25,10 +25,12 @@ pub mod loader;
 pub mod lower;
 pub mod ruleset;
 pub mod suggest;
+pub mod template;
 pub mod term;
 
 pub use loader::{read_rules, LoadError};
 pub use ruleset::{CompiledRule, Evaluation, RuleInfo, RuleSet};
+pub use template::Template;
 pub use term::Scope;
 
 use actions::{check_priority_fields, lower_action};
@@ -193,6 +195,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
     // Phase 4: lower.
     let mut compiled = Vec::with_capacity(rules.len());
     let mut assignments = Vec::new();
+    let mut template_diagnostics = Vec::new();
     let mut lowerer = Lowerer::new(&symbols, &env, &mut diagnostics);
     for (source, rule, id) in &rules {
         let condition = lowerer.condition(source, &rule.condition);
@@ -211,6 +214,22 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
                 .unwrap_or_default(),
             techniques: rule.techniques.iter().map(|t| t.node.clone()).collect(),
             references: rule.references.iter().map(|r| r.node.clone()).collect(),
+            title: template(
+                source,
+                rule.title.as_ref(),
+                "title",
+                &mut template_diagnostics,
+            ),
+            dedup: template(
+                source,
+                rule.dedup.as_ref(),
+                "dedup",
+                &mut template_diagnostics,
+            ),
+            dedup_window: rule
+                .dedup_window
+                .as_ref()
+                .and_then(|w| dedup_window(source, w, &mut template_diagnostics)),
             file: source.name().to_string(),
             line: source.line_col(rule.span.start).0,
         };
@@ -235,6 +254,7 @@ pub fn compile_with(sources: &[Source], options: &Options) -> Compilation {
         lowerer.condition(source, &def.condition);
     }
     drop(lowerer);
+    diagnostics.append(&mut template_diagnostics);
     // A name offered as "did you mean" is already reported; "unused" would be noise.
     unused_macros.retain(|(name, _)| !suggested.contains(*name));
     check_priority_fields(&assignments, &mut diagnostics);
@@ -370,6 +390,86 @@ fn check_metadata(rules: &[(&Source, &Rule, String)], diagnostics: &mut Vec<Diag
             }
         }
     }
+}
+
+/// The template of a `title` or `dedup` line (`what`): E209 at its place
+/// in the string when it does not parse, W303 for a path CloudTrail does not
+/// write, as a condition gets.
+fn template(
+    source: &Source,
+    written: Option<&ast::Spanned<String>>,
+    what: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<template::Template> {
+    let written = written?;
+    let span = written.span;
+    let named = if what == "dedup" { "dedup key" } else { what };
+    if written.node.trim().is_empty() {
+        diagnostics.push(
+            Diagnostic::error(E_TEMPLATE, source, span, format!("the {named} is empty"))
+                .with_label(format!("no {what}"))
+                .with_help(format!(
+                    "leave the `{what}` line out for the default, or write one: `{what} \"{{eventName}} by {{actor.name}}\"`"
+                )),
+        );
+        return None;
+    }
+    let offsets = template::literal_offsets(&source.text()[span.start..span.end]);
+    let last = offsets.len() - 1;
+    let place = |at: &std::ops::Range<usize>| {
+        Span::new(
+            span.start + offsets[at.start.min(last)],
+            span.start + offsets[at.end.min(last)],
+        )
+    };
+    match template::Template::parse(&written.node) {
+        Ok((parsed, placeholders)) => {
+            for p in placeholders {
+                diagnostics.extend(lower::unknown_field_warning(source, &p.path, place(&p.at)));
+            }
+            Some(parsed)
+        }
+        Err(errors) => {
+            for e in errors {
+                diagnostics.push(
+                    Diagnostic::error(
+                        E_TEMPLATE,
+                        source,
+                        place(&e.at),
+                        format!("in the {named}: {}", e.message),
+                    )
+                    .with_label(e.label)
+                    .with_help(e.help),
+                );
+            }
+            None
+        }
+    }
+}
+
+/// The longest `dedup_window`, as `--alert-window` takes.
+const MAX_DEDUP_WINDOW: u64 = 3650 * 86_400;
+
+/// `dedup_window 30m`: more than zero and at most ten years (E208).
+fn dedup_window(
+    source: &Source,
+    window: &ast::Spanned<u64>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<std::time::Duration> {
+    if (1..=MAX_DEDUP_WINDOW).contains(&window.node) {
+        return Some(std::time::Duration::from_secs(window.node));
+    }
+    diagnostics.push(
+        Diagnostic::error(
+            E_METADATA,
+            source,
+            window.span,
+            "a dedup window is more than zero and at most 3650 days",
+        )
+        .with_label(if window.node == 0 { "zero" } else { "too long" })
+        .with_help("write a window such as 30m, 1h or 7d"),
+    );
+    None
 }
 
 /// `allow CODE "REASON"` in a block rule: drops the rule's own warnings of

@@ -29,6 +29,13 @@ pub struct RuleInfo {
     pub techniques: Vec<String>,
     /// Where the rule comes from (URLs), from `reference` lines.
     pub references: Vec<String>,
+    /// The title of the rule's alerts, from `title "..."`; None: the default.
+    pub title: Option<crate::template::Template>,
+    /// The dedup key of the rule's alerts (after the rule id), from `dedup "..."`.
+    pub dedup: Option<crate::template::Template>,
+    /// The window grouping the rule's alerts, from `dedup_window 30m`;
+    /// None: the run's `--alert-window`.
+    pub dedup_window: Option<std::time::Duration>,
     /// The rules file and 1-based line where the rule starts.
     pub file: String,
     pub line: usize,

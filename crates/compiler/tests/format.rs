@@ -89,6 +89,9 @@ fn assert_same_behaviour(before: &[Source], after: &[Source], options: &Options,
         assert_eq!(ra.info.tags, rb.info.tags);
         assert_eq!(ra.info.techniques, rb.info.techniques);
         assert_eq!(ra.info.references, rb.info.references);
+        assert_eq!(ra.info.title, rb.info.title);
+        assert_eq!(ra.info.dedup, rb.info.dedup);
+        assert_eq!(ra.info.dedup_window, rb.info.dedup_window);
     }
     let (mut ea, mut eb) = (Evaluation::default(), Evaluation::default());
     for event in events {
@@ -289,6 +292,14 @@ const STRINGS: &[&str] = &[
     r#"r"raw \d""#,
 ];
 
+/// Templates of `title` and `dedup` lines.
+const TEMPLATES: &[&str] = &[
+    r#""Root sign-in from {sourceIPAddress} ({actor.name})""#,
+    r#""{userIdentity.arn}:{requestParameters.bucketName}""#,
+    r#""{{literal}} \"{resources[0].ARN}\" # not a comment""#,
+    r#"r"{eventName}\{actor.account}""#,
+];
+
 /// A condition as generated: parentheses are written where `Paren` says,
 /// and wherever the meaning needs them.
 #[derive(Debug, Clone)]
@@ -384,7 +395,8 @@ enum GenItem {
     Macro(Cond),
     Inline(Cond, Vec<usize>),
     /// Metadata lines (0 description, 1 severity, 2 tags, 3 allow, 4 technique,
-    /// 5 reference, with a choice of value), the condition, the actions.
+    /// 5 reference, 6 title, 7 dedup, 8 dedup_window, with a choice of
+    /// value), the condition, the actions.
     Block(Vec<(u8, usize)>, Cond, Vec<usize>),
 }
 
@@ -410,7 +422,7 @@ fn items() -> impl Strategy<Value = Vec<GenItem>> {
                 (cond(macros), prop::collection::vec(0..ACTIONS.len(), 0..3))
                     .prop_map(|(c, a)| GenItem::Inline(c, a)),
                 (
-                    prop::collection::vec((0u8..6, 0usize..4), 0..5),
+                    prop::collection::vec((0u8..9, 0usize..4), 0..5),
                     cond(macros),
                     prop::collection::vec(0..ACTIONS.len(), 0..4),
                 )
@@ -461,8 +473,14 @@ fn item_toks(item: &GenItem, index: usize, macros_seen: &mut usize) -> Vec<Tok> 
                         "technique|{}",
                         ["\"T1098\"", "\"T1098.001\"", "\"T1562.008\"", "\"T1190\""][choice]
                     ))),
-                    _ => out.extend(toks(&format!(
+                    5 => out.extend(toks(&format!(
                         "reference|\"https://example.com/r{choice}\""
+                    ))),
+                    6 => out.extend(toks(&format!("title|{}", TEMPLATES[choice]))),
+                    7 => out.extend(toks(&format!("dedup|{}", TEMPLATES[3 - choice]))),
+                    _ => out.extend(toks(&format!(
+                        "dedup_window|{}",
+                        ["30m", "1h", "7d", "90s"][choice]
                     ))),
                 }
             }

@@ -444,3 +444,136 @@ fn the_catalog_knows_register_managed_instance() {
     let c = ctrules_compiler::compile(&[ctrules_lang::Source::new("t.rules", text)]);
     assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
 }
+
+/// Each diagnostic's code, the text it points at and its help.
+fn placed(text: &str) -> Vec<(&'static str, String, String)> {
+    compile(&[Source::new("t.rules", text)])
+        .diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.code,
+                d.source.text()[d.span.start..d.span.end].to_string(),
+                d.help.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn title_dedup_and_dedup_window_reach_rule_info() {
+    let text = "rule a {\n  severity HIGH\n  title \"Root sign-in from {sourceIPAddress} ({actor.name}) {{x}}\"\n  dedup \"{userIdentity.arn}:{requestParameters.bucketName}\"\n  dedup_window 30m\n  when eventName == \"ConsoleLogin\"\n}\n";
+    let c = compile(&[Source::new("t.rules", text)]);
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    let rules = c.rules.unwrap();
+    let info = &rules.rules()[0].info;
+    let record = serde_json::json!({
+        "eventName": "ConsoleLogin", "sourceIPAddress": "1.2.3.4",
+        "userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root"},
+    });
+    let actor = ctrules_context::actor::resolve(&record);
+    let title = info.title.as_ref().unwrap();
+    assert_eq!(
+        title.as_str(),
+        "Root sign-in from {sourceIPAddress} ({actor.name}) {{x}}"
+    );
+    assert_eq!(
+        title.render(&record, &actor),
+        "Root sign-in from 1.2.3.4 (root) {x}"
+    );
+    assert_eq!(
+        info.dedup.as_ref().unwrap().render(&record, &actor),
+        "arn:aws:iam::1:root:-"
+    );
+    assert_eq!(
+        info.dedup_window,
+        Some(std::time::Duration::from_secs(1800))
+    );
+    // None written: None, the alert stream's defaults.
+    let c = compile(&[Source::new(
+        "t.rules",
+        "rule b {\n  when eventName == \"X\"\n}\n",
+    )]);
+    let rules = c.rules.unwrap();
+    let info = &rules.rules()[0].info;
+    assert!(info.title.is_none() && info.dedup.is_none() && info.dedup_window.is_none());
+}
+
+#[test]
+fn a_malformed_template_is_e209_at_its_place_in_the_string() {
+    let rule =
+        |meta: &str| format!("rule a {{\n  {meta}\n  when eventName == \"ConsoleLogin\"\n}}\n");
+    let e209 = |meta: &str| {
+        let found = placed(&rule(meta));
+        assert!(
+            found.iter().all(|(code, _, _)| *code == "E209"),
+            "{meta}: {found:?}"
+        );
+        found
+            .into_iter()
+            .map(|(_, at, help)| (at, help))
+            .collect::<Vec<_>>()
+    };
+    let at = |meta: &str| e209(meta).into_iter().map(|(a, _)| a).collect::<Vec<_>>();
+    assert_eq!(at(r#"title "from {sourceIPAddress""#), ["{sourceIPAddress"]);
+    assert_eq!(at(r#"dedup "a {} b""#), ["{}"]);
+    assert_eq!(at(r#"dedup "a } b""#), ["}"]);
+    assert_eq!(
+        at(r#"title "x {geoip(sourceIPAddress).country_code}""#),
+        ["{geoip(sourceIPAddress).country_code}"]
+    );
+    assert_eq!(
+        at(r#"title "x {users[actor.user].team}""#),
+        ["{users[actor.user].team}"]
+    );
+    assert_eq!(at(r#"title "x {\"text\"}""#), [r#"{\"text\"}"#]);
+    assert_eq!(at(r#"title "x {a b}""#), ["{a b}"]);
+    assert_eq!(at(r#"title "{actor}""#), ["{actor}"]);
+    assert_eq!(at(r#"title "{actor.name.x}""#), ["{actor.name.x}"]);
+    assert_eq!(at(r#"title """#), [r#""""#]);
+    // Past escapes, the place is still the placeholder's.
+    assert_eq!(at(r#"title "\"\u{e9}\" {}""#), ["{}"]);
+    assert_eq!(at(r#"title r"a\b {}""#), ["{}"]);
+    // Every error of a template.
+    assert_eq!(at(r#"dedup "{} {eventName} {""#), ["{}", "{"]);
+    assert_eq!(
+        e209(r#"title "by {actor.nmae}""#),
+        [(
+            "{actor.nmae}".to_string(),
+            "did you mean `actor.name`?".to_string()
+        )]
+    );
+    // A rule with a template error does not load.
+    let c = compile(&[Source::new("t.rules", rule(r#"title "{}""#))]);
+    assert!(c.rules.is_none());
+}
+
+#[test]
+fn a_template_path_cloudtrail_does_not_write_is_w303_and_a_bad_window_e208() {
+    let rule =
+        |meta: &str| format!("rule a {{\n  {meta}\n  when eventName == \"ConsoleLogin\"\n}}\n");
+    assert_eq!(
+        placed(&rule(r#"title "from {sourceIPAdress} {userIdentity.arn}""#)),
+        [(
+            "W303",
+            "{sourceIPAdress}".to_string(),
+            "did you mean `sourceIPAddress`?".to_string()
+        )]
+    );
+    assert_eq!(
+        placed(&rule(r#"dedup "{userIdentity.userNme}""#))[0].2,
+        "did you mean `userName`?"
+    );
+    // Open parts, enrichment fields, arrays: no warning.
+    assert!(placed(&rule(
+        r#"dedup "{requestParameters.bucketName} {xteam} {resources[0].ARN} {resources[].ARN}""#
+    ))
+    .is_empty());
+    // An allow in the rule silences it, as for a condition.
+    assert!(placed(&rule("title \"{sourceIPAdress}\"\n  allow W303 \"a test\"")).is_empty());
+    for window in ["0m", "3651d"] {
+        let found = placed(&rule(&format!("dedup_window {window}")));
+        assert_eq!(found.len(), 1, "{window}");
+        assert_eq!((found[0].0, found[0].1.as_str()), ("E208", window));
+    }
+}

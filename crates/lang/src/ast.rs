@@ -125,6 +125,13 @@ pub struct Rule {
     pub techniques: Vec<Spanned<String>>,
     /// `reference "https://..."` lines, in the order written.
     pub references: Vec<Spanned<String>>,
+    /// `title "..."`: the template of the rule's alert titles, as written
+    /// (the span is the string's); the compiler parses it.
+    pub title: Option<Spanned<String>>,
+    /// `dedup "..."`: the template of the rule's alert dedup keys.
+    pub dedup: Option<Spanned<String>>,
+    /// `dedup_window 30m`: the rule's alert window, in seconds.
+    pub dedup_window: Option<Spanned<u64>>,
     pub condition: Spanned<Expr>,
     pub actions: Vec<Spanned<Action>>,
     pub span: Span,

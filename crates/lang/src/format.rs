@@ -548,6 +548,9 @@ impl Formatter<'_> {
         meta.extend(rule.allows.iter().map(|a| (a.span, "allow")));
         meta.extend(rule.techniques.iter().map(|t| (t.span, "technique")));
         meta.extend(rule.references.iter().map(|r| (r.span, "reference")));
+        meta.extend(rule.title.as_ref().map(|t| (t.span, "title")));
+        meta.extend(rule.dedup.as_ref().map(|d| (d.span, "dedup")));
+        meta.extend(rule.dedup_window.as_ref().map(|w| (w.span, "dedup_window")));
         meta.sort_by_key(|(span, _)| span.start);
         for (span, word) in meta {
             p.newline(BLOCK_INDENT);

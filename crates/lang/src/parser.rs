@@ -386,6 +386,9 @@ impl Builder<'_> {
             allows: Vec::new(),
             techniques: Vec::new(),
             references: Vec::new(),
+            title: None,
+            dedup: None,
+            dedup_window: None,
             condition: Spanned::new(Expr::And(Vec::new()), whole),
             actions: Vec::new(),
             span: whole,
@@ -449,6 +452,48 @@ impl Builder<'_> {
                         rule.techniques.push(text);
                     } else {
                         rule.references.push(text);
+                    }
+                }
+                Rule::title | Rule::dedup => {
+                    let which = part.as_rule();
+                    let s = part
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::string)
+                        .expect("string");
+                    let sp = span(&s);
+                    let text = Some(Spanned::new(self.string(s).value, sp));
+                    if which == Rule::title {
+                        rule.title = text;
+                    } else {
+                        rule.dedup = text;
+                    }
+                }
+                Rule::dedup_window => {
+                    let d = part
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::duration)
+                        .expect("duration");
+                    let sp = span(&d);
+                    let text = d.as_str();
+                    let (n, unit) = text.split_at(text.len() - 1);
+                    let unit: u64 = match unit {
+                        "s" => 1,
+                        "m" => 60,
+                        "h" => 3600,
+                        "d" => 86_400,
+                        _ => 7 * 86_400,
+                    };
+                    match n.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+                        Some(seconds) => rule.dedup_window = Some(Spanned::new(seconds, sp)),
+                        None => self.errors.push(
+                            Diagnostic::error(
+                                E_NUMBER,
+                                self.source,
+                                sp,
+                                format!("`{text}` is too long a window"),
+                            )
+                            .with_label("too large"),
+                        ),
                     }
                 }
                 Rule::condition => rule.condition = self.condition(part),
@@ -1016,6 +1061,10 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::tags | Rule::kw_tags => "`tags`",
         Rule::allow | Rule::kw_allow => "`allow`",
         Rule::technique | Rule::kw_technique => "`technique`",
+        Rule::title | Rule::kw_title => "`title`",
+        Rule::dedup | Rule::kw_dedup => "`dedup`",
+        Rule::dedup_window | Rule::kw_dedup_window => "`dedup_window`",
+        Rule::duration => "a duration such as 30m, 1h or 7d",
         Rule::reference | Rule::kw_reference => "`reference`",
         Rule::lint_code => "a warning code such as W308",
         Rule::string | Rule::str_inner | Rule::str_flags => "a string",

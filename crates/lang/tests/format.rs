@@ -376,6 +376,14 @@ fn technique_and_reference_lines_are_all_kept_in_the_order_written() {
 }
 
 #[test]
+fn title_dedup_and_dedup_window_lines_are_kept_in_the_order_written() {
+    assert_formats(
+        "rule r { dedup   \"{eventName}\" severity LOW title\n\"{{x}} {actor.name}\" dedup_window   30m when a }",
+        "rule r {\n  dedup \"{eventName}\"\n  severity LOW\n  title \"{{x}} {actor.name}\"\n  dedup_window 30m\n  when a\n}\n",
+    );
+}
+
+#[test]
 fn a_file_that_does_not_parse_is_not_formatted() {
     let err = format(&Source::new("t.rules", "when eventName = \"x\" drop")).unwrap_err();
     assert_eq!(err[0].code, "E101");

@@ -1200,11 +1200,37 @@ fn technique_and_reference_lines_in_a_block_rule() {
 }
 
 #[test]
+fn title_dedup_and_dedup_window_in_a_block_rule() {
+    let rule = only_rule(
+        r#"rule r { title "Root from {sourceIPAddress}" dedup "{userIdentity.arn}" dedup_window 30m when a exists }"#,
+    );
+    assert_eq!(rule.title.unwrap().node, "Root from {sourceIPAddress}");
+    assert_eq!(rule.dedup.unwrap().node, "{userIdentity.arn}");
+    assert_eq!(rule.dedup_window.unwrap().node, 1800);
+    for (text, seconds) in [("90s", 90), ("1h", 3600), ("2d", 172_800), ("1w", 604_800)] {
+        let rule = only_rule(&format!("rule r {{ dedup_window {text} when a exists }}"));
+        assert_eq!(rule.dedup_window.unwrap().node, seconds, "{text}");
+    }
+    // No word is reserved: they are still field names.
+    let rule = only_rule(r#"when title == "x" and dedup exists and dedup_window exists drop"#);
+    assert!(rule.title.is_none() && rule.dedup.is_none() && rule.dedup_window.is_none());
+    let d = one_err("rule r { dedup_window 30 when a exists }");
+    assert_eq!(d.code, "E101");
+    assert!(
+        d.message.contains("a duration such as 30m"),
+        "{}",
+        d.message
+    );
+    let d = one_err("rule r { dedup_window 99999999999999999999m when a exists }");
+    assert_eq!(d.code, "E103");
+}
+
+#[test]
 fn syntax_error_empty_rule_block() {
     let d = one_err("rule r { }");
     assert_eq!(
         d.message,
-        "expected `allow`, `description`, `reference`, `severity`, `tags`, `technique` or `when`, found `}`"
+        "expected `allow`, `dedup_window`, `dedup`, `description`, `reference`, `severity`, `tags`, `technique`, `title` or `when`, found `}`"
     );
     assert_eq!(d.line_col(), (1, 10));
 }

@@ -13,7 +13,12 @@
 //!
 //! The default dedup key is the rule, the account and the actor (its ARN,
 //! else its name): "the same rule fired for the same principal in the same
-//! account" is one thing to look at, however many events it took.
+//! account" is one thing to look at, however many events it took. A rule
+//! with a `dedup "..."` template keys its alerts by the rule and the
+//! template rendered from each record instead; one with `dedup_window`
+//! groups within that window instead of the run's. A `title "..."`
+//! template is rendered from each record too, and an alert takes the title
+//! of its first sighting.
 
 use crate::report::{JobError, Stage};
 use ctrules_compiler::RuleSet;
@@ -63,6 +68,8 @@ impl AlertsTo {
 struct Sighting {
     rule: usize,
     key: String,
+    /// The rule's `title` template rendered from the record, when it has one.
+    title: Option<String>,
     time: String,
     /// Seconds since 1970, when the event time reads as one.
     at: Option<i64>,
@@ -137,9 +144,15 @@ impl Alerts {
             .map(|t| t.timestamp());
         let mut sightings = self.sightings.lock().unwrap_or_else(|e| e.into_inner());
         for rule in alerting {
+            let info = &rules.rules()[rule].info;
+            let key = match &info.dedup {
+                Some(template) => format!("{}|{}", info.id, template.render(&record, &actor)),
+                None => format!("{}|{account}|{who}", info.id),
+            };
             sightings.push(Sighting {
                 rule,
-                key: format!("{}|{account}|{who}", rules.rules()[rule].info.id),
+                key,
+                title: info.title.as_ref().map(|t| t.render(&record, &actor)),
                 time: time.clone(),
                 at,
                 event_id: record
@@ -153,20 +166,28 @@ impl Alerts {
         }
     }
 
-    /// The alerts, grouped within `window`, in order of first sighting.
+    /// The alerts, grouped within `window` (or a rule's own `dedup_window`),
+    /// in order of first sighting.
     pub fn grouped(&self, rules: &RuleSet, window: Duration) -> Vec<Value> {
         let mut sightings =
             std::mem::take(&mut *self.sightings.lock().unwrap_or_else(|e| e.into_inner()));
         sightings.sort_by(|a, b| {
-            (a.rule, &a.key, &a.time, &a.event_id, &a.input).cmp(&(
+            (a.rule, &a.key, &a.time, &a.event_id, &a.input, &a.title).cmp(&(
                 b.rule,
                 &b.key,
                 &b.time,
                 &b.event_id,
                 &b.input,
+                &b.title,
             ))
         });
-        let window = window.as_secs() as i64;
+        let window = |rule: usize| {
+            rules.rules()[rule]
+                .info
+                .dedup_window
+                .unwrap_or(window)
+                .as_secs() as i64
+        };
         let mut groups: Vec<Vec<Sighting>> = Vec::new();
         for s in sightings {
             let joins = groups.last().is_some_and(|g| {
@@ -174,7 +195,7 @@ impl Alerts {
                 first.rule == s.rule
                     && first.key == s.key
                     && match (first.at, s.at) {
-                        (Some(a), Some(b)) => b - a <= window,
+                        (Some(a), Some(b)) => b - a <= window(s.rule),
                         (None, None) => true,
                         _ => false,
                     }
@@ -205,7 +226,10 @@ impl Alerts {
                 let alert = json!({
                     "rule": info.id.as_ref(),
                     "severity": info.severity.map(|s| s.as_str()),
-                    "title": format!("{headline}: {what} by {actor} in {account} {region}"),
+                    "title": match &first.title {
+                        Some(title) => title.clone(),
+                        None => format!("{headline}: {what} by {actor} in {account} {region}"),
+                    },
                     "description": info.description,
                     "tags": info.tags,
                     "techniques": info.techniques,
