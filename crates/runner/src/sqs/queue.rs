@@ -312,6 +312,10 @@ async fn receive(
             Ok(out) => {
                 failures = 0;
                 let messages = out.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    // Nothing waiting: the queue is not behind.
+                    shared.stats.queue_lag_ms.store(0, Ordering::Relaxed);
+                }
                 if messages.is_empty() && wait < Duration::from_secs(1) {
                     // No long poll (--receive-wait 0): an empty queue must
                     // not become a stream of requests.
