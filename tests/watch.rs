@@ -1391,3 +1391,38 @@ fn sigterm_while_the_queue_endpoint_does_not_answer_stops_the_watch() {
     let status = watch.stop();
     assert!(status.success(), "{status:?}\n{}", watch.log());
 }
+
+#[test]
+fn sigterm_while_the_rules_compile_stops_the_watch_as_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    // Enough rules that compiling them takes a while in any build.
+    let text: String = (0..40_000)
+        .map(|i| format!("when eventName == \"CreateUser\" and userIdentity.userName == \"u{i}\" set xteam = \"t{i}\"\n"))
+        .collect();
+    std::fs::write(rules.join("many.rules"), text).unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let log = dir.path().join("stderr");
+    let mut child = ctrules()
+        .args([
+            "watch",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .args(["--output", dir.path().join("out").to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status:?}\n{text}");
+    assert!(text.contains("ctrules watch:"), "the summary: {text}");
+}

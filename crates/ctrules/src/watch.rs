@@ -20,6 +20,13 @@ pub fn watch(args: &WatchArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let stop = match Stop::on_signals() {
+        Ok(stop) => stop,
+        Err(e) => {
+            errln!("error: cannot watch for signals: {e}");
+            return exit::USAGE;
+        }
+    };
     let color = std::io::stderr().is_terminal();
     let rules = match ReloadingRules::load(&run.rules, &run.geoip, &run.disable) {
         Ok((rules, loaded)) => {
@@ -122,7 +129,7 @@ pub fn watch(args: &WatchArgs) -> i32 {
         WatchEvent::StaleRemoved(_) => {}
     }
     });
-    let outcome = ctrules_runner::watch::watch(&plan, rules, events, Arc::new(Stop::default()));
+    let outcome = ctrules_runner::watch::watch(&plan, rules, events, stop);
     let WatchOutcome {
         summary,
         handed_back,

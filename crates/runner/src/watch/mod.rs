@@ -107,13 +107,25 @@ pub struct WatchOutcome {
     pub handed_back: usize,
 }
 
-/// Whether a stop was asked for, and when.
+/// Whether a stop was asked for.
 #[derive(Default)]
 pub struct Stop {
-    requested: AtomicBool,
+    requested: Arc<AtomicBool>,
 }
 
 impl Stop {
+    /// A stop that SIGINT and SIGTERM request from now on: set up before
+    /// the rules compile, so that a signal then stops the watch as soon as
+    /// it starts rather than killing the process.
+    pub fn on_signals() -> std::io::Result<Arc<Stop>> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let stop = Stop::default();
+        for signal in [SIGINT, SIGTERM] {
+            signal_hook::flag::register(signal, stop.requested.clone())?;
+        }
+        Ok(Arc::new(stop))
+    }
+
     pub fn requested(&self) -> bool {
         self.requested.load(Ordering::Relaxed)
     }
@@ -353,13 +365,17 @@ fn signals(reload: mpsc::Sender<Wake>, stop: Arc<Stop>, events: &Events) -> std:
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
+            // Counted here: `stop` may be requested already (a signal
+            // while the rules compiled, through `Stop::on_signals`).
+            let mut stops = 0;
             for signal in signals.forever() {
                 if signal == SIGHUP {
                     events(WatchEvent::Note("SIGHUP: reloading the rules"));
                     let _ = reload.send(Wake::Force);
-                } else if stop.requested() {
+                } else if stops > 0 {
                     crate::inflight::abandon(signal);
                 } else {
+                    stops += 1;
                     stop.request();
                 }
             }
