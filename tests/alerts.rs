@@ -515,7 +515,7 @@ fn alerts_carry_the_rules_references_and_can_be_ocsf_detection_findings() {
     assert_eq!(finding["count"], 2);
     assert_eq!(finding["finding_info"]["analytic"]["uid"], "root-activity");
     assert_eq!(
-        finding["finding_info"]["attacks"][0]["technique"]["uid"],
+        finding["finding_info"]["attacks"][0]["sub_technique"]["uid"],
         "T1078.004"
     );
     assert_eq!(finding["finding_info"]["first_seen_time"], 1722506400000i64);
@@ -624,4 +624,171 @@ rule iam-by-event {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(alerts_of(&again), got);
+}
+
+/// A log file whose records are given as raw JSON text (numbers beyond a
+/// double's range, offsets in times), gzipped.
+fn raw_file(records: &[String]) -> Vec<u8> {
+    gzip(format!("{{\"Records\":[{}]}}", records.join(",")).as_bytes())
+}
+
+#[test]
+fn a_match_always_raises_its_alert_and_a_failed_file_raises_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    // A field no rule reads holds a number beyond a double's range: the
+    // record is written (it matched), and its alert must be there too.
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let odd = format!(
+        r#"{{"eventVersion":"1.08","eventID":"big","eventTime":"2024-08-01T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"DeleteUser","recipientAccountId":"111122223333","userIdentity":{{"type":"IAMUser","userName":"alice","arn":"arn:aws:iam::111122223333:user/alice"}},"tlsDetails":{{"n":1e400,"deep":{deep}}}}}"#
+    );
+    std::fs::write(input.join("a.json.gz"), raw_file(&[odd])).unwrap();
+    // A truncated file: it fails, has no output, and must raise no alert.
+    let whole = records_file(
+        &(0..300)
+            .map(|i| {
+                record(
+                    &format!("t{i}"),
+                    "2024-08-01T11:00:00Z",
+                    "bob",
+                    "iam.amazonaws.com",
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    std::fs::write(input.join("b.json.gz"), &whole[..whole.len() / 2]).unwrap();
+    let alerts = dir.path().join("alerts.ndjson");
+    let out = run_alerts(&rules, &input, &dir.path().join("out"), &alerts, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let got = alerts_of(&alerts);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["eventID"], "big");
+    assert_eq!(got[0]["actor"]["name"], "alice");
+}
+
+#[test]
+fn two_runs_in_one_second_write_two_alerts_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("a.json.gz"),
+        records_file(&[record(
+            "a1",
+            "2024-08-01T10:00:00Z",
+            "alice",
+            "iam.amazonaws.com",
+        )]),
+    )
+    .unwrap();
+    let folder = dir.path().join("alerts/");
+    for out in ["o1", "o2"] {
+        let run = run_alerts(&rules, &input, &dir.path().join(out), &folder, &[]);
+        assert!(run.status.success(), "{}", text(&run));
+    }
+    assert_eq!(files_under(&folder).len(), 2);
+}
+
+#[test]
+fn times_with_offsets_are_ordered_as_instants_and_ocsf_always_has_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let at = |id: &str, time: &str| {
+        let mut r = record(id, time, "alice", "iam.amazonaws.com");
+        if time.is_empty() {
+            r.as_object_mut().unwrap().remove("eventTime");
+        }
+        serde_json::to_string(&r).unwrap()
+    };
+    // 10:30 UTC written with an offset, and 10:00 UTC: 10:00 comes first.
+    std::fs::write(
+        input.join("a.json.gz"),
+        raw_file(&[
+            at("later", "2024-08-01T15:30:00+05:00"),
+            at("earlier", "2024-08-01T10:00:00Z"),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(input.join("b.json.gz"), raw_file(&[at("untimed", "")])).unwrap();
+    let alerts = dir.path().join("alerts.ndjson");
+    let out = run_alerts(
+        &rules,
+        &input,
+        &dir.path().join("out"),
+        &alerts,
+        &["--alert-format", "ocsf"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let got = alerts_of(&alerts);
+    let timed = got.iter().find(|f| f["count"] == 2).unwrap();
+    assert_eq!(timed["unmapped"]["eventID"], "earlier");
+    assert_eq!(timed["unmapped"]["lastSeen"], "2024-08-01T15:30:00+05:00");
+    for finding in &got {
+        assert!(finding["time"].as_i64().is_some(), "{finding}");
+        assert_ne!(finding["cloud"]["region"], "?");
+    }
+}
+
+#[test]
+fn the_rules_version_field_replaces_one_already_in_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let mut r = record("a1", "2024-08-01T10:00:00Z", "alice", "iam.amazonaws.com");
+    r["xrulesversion"] = json!("an-older-one");
+    std::fs::write(input.join("a.json.gz"), records_file(&[r])).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = ctrules()
+        .args([
+            "run",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .args([
+            "--output",
+            out_dir.to_str().unwrap(),
+            "--add-fields",
+            "version",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let line = gunzip(&std::fs::read(out_dir.join("a.json.gz")).unwrap());
+    assert_eq!(line.matches("\"xrulesversion\"").count(), 1, "{line}");
+    assert!(!line.contains("an-older-one"), "{line}");
+}
+
+#[test]
+fn the_same_rules_directory_given_twice_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let out = ctrules()
+        .args([
+            "run",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--rules",
+            rules.join("d.rules").to_str().unwrap(),
+        ])
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            dir.path().join("o").to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
 }

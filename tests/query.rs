@@ -586,3 +586,97 @@ fn records_of(n: usize) -> Vec<Value> {
         .map(|i| json!({"eventVersion": "1.08", "eventID": format!("x{i}"), "eventName": "X"}))
         .collect()
 }
+
+#[test]
+fn a_very_wide_value_in_a_table_does_not_stop_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = json!({"eventVersion": "1.08", "eventID": "w", "eventName": "X"});
+    r["requestParameters"] = json!({"blob": "x".repeat(70_000)});
+    std::fs::write(dir.path().join("a.json.gz"), records_file(&[r])).unwrap();
+    let out = query(
+        dir.path(),
+        &[
+            "--select",
+            "eventID,requestParameters.blob",
+            "--format",
+            "table",
+        ],
+    );
+    let table = ok(&out);
+    assert!(table.lines().nth(2).unwrap().ends_with(&"x".repeat(70_000)));
+}
+
+#[test]
+fn groups_are_told_apart_by_type_and_sorting_takes_any_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = [
+        json!(1),
+        json!("1"),
+        json!(null),
+        json!(""),
+        json!(true),
+        json!("true"),
+        json!(2),
+        json!(9007199254740993u64),
+        json!(9007199254740992u64),
+    ];
+    let recs: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut r =
+                json!({"eventVersion": "1.08", "eventID": format!("v{i}"), "eventName": "X"});
+            if !v.is_null() {
+                r["errorCode"] = v.clone();
+            }
+            r
+        })
+        .collect();
+    std::fs::write(dir.path().join("a.json.gz"), records_file(&recs)).unwrap();
+    let groups = ndjson(&ok(&query(dir.path(), &["--count-by", "errorCode"])));
+    assert_eq!(groups.len(), values.len(), "{groups:?}");
+    // Numbers (exactly, even past 2^53), then strings, then booleans, then none.
+    let csv = ok(&query(
+        dir.path(),
+        &[
+            "--select",
+            "eventID",
+            "--sort",
+            "errorCode",
+            "--format",
+            "csv",
+        ],
+    ));
+    let order: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(
+        order,
+        ["v0", "v6", "v8", "v7", "v3", "v1", "v5", "v4", "v2"]
+    );
+}
+
+#[test]
+fn rejected_records_are_named_and_a_closed_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.ndjson"),
+        "{\"eventVersion\":\"1.08\",\"eventID\":\"ok\",\"eventName\":\"X\"}\n{\"eventID\": oops}\n",
+    )
+    .unwrap();
+    let out = query(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("a.ndjson: line 2"), "{stderr}");
+    assert_eq!(ndjson(&String::from_utf8_lossy(&out.stdout)).len(), 1);
+    // Standard output closed (`>&-`): an error, not an empty answer.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec \"$0\" query --input '{}' >&-",
+            dir.path().display()
+        ))
+        .arg(bin())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+}

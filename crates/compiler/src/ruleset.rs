@@ -9,7 +9,7 @@ use crate::actions::CompiledAction;
 use crate::actions::CompiledAction::{Set, SetPriority};
 use crate::condition::{Cond, Matcher, Ordering, Scalar};
 use crate::term::Scope;
-use ctrules_core::enrichment::{RULES_FIELD, TAGS_FIELD};
+use ctrules_core::enrichment::{RULES_FIELD, TAGS_FIELD, VERSION_FIELD};
 use ctrules_core::path::member;
 use ctrules_core::{Enrichment, FieldPath, FieldSet};
 use ctrules_lang::ast::Priority;
@@ -101,8 +101,16 @@ impl RuleSet {
                 _ => None,
             });
         fields_read.extend(written);
-        fields_read
-            .extend(["eventName", "eventSource", TAGS_FIELD, RULES_FIELD].map(str::to_owned));
+        fields_read.extend(
+            [
+                "eventName",
+                "eventSource",
+                TAGS_FIELD,
+                RULES_FIELD,
+                VERSION_FIELD,
+            ]
+            .map(str::to_owned),
+        );
         let mut set = RuleSet {
             rules,
             always: Vec::new(),

@@ -26,6 +26,8 @@ pub struct Enrichment {
 pub const TAGS_FIELD: &str = "xtags";
 /// The field that lists the ids of the rules that matched.
 pub const RULES_FIELD: &str = "xrules";
+/// The field that names the rules version (`--add-fields version`).
+pub const VERSION_FIELD: &str = "xrulesversion";
 
 impl Enrichment {
     pub fn clear(&mut self) {

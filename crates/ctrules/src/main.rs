@@ -164,9 +164,9 @@ pub struct QueryArgs {
     #[arg(long)]
     pub input: String,
     /// Rules whose lists, macros, tables, schedules and calendars the
-    /// query may use (their rules are not run).
+    /// query may use (their rules are not run); repeatable.
     #[arg(long, value_name = "DIR")]
-    pub rules: Option<PathBuf>,
+    pub rules: Vec<PathBuf>,
     /// A MaxMind database for `geoip(...)` (repeatable).
     #[arg(long, value_name = "FILE")]
     pub geoip: Vec<PathBuf>,

@@ -48,6 +48,9 @@ pub fn query(args: &QueryArgs) -> i32 {
 }
 
 fn run(args: &QueryArgs) -> Result<i32, String> {
+    if ctrules_runner::run::STDOUT_CLOSED_AT_START.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err("standard output is closed; nothing was read".into());
+    }
     let terminal = std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if terminal {
         QueryFormat::Table
@@ -101,8 +104,7 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
         });
         terms.len() - 1
     });
-    let rules: Vec<_> = args.rules.iter().cloned().collect();
-    let query = match compile_query(&rules, &args.geoip, args.condition.as_deref(), &terms) {
+    let query = match compile_query(&args.rules, &args.geoip, args.condition.as_deref(), &terms) {
         Ok(query) => query,
         Err(QueryError::Unreadable(e)) => return Err(e),
         Err(QueryError::Invalid(diagnostics)) => {
@@ -194,7 +196,12 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
                 }
                 matched += 1;
                 if !count_by.is_empty() {
-                    let key: Vec<String> = hit.values[..count_by.len()].iter().map(cell).collect();
+                    // By the JSON text: `1` and `"1"`, `null` and `""`
+                    // are different groups.
+                    let key: Vec<String> = hit.values[..count_by.len()]
+                        .iter()
+                        .map(Value::to_string)
+                        .collect();
                     let entry = groups
                         .entry(key)
                         .or_insert_with(|| (hit.values[..count_by.len()].to_vec(), 0));
@@ -269,6 +276,15 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
     for (name, e) in &scanned.failed {
         errln!("error: {name}: {e}");
     }
+    for (name, e) in &scanned.record_errors {
+        errln!("error: {name}: {e}");
+    }
+    if scanned.rejected > scanned.record_errors.len() as u64 {
+        errln!(
+            "error: and {} more records that could not be read",
+            scanned.rejected - scanned.record_errors.len() as u64
+        );
+    }
     if !args.quiet {
         let failed = match scanned.failed.len() {
             0 => String::new(),
@@ -334,18 +350,34 @@ fn cell(value: &Value) -> String {
 }
 
 /// Values in order: strings by text, numbers by value, nothing last.
+/// Values in order: numbers (by value; whole numbers exactly), then
+/// strings (by text), then booleans, then arrays and objects (by their
+/// JSON text), and nothing last. One total order, whatever the mix.
 fn compare_values(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Number(_) => 0,
+            Value::String(_) => 1,
+            Value::Bool(_) => 2,
+            Value::Array(_) | Value::Object(_) => 3,
+            Value::Null => 4,
+        }
+    }
     match (a, b) {
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Null, _) => Ordering::Greater,
-        (_, Value::Null) => Ordering::Less,
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .partial_cmp(&y.as_f64().unwrap_or(0.0))
-            .unwrap_or(Ordering::Equal),
+        (Value::Number(x), Value::Number(y)) => {
+            match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y), _, _) => x.cmp(&y),
+                (_, _, Some(x), Some(y)) => x.cmp(&y),
+                _ => x
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    .total_cmp(&y.as_f64().unwrap_or(0.0)),
+            }
+        }
         (Value::String(x), Value::String(y)) => x.cmp(y),
-        _ => cell(a).cmp(&cell(b)),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ if rank(a) != rank(b) => rank(a).cmp(&rank(b)),
+        _ => a.to_string().cmp(&b.to_string()),
     }
 }
 
@@ -514,7 +546,11 @@ fn write_table(
         let padded: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            // By hand: `{:<w$}` refuses widths past 65,535.
+            .map(|(c, w)| {
+                let pad = w.saturating_sub(c.chars().count());
+                format!("{c}{}", " ".repeat(pad))
+            })
             .collect();
         writeln!(out, "{}", padded.join("  ").trim_end())
     };

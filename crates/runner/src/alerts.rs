@@ -74,8 +74,10 @@ struct Sighting {
     /// Seconds since 1970, when the event time reads as one.
     at: Option<i64>,
     event_id: Option<String>,
-    actor: Value,
-    summary: Value,
+    /// The actor and the summary as JSON text: a few hundred bytes each,
+    /// where maps of values would take several times that per match.
+    actor: Box<str>,
+    summary: Box<str>,
     input: String,
 }
 
@@ -100,7 +102,18 @@ const SUMMARY_FIELDS: [&str; 8] = [
 impl Alerts {
     /// Notes the matches in `matched` (indexes into `rules`) of the record
     /// `raw`, read from `input`, for the rules that have a severity.
-    pub fn sighted(&self, rules: &RuleSet, matched: &[usize], raw: &[u8], input: &str) {
+    /// `projected` is the record as the reader parsed it for the rules:
+    /// the fallback when the whole record does not parse as a `Value` (a
+    /// number beyond a double's range, nesting deeper than serde_json takes,
+    /// in a field no rule reads): a match never goes without its alert.
+    pub fn sighted(
+        &self,
+        rules: &RuleSet,
+        matched: &[usize],
+        raw: &[u8],
+        projected: &Value,
+        input: &str,
+    ) {
         let alerting: Vec<usize> = matched
             .iter()
             .copied()
@@ -109,10 +122,24 @@ impl Alerts {
         if alerting.is_empty() {
             return;
         }
-        // The reader checked the record; it parses.
-        let Ok(record) = serde_json::from_slice::<Value>(raw) else {
-            return;
-        };
+        let record = serde_json::from_slice::<Value>(raw)
+            .or_else(|_| {
+                static ALERT_FIELDS: std::sync::OnceLock<ctrules_core::reader::FieldSet> =
+                    std::sync::OnceLock::new();
+                let fields = ALERT_FIELDS.get_or_init(|| {
+                    ctrules_core::reader::FieldSet::new(SUMMARY_FIELDS.iter().chain(&[
+                        "eventTime",
+                        "eventID",
+                        "userIdentity",
+                        "requestParameters",
+                        "responseElements",
+                        "resources",
+                        "additionalEventData",
+                    ]))
+                });
+                ctrules_core::reader::parse_projected(raw, Some(fields))
+            })
+            .unwrap_or_else(|_| projected.clone());
         let text = |k: &str| {
             record
                 .get(k)
@@ -159,11 +186,23 @@ impl Alerts {
                     .get("eventID")
                     .and_then(Value::as_str)
                     .map(str::to_string),
-                actor: actor.to_value(),
-                summary: Value::Object(summary.clone()),
+                actor: actor.to_value().to_string().into(),
+                summary: Value::Object(summary.clone()).to_string().into(),
                 input: input.to_string(),
             });
         }
+    }
+
+    /// Takes the sightings of `other` (one input's, once it is done).
+    pub fn absorb(&self, other: Alerts) {
+        let theirs = other
+            .sightings
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        self.sightings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(theirs);
     }
 
     /// The alerts, grouped within `window` (or a rule's own `dedup_window`),
@@ -171,15 +210,29 @@ impl Alerts {
     pub fn grouped(&self, rules: &RuleSet, window: Duration) -> Vec<Value> {
         let mut sightings =
             std::mem::take(&mut *self.sightings.lock().unwrap_or_else(|e| e.into_inner()));
+        // By the instant first (`+05:00` and `Z` times in one order), the
+        // text after: times that do not read as one come last.
         sightings.sort_by(|a, b| {
-            (a.rule, &a.key, &a.time, &a.event_id, &a.input, &a.title).cmp(&(
-                b.rule,
-                &b.key,
-                &b.time,
-                &b.event_id,
-                &b.input,
-                &b.title,
-            ))
+            (
+                a.rule,
+                &a.key,
+                a.at.is_none(),
+                a.at,
+                &a.time,
+                &a.event_id,
+                &a.input,
+                &a.title,
+            )
+                .cmp(&(
+                    b.rule,
+                    &b.key,
+                    b.at.is_none(),
+                    b.at,
+                    &b.time,
+                    &b.event_id,
+                    &b.input,
+                    &b.title,
+                ))
         });
         let window = |rule: usize| {
             rules.rules()[rule]
@@ -211,15 +264,17 @@ impl Alerts {
                 let first = &g[0];
                 let last = &g[g.len() - 1];
                 let info = &rules.rules()[first.rule].info;
-                let summary = &first.summary;
-                let actor = first.actor["name"]
+                let summary: Value = serde_json::from_str(&first.summary).unwrap_or_default();
+                let first_actor: Value = serde_json::from_str(&first.actor).unwrap_or_default();
+                let summary = &summary;
+                let actor = first_actor["name"]
                     .as_str()
-                    .or(first.actor["type"].as_str())
+                    .or(first_actor["type"].as_str())
                     .unwrap_or("someone");
                 let what = summary["eventName"].as_str().unwrap_or("an event");
                 let account = summary["recipientAccountId"]
                     .as_str()
-                    .or(first.actor["account"].as_str())
+                    .or(first_actor["account"].as_str())
                     .unwrap_or("?");
                 let region = summary["awsRegion"].as_str().unwrap_or("?");
                 let headline = info.description.as_deref().unwrap_or(&info.id);
@@ -240,7 +295,7 @@ impl Alerts {
                     "lastSeen": last.time,
                     "account": account,
                     "region": region,
-                    "actor": first.actor,
+                    "actor": first_actor,
                     "eventTime": first.time,
                     "eventID": first.event_id,
                     "eventIDs": g.iter().filter_map(|s| s.event_id.as_deref()).take(MAX_EVENT_IDS).collect::<Vec<_>>(),
@@ -284,14 +339,35 @@ pub fn ocsf(alert: &Value) -> Value {
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.timestamp_millis())
     };
+    // `T1078.004` is sub-technique 004 of technique T1078.
     let attacks: Vec<Value> = alert["techniques"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .map(|t| json!({"technique": {"uid": t}}))
+        .map(|t| match t.split_once('.') {
+            Some((technique, _)) => {
+                json!({"technique": {"uid": technique}, "sub_technique": {"uid": t}})
+            }
+            None => json!({"technique": {"uid": t}}),
+        })
         .collect();
+    // `time` is required: the first sighting's, else when the alert is made.
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    };
+    let known = |v: &Value| match v.as_str() {
+        Some("?") | Some("") => Value::Null,
+        _ => v.clone(),
+    };
     let rule = alert["rule"].as_str().unwrap_or("");
+    let uid = format!(
+        "{rule}|{}|{}",
+        alert["dedup"].as_str().unwrap_or(""),
+        alert["firstSeen"].as_str().unwrap_or("")
+    );
     json!({
         "class_uid": 2004,
         "class_name": "Detection Finding",
@@ -305,16 +381,16 @@ pub fn ocsf(alert: &Value) -> Value {
         "severity": severity_name,
         "status_id": 1,
         "status": "New",
-        "time": millis("firstSeen"),
+        "time": millis("firstSeen").unwrap_or_else(now),
         "count": alert["count"],
         "message": alert["title"],
         "metadata": {
             "version": "1.1.0",
             "product": {"name": "ctrules", "vendor_name": "ctrules"},
-            "uid": alert["dedup"],
+            "uid": uid,
         },
         "finding_info": {
-            "uid": format!("{rule}|{}|{}", alert["dedup"].as_str().unwrap_or(""), alert["firstSeen"].as_str().unwrap_or("")),
+            "uid": uid,
             "title": alert["title"],
             "desc": alert["description"],
             "first_seen_time": millis("firstSeen"),
@@ -325,8 +401,8 @@ pub fn ocsf(alert: &Value) -> Value {
         },
         "cloud": {
             "provider": "AWS",
-            "region": alert["region"],
-            "account": {"uid": alert["account"], "type_id": 10, "type": "AWS Account"},
+            "region": known(&alert["region"]),
+            "account": {"uid": known(&alert["account"]), "type_id": 10, "type": "AWS Account"},
         },
         "actor": {"user": {
             "name": alert["actor"]["name"],
@@ -357,12 +433,15 @@ pub fn ndjson(alerts: &[Value]) -> Vec<u8> {
     out
 }
 
-/// The name of a run's alerts file in a directory or under a prefix.
+/// The name of a run's alerts file in a directory or under a prefix:
+/// the time to the nanosecond, the rules version and the process, so two
+/// runs (in one second, on one machine or several) never take one name.
 pub fn file_name(started: std::time::SystemTime, rules_version: &str) -> String {
     let t = chrono::DateTime::<chrono::Utc>::from(started);
     format!(
-        "alerts-{}-{rules_version}.ndjson",
-        t.format("%Y%m%dT%H%M%SZ")
+        "alerts-{}-{rules_version}-{}.ndjson",
+        t.format("%Y%m%dT%H%M%S%.9fZ"),
+        std::process::id()
     )
 }
 

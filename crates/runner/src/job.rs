@@ -88,14 +88,15 @@ pub fn run_job(job: Job, open: Open, cx: &Context<'_>) -> (FileReport, Spill) {
     report.bytes_in = job.size;
     report.rules_version = cx.rules.version().to_string();
     let mut spill = Spill::new();
-    // A watch gathers each input's sightings apart, to write them with it.
-    let per_input = match cx.alerts {
-        Some(AlertMode::PerInput(to)) => Some((to, Alerts::default())),
-        _ => None,
-    };
+    // Each input's sightings are gathered apart, and count only when the
+    // input is done: a file that fails half-way raises no alert (its rerun
+    // will). A watch writes them with the input; a run keeps them for its end.
+    let mode = cx.alerts;
+    let rules = cx.rules;
+    let own = mode.map(|_| Alerts::default());
     let local_cx;
-    let cx = match &per_input {
-        Some((_, alerts)) => {
+    let cx = match &own {
+        Some(alerts) => {
             local_cx = Context {
                 alerts: Some(AlertMode::Run(alerts)),
                 ..*cx
@@ -105,9 +106,15 @@ pub fn run_job(job: Job, open: Open, cx: &Context<'_>) -> (FileReport, Spill) {
         None => cx,
     };
     let mut outcome = open().and_then(|reader| write(reader, &job, cx, &mut report, &mut spill));
-    if let (Ok(None), Some((to, alerts))) = (&outcome, &per_input) {
-        if let Err(e) = to.write(&job, cx.rules, alerts) {
-            outcome = Err(e);
+    if let (Ok(None), Some(alerts)) = (&outcome, own) {
+        match mode {
+            Some(AlertMode::PerInput(to)) => {
+                if let Err(e) = to.write(&job, rules, &alerts) {
+                    outcome = Err(e);
+                }
+            }
+            Some(AlertMode::Run(all)) => all.absorb(alerts),
+            None => {}
         }
     }
     match outcome {
@@ -227,7 +234,7 @@ pub fn evaluate_into(
         }
         if let Some(AlertMode::Run(alerts)) = cx.alerts {
             if !eval.matched.is_empty() {
-                alerts.sighted(rules, &eval.matched, record.raw, &input);
+                alerts.sighted(rules, &eval.matched, record.raw, record.value, &input);
             }
         }
         if eval.enrichment.drop {

@@ -129,8 +129,7 @@ pub struct Added {
     pub version: bool,
 }
 
-/// The field that names the rules version, with `--add-fields version`.
-pub const VERSION_FIELD: &str = "xrulesversion";
+pub use ctrules_core::enrichment::VERSION_FIELD;
 
 impl Default for Added {
     fn default() -> Added {

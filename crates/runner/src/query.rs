@@ -215,13 +215,18 @@ pub struct Scanned {
     pub hits: u64,
     /// Inputs that could not be read, and why.
     pub failed: Vec<(String, JobError)>,
-    /// Records that could not be used, counted.
+    /// Records that could not be used, counted, and the first of them
+    /// named with their file, place and cause.
     pub rejected: u64,
+    pub record_errors: Vec<(String, ctrules_core::RecordError)>,
 }
+
+/// Rejected records named in full; past this, only counted.
+const MAX_RECORD_ERRORS: usize = 100;
 
 impl Query {
     /// The matches of one input (evaluated with this query's rules).
-    fn scan_one(&self, reader: Box<dyn Read + '_>) -> Result<(Vec<Hit>, u64, u64), JobError> {
+    fn scan_one(&self, reader: Box<dyn Read + '_>) -> Result<(Vec<Hit>, ScanCounts), JobError> {
         let mut eval = Evaluation::default();
         let mut hits = Vec::new();
         let options = ReadOptions {
@@ -250,8 +255,22 @@ impl Query {
             Ok(())
         })
         .map_err(|e| JobError::new(Stage::Read, false, e.to_string()))?;
-        Ok((hits, outcome.records + outcome.rejected, outcome.rejected))
+        Ok((
+            hits,
+            ScanCounts {
+                events: outcome.records + outcome.rejected,
+                rejected: outcome.rejected,
+                errors: outcome.record_errors,
+            },
+        ))
     }
+}
+
+/// What reading one input counted.
+struct ScanCounts {
+    events: u64,
+    rejected: u64,
+    errors: Vec<ctrules_core::RecordError>,
 }
 
 /// Where a query reads from.
@@ -345,9 +364,14 @@ pub fn scan(
         for ((name, _, _), result) in chunk.iter().zip(results) {
             scanned.files += 1;
             match result {
-                Ok((hits, events, rejected)) => {
-                    scanned.events += events;
-                    scanned.rejected += rejected;
+                Ok((hits, counts)) => {
+                    scanned.events += counts.events;
+                    scanned.rejected += counts.rejected;
+                    for e in counts.errors {
+                        if scanned.record_errors.len() < MAX_RECORD_ERRORS {
+                            scanned.record_errors.push((name.clone(), e));
+                        }
+                    }
                     scanned.hits += hits.len() as u64;
                     if each(name, hits).is_break() {
                         return Ok(scanned);

@@ -51,7 +51,13 @@ pub fn options(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<Options, String> 
 /// problem, the message.
 pub fn read(paths: &[PathBuf], geoip: &[PathBuf]) -> Result<(Vec<Source>, Options), String> {
     let options = options(paths, geoip)?;
-    let sources = read_rules(paths).map_err(|e| format!("rules {e}"))?;
+    let mut sources = read_rules(paths).map_err(|e| format!("rules {e}"))?;
+    // One file reached twice (a directory given twice, or a file and the
+    // directory that holds it) is one file, not every rule twice.
+    let mut seen = std::collections::HashSet::new();
+    sources.retain(|s| {
+        seen.insert(std::fs::canonicalize(s.name()).unwrap_or_else(|_| PathBuf::from(s.name())))
+    });
     Ok((sources, options))
 }
 

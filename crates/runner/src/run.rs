@@ -109,6 +109,13 @@ pub fn run(
                     )));
                 }
             }
+            if let Some(AlertsTo::S3(to)) = &plan.alerts {
+                if to.bucket == source.bucket && to.prefix.starts_with(&source.prefix) {
+                    return Err(RunError::Usage(format!(
+                        "--alerts {to} is inside the input {source}: the alerts would be read back as logs; choose a prefix outside the input"
+                    )));
+                }
+            }
             refuse_side_files(plan, &[])?;
             let objects = Arc::new(ObjectRun {
                 client,

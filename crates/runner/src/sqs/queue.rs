@@ -520,6 +520,14 @@ async fn process_object(
             );
         }
     }
+    if let Some(crate::alerts::AlertsTo::S3(alerts)) = shared.alerts.as_ref().map(|a| &a.to) {
+        if alerts.holds(&object.bucket, &object.key) {
+            return FileReport::skipped(
+                name,
+                "under the alerts prefix: ctrules's own alerts are never read back",
+            );
+        }
+    }
     if let Some(why) = not_read(&object.key, object.size) {
         return FileReport::skipped(name, why);
     }
