@@ -680,3 +680,23 @@ fn rejected_records_are_named_and_a_closed_output_is_refused() {
         .unwrap();
     assert_eq!(status.code(), Some(2));
 }
+
+#[test]
+fn a_limit_stops_reading_inside_a_large_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("big.json.gz"),
+        records_file(&records_of(20_000)),
+    )
+    .unwrap();
+    let out = query(dir.path(), &["--limit", "3"]);
+    assert_eq!(ndjson(&ok(&out)).len(), 3);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let events: u64 = stderr
+        .split("files, ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(events < 20_000, "read every record for 3 matches: {stderr}");
+}

@@ -144,6 +144,9 @@ fn run(args: &QueryArgs) -> Result<i32, String> {
         jobs: args
             .jobs
             .map_or_else(ctrules_runner::Plan::default_jobs, usize::from),
+        cap_per_input: args
+            .limit
+            .filter(|_| sort.is_none() && count_by.is_empty() && cutoff.is_none()),
     };
     // A time, not text: `2024-08-01T12:00:00+05:00` is compared as the
     // instant it names, and what is not a time is not within the period.

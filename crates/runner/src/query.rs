@@ -226,14 +226,23 @@ const MAX_RECORD_ERRORS: usize = 100;
 
 impl Query {
     /// The matches of one input (evaluated with this query's rules).
-    fn scan_one(&self, reader: Box<dyn Read + '_>) -> Result<(Vec<Hit>, ScanCounts), JobError> {
+    /// The matches of one input; with `cap`, reading stops once there are
+    /// that many (`--limit` without `--sort`: no more is needed, nor held).
+    fn scan_one(
+        &self,
+        reader: Box<dyn Read + '_>,
+        cap: Option<u64>,
+    ) -> Result<(Vec<Hit>, ScanCounts), JobError> {
         let mut eval = Evaluation::default();
         let mut hits = Vec::new();
+        let mut seen = 0u64;
+        let mut capped = false;
         let options = ReadOptions {
             fields: Some(self.rules.record_fields()),
             ..ReadOptions::default()
         };
         let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {
+            seen += 1;
             self.rules.evaluate(record.value, &mut eval);
             if !eval.matched.is_empty() {
                 let fields = &eval.enrichment.fields;
@@ -251,10 +260,25 @@ impl Query {
                     raw: record.raw.to_vec(),
                     values,
                 });
+                if cap.is_some_and(|c| hits.len() as u64 >= c) {
+                    capped = true;
+                    return Err(std::io::Error::other("enough matches"));
+                }
             }
             Ok(())
-        })
-        .map_err(|e| JobError::new(Stage::Read, false, e.to_string()))?;
+        });
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(_) if capped => {
+                let counts = ScanCounts {
+                    events: seen,
+                    rejected: 0,
+                    errors: Vec::new(),
+                };
+                return Ok((hits, counts));
+            }
+            Err(e) => return Err(JobError::new(Stage::Read, false, e.to_string())),
+        };
         Ok((
             hits,
             ScanCounts {
@@ -282,6 +306,8 @@ pub struct ScanPlan {
     pub s3: S3Options,
     /// Inputs read at once.
     pub jobs: usize,
+    /// Matches worth reading in one input (`--limit` without `--sort`).
+    pub cap_per_input: Option<u64>,
 }
 
 /// One input to read: its name, and how to open it.
@@ -358,7 +384,7 @@ pub fn scan(
             use rayon::prelude::*;
             chunk
                 .par_iter()
-                .map(|(_, _, open)| open().and_then(|r| query.scan_one(r)))
+                .map(|(_, _, open)| open().and_then(|r| query.scan_one(r, plan.cap_per_input)))
                 .collect()
         });
         for ((name, _, _), result) in chunk.iter().zip(results) {
