@@ -528,7 +528,7 @@ pub(crate) fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), Run
         .chain(
             plan.never_replace
                 .iter()
-                .filter_map(|p| canonical(p).map(|c| (c, "the rules"))),
+                .filter_map(|p| canonical(p).map(|c| (c, "the rules or a GeoIP database"))),
         )
         .collect();
     let input_ids: HashSet<FileId> = inputs
@@ -554,7 +554,8 @@ pub(crate) fn refuse_side_files(plan: &Plan, inputs: &[Input]) -> Result<(), Run
         };
         if written.contains(&resolved) {
             return refuse(
-                "is named twice (--summary-json and --state): one would replace the other".into(),
+                "is named twice (--summary-json, --state, --alerts): one would replace the other"
+                    .into(),
             );
         }
         written.push(resolved.clone());
