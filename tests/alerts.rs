@@ -35,6 +35,17 @@ fn record(id: &str, time: &str, who: &str, source: &str) -> Value {
            "userIdentity": identity})
 }
 
+/// The detections in `dir/rules`, and `dir/in` holding one IAM change by
+/// alice: the rules and the input.
+fn one_iam_change(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let rules = write_rules(dir, "d.rules", DETECTIONS);
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let change = record("a1", "2024-08-01T10:00:00Z", "alice", "iam.amazonaws.com");
+    std::fs::write(input.join("a.json.gz"), records_file(&[change])).unwrap();
+    (rules, input)
+}
+
 fn alerts_of(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -223,19 +234,7 @@ fn the_alert_stream_is_the_same_whatever_the_number_of_jobs() {
 #[test]
 fn alerts_go_to_a_directory_and_standard_output_but_not_both_streams_to_one() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::write(
-        input.join("a.json.gz"),
-        records_file(&[record(
-            "a1",
-            "2024-08-01T10:00:00Z",
-            "alice",
-            "iam.amazonaws.com",
-        )]),
-    )
-    .unwrap();
+    let (rules, input) = one_iam_change(dir.path());
     let folder = dir.path().join("alerts/");
     let out = run_alerts(&rules, &input, &dir.path().join("out"), &folder, &[]);
     assert!(out.status.success(), "{}", text(&out));
@@ -671,19 +670,7 @@ fn a_match_always_raises_its_alert_and_a_failed_file_raises_none() {
 #[test]
 fn two_runs_in_one_second_write_two_alerts_files() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = write_rules(dir.path(), "d.rules", DETECTIONS);
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::write(
-        input.join("a.json.gz"),
-        records_file(&[record(
-            "a1",
-            "2024-08-01T10:00:00Z",
-            "alice",
-            "iam.amazonaws.com",
-        )]),
-    )
-    .unwrap();
+    let (rules, input) = one_iam_change(dir.path());
     let folder = dir.path().join("alerts/");
     for out in ["o1", "o2"] {
         let run = run_alerts(&rules, &input, &dir.path().join(out), &folder, &[]);

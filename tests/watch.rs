@@ -655,6 +655,29 @@ fn sns(message: &str) -> String {
     .to_string()
 }
 
+/// `count` log objects in the trail, `per` records each (ids `TAG{i}-{n}`),
+/// each announced on `queue` by an S3 event notification; their keys.
+fn notified_logs(
+    moto: &MotoServer,
+    queue: &str,
+    count: usize,
+    tag: &str,
+    per: usize,
+) -> Vec<String> {
+    let keys: Vec<String> = (0..count)
+        .map(|i| {
+            log_key(&format!(
+                "111122223333_CloudTrail_us-east-1_20240801T1200Z_{i:03}.json.gz"
+            ))
+        })
+        .collect();
+    for (i, key) in keys.iter().enumerate() {
+        put_log(moto, key, &records(&format!("{tag}{i}"), per));
+        moto.send_message(queue, &s3_event(TRAIL, key));
+    }
+    keys
+}
+
 fn watch_queue(moto: &MotoServer, queue: &str, summary: &Path, extra: &[&str]) -> Watch {
     let rules = repo().join("tests/fixtures/watch-rules");
     let endpoint = moto.endpoint();
@@ -826,17 +849,7 @@ fn three_workers_on_one_queue_write_each_of_500_outputs_once() {
     moto.create_bucket(TRAIL);
     moto.create_bucket(ENRICHED);
     let queue = moto.create_queue_with("many", json!({"VisibilityTimeout": "30"}));
-    let keys: Vec<String> = (0..500)
-        .map(|i| {
-            log_key(&format!(
-                "111122223333_CloudTrail_us-east-1_20240801T1200Z_{i:03}.json.gz"
-            ))
-        })
-        .collect();
-    for (i, key) in keys.iter().enumerate() {
-        put_log(&moto, key, &records(&format!("o{i}"), 2));
-        moto.send_message(&queue, &s3_event(TRAIL, key));
-    }
+    let keys = notified_logs(&moto, &queue, 500, "o", 2);
     let dir = tempfile::tempdir().unwrap();
     let summaries: Vec<PathBuf> = (0..3)
         .map(|i| dir.path().join(format!("s{i}.json")))
@@ -923,17 +936,7 @@ fn a_worker_killed_mid_stream_loses_nothing_once_another_takes_over() {
     moto.create_bucket(TRAIL);
     moto.create_bucket(ENRICHED);
     let queue = moto.create_queue_with("restart", json!({"VisibilityTimeout": "2"}));
-    let keys: Vec<String> = (0..60)
-        .map(|i| {
-            log_key(&format!(
-                "111122223333_CloudTrail_us-east-1_20240801T1200Z_{i:02}.json.gz"
-            ))
-        })
-        .collect();
-    for (i, key) in keys.iter().enumerate() {
-        put_log(&moto, key, &records(&format!("r{i}"), 2_000));
-        moto.send_message(&queue, &s3_event(TRAIL, key));
-    }
+    let keys = notified_logs(&moto, &queue, 60, "r", 2_000);
     let dir = tempfile::tempdir().unwrap();
     let first = watch_queue(
         &moto,
