@@ -204,6 +204,16 @@ struct Builder<'s> {
 
 /// The span of a pair without the whitespace and comments that pest's
 /// implicit skipping leaves at the end of rules ending in a repetition.
+/// `any` or `all`, where it stands.
+fn quantifier_of(part: &Pair<'_, Rule>) -> Spanned<Quantifier> {
+    let q = if part.as_str() == "any" {
+        Quantifier::Any
+    } else {
+        Quantifier::All
+    };
+    Spanned::new(q, span(part))
+}
+
 fn span(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.start() + tight_len(s.as_str()))
@@ -556,14 +566,7 @@ impl Builder<'_> {
         let (mut open, mut close) = (sp, sp);
         for part in pair.into_inner() {
             match part.as_rule() {
-                Rule::quantifier => {
-                    let q = if part.as_str() == "any" {
-                        Quantifier::Any
-                    } else {
-                        Quantifier::All
-                    };
-                    quantifier = Some(Spanned::new(q, span(&part)));
-                }
+                Rule::quantifier => quantifier = Some(quantifier_of(&part)),
                 Rule::bound => name = Some(spanned_str(part)),
                 Rule::term => over = Some(self.term(part)),
                 Rule::each_open => open = span(&part),
@@ -588,14 +591,7 @@ impl Builder<'_> {
         let mut kind = TestKind::Exists;
         for part in pair.into_inner() {
             match part.as_rule() {
-                Rule::quantifier => {
-                    let q = if part.as_str() == "any" {
-                        Quantifier::Any
-                    } else {
-                        Quantifier::All
-                    };
-                    quantifier = Some(Spanned::new(q, span(&part)));
-                }
+                Rule::quantifier => quantifier = Some(quantifier_of(&part)),
                 Rule::term => subject = Some(self.term(part)),
                 Rule::presence => {
                     kind = if part.as_str() == "exists" {

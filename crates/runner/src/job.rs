@@ -203,8 +203,14 @@ pub fn evaluate_into(
 ) -> Result<Option<String>, JobError> {
     let rules = cx.rules;
     let input = report.input.clone();
-    let version_field: std::sync::Arc<str> = std::sync::Arc::from(crate::plan::VERSION_FIELD);
-    let version = serde_json::Value::String(rules.version().to_string());
+    // `--add-fields version`: the field and its value, made once per input.
+    let version = cx.added.version.then(|| {
+        let field: std::sync::Arc<str> = std::sync::Arc::from(crate::plan::VERSION_FIELD);
+        (
+            field,
+            serde_json::Value::String(rules.version().to_string()),
+        )
+    });
     let mut eval = Evaluation::default();
     let mut records_out = 0u64;
     let mut dropped = 0u64;
@@ -221,16 +227,11 @@ pub fn evaluate_into(
         if !cx.added.tags {
             eval.enrichment.tags.clear();
         }
-        if cx.added.version
-            && !eval
-                .enrichment
-                .fields
-                .iter()
-                .any(|(name, _)| name.as_ref() == crate::plan::VERSION_FIELD)
-        {
-            eval.enrichment
-                .fields
-                .push((version_field.clone(), version.clone()));
+        if let Some(version) = &version {
+            let fields = &mut eval.enrichment.fields;
+            if !fields.iter().any(|(name, _)| *name == version.0) {
+                fields.push(version.clone());
+            }
         }
         if let Some(AlertMode::Run(alerts)) = cx.alerts {
             if !eval.matched.is_empty() {
