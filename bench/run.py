@@ -14,11 +14,18 @@ input, on one core and on all cores, the median of --reps runs of:
   c  ctrules `ctrules run` with the shipped rules.d
   d  ctrules `ctrules run` with 1,000 generated rules
   e  jq      gzip -dc | jq -c '<the IAM rule>' | gzip, file by file (xargs -P)
+  f  jaq     the same pipeline and filter with jaq (skipped when not installed)
+  g  DuckDB  the same filter in SQL, one DuckDB per file, N worker processes
+             (bench/duckdb_way.py; skipped when not installed)
   n  ctrules `ctrules run` with no rules (informational: the cost of the
              pipeline itself, reading, splicing and writing)
 
 with peak memory (max RSS of the process tree) of each, then checks memory
 on one large file. Prints the tables and writes them as JSON.
+
+jaq and DuckDB are peers, not requirements: a way whose tool is missing is
+shown as skipped. --install-peers installs them (cargo install jaq --locked;
+pip install duckdb into WORKDIR/venv).
 """
 
 import argparse
@@ -48,7 +55,11 @@ CONFIGS = {
     "c": "ctrules, rules.d",
     "d": "ctrules, 1000 rules",
     "e": "jq + gzip",
+    "f": "jaq + gzip",
+    "g": "DuckDB + gzip",
 }
+# The ways that apply the jq filter (or its SQL) and write NDJSON lines.
+FILTER_WAYS = ("e", "f", "g")
 
 
 def log(*a):
@@ -214,12 +225,115 @@ def rules(args, ctrules):
     return d, json.loads(r.stdout)
 
 
-# --- the five ways ---------------------------------------------------------------
+# --- the peers (jq, jaq, DuckDB) -------------------------------------------------
+
+def version_of(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (r.stdout.strip() or r.stderr.strip()).split("\n")[0] if r.returncode == 0 else None
+
+
+def cargo_bin_dirs():
+    dirs = []
+    if os.environ.get("CARGO_HOME"):
+        dirs.append(os.path.join(os.environ["CARGO_HOME"], "bin"))
+    dirs.append(os.path.join(os.path.expanduser("~"), ".cargo", "bin"))
+    return dirs
+
+
+def find_jaq(args, install):
+    """jaq: --jaq, else on PATH, else in ~/.cargo/bin; with --install-peers,
+    `cargo install jaq --locked` when it is in none of them. Returns
+    (path, version) or (None, why it is skipped)."""
+    def look():
+        if args.jaq:
+            return args.jaq if os.access(args.jaq, os.X_OK) else None
+        found = shutil.which("jaq")
+        if found:
+            return found
+        for d in cargo_bin_dirs():
+            if os.access(os.path.join(d, "jaq"), os.X_OK):
+                return os.path.join(d, "jaq")
+        return None
+
+    path = look()
+    if not path and install and not args.jaq:
+        log("== cargo install jaq --locked (--install-peers)")
+        r = subprocess.run(["cargo", "install", "jaq", "--locked"], stdout=sys.stderr)
+        if r.returncode != 0:
+            log("warning: cargo install jaq failed (%d): (f) is skipped" % r.returncode)
+            return None, "jaq not installed (cargo install jaq failed)"
+        path = look()
+    if not path:
+        why = "jaq not found at %s" % args.jaq if args.jaq else "jaq not installed"
+        return None, why + (" (--install-peers installs it)" if not install and not args.jaq else "")
+    version = version_of([path, "--version"])
+    if not version:
+        return None, "%s does not run" % path
+    return path, version
+
+
+def find_duckdb(args):
+    """DuckDB's Python package in the virtualenv --duckdb-venv (default
+    WORKDIR/venv); with --install-peers, the virtualenv is made with
+    `python3 -m venv` and `pip install duckdb` when it lacks duckdb. Returns
+    (python, version) or (None, why it is skipped)."""
+    venv = os.path.abspath(args.duckdb_venv or os.path.join(args.workdir, "venv"))
+    python = os.path.join(venv, "bin", "python")
+    probe = [python, "-c", "import duckdb; print(duckdb.__version__)"]
+
+    def version():
+        return version_of(probe) if os.access(python, os.X_OK) else None
+
+    v = version()
+    if not v and args.install_peers:
+        log("== pip install duckdb into %s (--install-peers)" % venv)
+        if not os.access(python, os.X_OK):
+            r = subprocess.run([sys.executable, "-m", "venv", venv], stdout=sys.stderr)
+            if r.returncode != 0:
+                return None, "DuckDB not installed (python3 -m venv %s failed)" % venv
+        r = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+                            "duckdb"], stdout=sys.stderr)
+        if r.returncode != 0:
+            return None, "DuckDB not installed (pip install duckdb failed)"
+        v = version()
+    if not v:
+        return None, "DuckDB not installed in %s%s" % (
+            venv, " (--install-peers installs it)" if not args.install_peers else "")
+    return python, "DuckDB " + v
+
+
+def find_peers(args, only):
+    """The tools of (e), (f) and (g) that are wanted: {cfg: path} for those
+    found, {cfg: reason} for those skipped, and their versions."""
+    tools, skipped, versions = {}, {}, {}
+    finders = {
+        "e": lambda: (shutil.which("jq"), version_of(["jq", "--version"])) if shutil.which("jq")
+        else (None, "jq not installed"),
+        "f": lambda: find_jaq(args, args.install_peers),
+        "g": lambda: find_duckdb(args),
+    }
+    for cfg in FILTER_WAYS:
+        if cfg not in only:
+            continue
+        path, info = finders[cfg]()
+        if path:
+            tools[cfg], versions[cfg] = path, info
+        else:
+            skipped[cfg] = info
+            log("warning: (%s) %s is skipped: %s" % (cfg, CONFIGS[cfg], info))
+    return tools, skipped, versions
+
+
+# --- the ways --------------------------------------------------------------------
 
 class Runner:
-    def __init__(self, args, bins, corpus_dir, manifest, rules_dir):
+    def __init__(self, args, bins, corpus_dir, manifest, rules_dir, tools=None):
         self.args = args
         self.bins = bins
+        self.tools = tools or {}
         self.corpus = corpus_dir
         self.manifest = manifest
         self.rules_dir = rules_dir
@@ -244,14 +358,20 @@ class Runner:
             return [self.bins["ctrules"], "run", "--rules", rules_dir, "--geoip", MMDB, "--input", inp,
                     "--output", self.out, "--jobs", str(jobs), "--compression-level", level, "-q",
                     "--summary-json", os.path.join(a.workdir, "summary.json")], None
-        script = ('set -o pipefail; gzip -dc "$1" | jq -c "$CT_JQ_FILTER" | gzip -%s > "$2"' % level)
+        if cfg == "g":
+            # One DuckDB per worker process, each on one thread: the same
+            # list of (input, output) pairs as jq's.
+            return [self.tools["g"], os.path.join(HERE, "duckdb_way.py"), "--jobs", str(jobs), "--level", level], \
+                self.jq_list
+        # (e) jq and (f) jaq: the same filter in the same pipeline.
+        script = ('set -o pipefail; gzip -dc "$1" | "$CT_JQ" -c "$CT_JQ_FILTER" | gzip -%s > "$2"' % level)
         return ["xargs", "-0", "-n", "2", "-P", str(jobs), "bash", "-c", script, "_"], self.jq_list
 
     def run(self, cfg, jobs, input_path=None, verify=False):
         shutil.rmtree(self.out, ignore_errors=True)
         os.makedirs(self.out)
         cmd, stdin_path = self.command(cfg, jobs, input_path)
-        env = dict(os.environ, CT_JQ_FILTER=JQ_FILTER, LC_ALL="C")
+        env = dict(os.environ, CT_JQ_FILTER=JQ_FILTER, CT_JQ=self.tools.get(cfg, ""), LC_ALL="C")
         stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
         try:
             r = measure(cmd, stdin=stdin, env=env)
@@ -283,7 +403,9 @@ class Runner:
             assert s["events_in"] == m["events"] and s["events_out"] == m["events"], s
         else:
             lines = 0
-            for name in os.listdir(self.out):
+            names = os.listdir(self.out)
+            assert len(names) == m["files"], (len(names), m["files"])
+            for name in names:
                 with gzip.open(os.path.join(self.out, name), "rb") as f:
                     while True:
                         chunk = f.read(1 << 20)
@@ -291,6 +413,34 @@ class Runner:
                             break
                         lines += chunk.count(b"\n")
             assert lines == m["events"], (lines, m["events"])
+            self.spot_check(cfg)
+
+    def spot_check(self, cfg, count=2):
+        """The filter did what it says on `count` files (the largest and the
+        smallest): the output's records, parsed, are the input's records with
+        "xpriority":"HIGH" added to those of iam.amazonaws.com and to no
+        other, in the same order. Key order and the spelling of numbers are
+        ignored (jq 1.6 writes 123123123123.0 as 123123123123; every number
+        is compared as a double)."""
+        def load(text):
+            return json.loads(text, parse_int=float, parse_float=float)
+
+        files = sorted(enumerate(self.manifest["file_list"]), key=lambda x: x[1]["raw_bytes"])
+        picked = [files[-1]] + files[:max(0, count - 1)]
+        iam = 0
+        for i, fl in picked:
+            with gzip.open(os.path.join(self.corpus, fl["path"]), "rt", encoding="utf-8") as f:
+                expected = load(f.read())["Records"]
+            for rec in expected:
+                if rec.get("eventSource") == "iam.amazonaws.com":
+                    rec["xpriority"] = "HIGH"
+                    iam += 1
+            with gzip.open(os.path.join(self.out, "%05d.ndjson.gz" % i), "rt", encoding="utf-8") as f:
+                got = [load(line) for line in f]
+            assert len(got) == len(expected), (cfg, fl["path"], len(got), len(expected))
+            for n, (g, e) in enumerate(zip(got, expected)):
+                assert g == e, "%s: record %d of %s differs from the filter's result" % (CONFIGS[cfg], n, fl["path"])
+        assert iam > 0, "the spot-check files hold no IAM event"
 
 
 # --- results ---------------------------------------------------------------------
@@ -337,10 +487,14 @@ def ratio_rows(res, all_jobs):
         add("(c)/(b) ctrules vs naive", "c", "b", 2.0, j, one)
         add("(d)/(c) 1000 rules vs rules.d", "d", "c", 0.5, j, one)
         add("(c)/(e) ctrules vs jq", "c", "e", 20.0, j, not one)
+        add("(c)/(f) ctrules vs jaq", "c", "f", 0, j, False)
+        add("(c)/(g) ctrules vs DuckDB", "c", "g", 0, j, False)
         add("(n)/(a) ctrules without rules vs limit", "n", "a", 0, j, False)
         # What the limit itself reaches: no enrichment can beat these.
         add("(a)/(b) limit vs naive: ceiling of (c)/(b)", "a", "b", 0, j, False)
         add("(a)/(e) limit vs jq: ceiling of (c)/(e)", "a", "e", 0, j, False)
+        add("(a)/(f) limit vs jaq: ceiling of (c)/(f)", "a", "f", 0, j, False)
+        add("(a)/(g) limit vs DuckDB: ceiling of (c)/(g)", "a", "g", 0, j, False)
     if all_jobs > 1:
         for cfg in CONFIGS:
             if cfg in res and 1 in res[cfg] and all_jobs in res[cfg]:
@@ -490,8 +644,8 @@ JQ_SELECT = '.Records[] | select((.eventName | startswith("Create")) and .eventN
 JQ_COUNT = 'reduce (inputs | .Records[] | .eventName) as $n ({}; .[$n] += 1)'
 
 
-def query_check(args, runner, reps):
-    """`ctrules query` against jq and jaq (when on PATH) on one core: the
+def query_check(args, runner, reps, jaq=None):
+    """`ctrules query` against jq and jaq (when found, as for (f)) on one core: the
     Create calls but CreateLogStream as NDJSON records, and events counted
     per eventName. Every way's answer is checked against ctrules's."""
     files = [os.path.join(runner.corpus, fl["path"]) for fl in runner.manifest["file_list"]]
@@ -504,13 +658,13 @@ def query_check(args, runner, reps):
         ("count", "ctrules query"): [ctrules, "query", "--count-by", "eventName", "--format", "ndjson",
                                      "--input", runner.corpus, "--jobs", "1", "-q"],
     }
-    for tool in ("jq", "jaq"):
-        if not shutil.which(tool):
+    for tool, path in (("jq", shutil.which("jq")), ("jaq", jaq)):
+        if not path:
             log("   %s not found: its query rows are skipped" % tool)
             continue
         feed = 'xargs -0 gzip -dc < "%s"' % listing
-        ways[("select", tool)] = ["bash", "-c", "set -o pipefail; %s | %s -c '%s'" % (feed, tool, JQ_SELECT)]
-        ways[("count", tool)] = ["bash", "-c", "set -o pipefail; %s | %s -n -c '%s'" % (feed, tool, JQ_COUNT)]
+        ways[("select", tool)] = ["bash", "-c", "set -o pipefail; %s | '%s' -c '%s'" % (feed, path, JQ_SELECT)]
+        ways[("count", tool)] = ["bash", "-c", "set -o pipefail; %s | '%s' -n -c '%s'" % (feed, path, JQ_COUNT)]
     rows, answers = [], {}
     for (question, way), cmd in ways.items():
         times = []
@@ -552,7 +706,7 @@ def fmt_query(q):
 
 def fmt_s3(s3):
     if not s3:
-        return "(S3 check skipped: --no-s3)"
+        return "(S3 check skipped: --no-s3, or (c) not among the ways run)"
     lines = ["S3 (%d objects, %s events, a loopback moto server):" % (s3["objects"], "{:,}".format(s3["events"])), "",
              "| way | time s | objects/s | events/s | peak RSS MB |", "|---|--:|--:|--:|--:|"]
     for r in s3["rows"]:
@@ -576,12 +730,16 @@ def fixed_cost(args, runner, reps=3):
     return out
 
 
-def fmt_table(res, all_jobs):
+def fmt_table(res, all_jobs, skipped=None):
+    skipped = skipped or {}
     lines = []
     hdr = ("| | way | jobs | time s (min-max) | events/s | MB/s gz in | MB/s raw | peak RSS MB | CPU s | other load |")
     lines.append(hdr)
     lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for cfg in CONFIGS:
+        if cfg in skipped:
+            lines.append("| %s | %s | | skipped: %s | | | | | | |" % (cfg, CONFIGS[cfg], skipped[cfg]))
+            continue
         for j in (1, all_jobs) if all_jobs > 1 else (1,):
             x = res.get(cfg, {}).get(j)
             if not x:
@@ -604,7 +762,7 @@ def fmt_ratios(rows):
 
 def fmt_memory(mem):
     if not mem:
-        return "(memory check skipped: --big-mb 0)"
+        return "(memory check skipped: --big-mb 0, or (c) not among the ways run)"
     lines = ["| file | way | raw MB | events | time s | MB/s raw | peak RSS MB |", "|---|---|--:|--:|--:|--:|--:|"]
     for r in mem["single_file"]:
         if "skipped" in r:
@@ -635,7 +793,7 @@ def main():
     ap.add_argument("--level", type=int, default=1, help="gzip level for every way (default 1)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="'all cores' (default: nproc)")
     ap.add_argument("--rules", type=int, default=1000, help="generated rules for (d) (default 1000)")
-    ap.add_argument("--only", default="abncde", help="ways to run, e.g. 'acd' (default abncde)")
+    ap.add_argument("--only", default="abncdefg", help="ways to run, e.g. 'acd' (default abncdefg)")
     ap.add_argument("--big-mb", type=float, default=200.0,
                     help="single-file memory check: MB of raw JSON (default 200; 1000 for 1 GB; 0 skips)")
     ap.add_argument("--naive-big-limit-mb", type=float, default=300.0,
@@ -647,15 +805,23 @@ def main():
     ap.add_argument("--no-s3", action="store_true", help="leave out the S3 check (it installs moto with tools/moto.sh)")
     ap.add_argument("--no-query", action="store_true", help="leave out the query rows (ctrules query, jq, jaq)")
     ap.add_argument("--smoke", action="store_true", help="CI-sized run: --raw-mb 3 --reps 1 --big-mb 12")
+    ap.add_argument("--install-peers", action="store_true",
+                    help="install the missing peers: jaq (cargo install jaq --locked) for (f), DuckDB "
+                         "(pip install duckdb into --duckdb-venv) for (g); without it they are skipped")
+    ap.add_argument("--jaq", help="the jaq binary of (f) (default: jaq on PATH, then ~/.cargo/bin/jaq)")
+    ap.add_argument("--duckdb-venv", help="virtualenv holding the duckdb package for (g) (default WORKDIR/venv)")
     args = ap.parse_args()
     if args.smoke:
         args.raw_mb, args.reps, args.big_mb = 3.0, 1, 12.0
     args.workdir = os.path.abspath(args.workdir)
     os.makedirs(args.workdir, exist_ok=True)
+    unknown = sorted(set(args.only) - set(CONFIGS) - set(", "))
+    if unknown:
+        ap.error("--only: unknown ways %s (the ways are %s)" % ("".join(unknown), "".join(CONFIGS)))
     only = [c for c in CONFIGS if c in args.only]
-    if "e" in only and not shutil.which("jq"):
-        log("warning: jq not found, (e) is left out")
-        only.remove("e")
+    # A peer that is not installed is skipped (a row says so), never a failure.
+    tools, skipped, peer_versions = find_peers(args, only)
+    only = [c for c in only if c not in skipped]
 
     machine = machine_info()
     bins = build(args)
@@ -664,7 +830,7 @@ def main():
     log("corpus: %d files, %s events, %.1f MB raw, %.1f MB gzipped; %d events over 50 KB"
         % (manifest["files"], "{:,}".format(manifest["events"]), manifest["raw_bytes"] / 1e6,
            manifest["gz_bytes"] / 1e6, manifest["events_over_50kb"]))
-    runner = Runner(args, bins, corpus_dir, manifest, rules_dir)
+    runner = Runner(args, bins, corpus_dir, manifest, rules_dir, tools)
 
     all_jobs = max(1, args.jobs)
     jobs_list = [1, all_jobs] if all_jobs > 1 else [1]
@@ -698,7 +864,8 @@ def main():
     query = {}
     if not args.no_query:
         log("== query, one core: ctrules query, jq, jaq")
-        query = query_check(args, runner, args.reps)
+        jaq = tools.get("f") or find_jaq(args, False)[0]
+        query = query_check(args, runner, args.reps, jaq)
     shutil.rmtree(runner.out, ignore_errors=True)
 
     corpus_line = ("corpus: %d files of %d-%d events, %s events, %.1f MB raw JSON, %.1f MB gzipped, "
@@ -714,8 +881,11 @@ def main():
     print(corpus_line)
     print("rules: rules.d (%s) and %d generated rules (ctrules check: %d errors, %d warnings)" % (
         "shipped", check.get("rules") or 0, check["errors"], check["warnings"]))
+    if peer_versions or skipped:
+        print("peers: " + "; ".join(["(%s) %s" % (c, peer_versions[c]) for c in FILTER_WAYS if c in peer_versions]
+                                    + ["(%s) skipped: %s" % (c, skipped[c]) for c in FILTER_WAYS if c in skipped]))
     print()
-    print(fmt_table(res, all_jobs))
+    print(fmt_table(res, all_jobs, skipped))
     print()
     print("other load: CPU used by other processes on the machine during the run, in cores (median; '!' = a run above 0.25)")
     print()
@@ -749,6 +919,7 @@ def main():
               "rules_generated": {"dir": rules_dir, "rules": check.get("rules"), "warnings": check["warnings"]},
               "results": {cfg: {str(j): v for j, v in d.items()} for cfg, d in res.items()},
               "ratios": ratios, "memory": mem, "fixed_cost": fixed, "s3": s3, "query": query,
+              "peers": {"tools": tools, "versions": peer_versions, "skipped": skipped},
               "configs": CONFIGS}
     path = os.path.join(args.workdir, "results.json")
     for p in [path] + ([args.json] if args.json else []):
