@@ -8,15 +8,28 @@
 use crate::actions::CompiledAction;
 use crate::actions::CompiledAction::{Set, SetPriority};
 use crate::condition::{Cond, Matcher, Ordering, Scalar};
+use crate::reads::{Reads, WHOLE};
 use crate::term::Scope;
 use ctrules_core::enrichment::{RULES_FIELD, TAGS_FIELD, VERSION_FIELD};
 use ctrules_core::path::member;
-use ctrules_core::{Enrichment, FieldPath, FieldSet};
+use ctrules_core::{Enrichment, FieldMask, FieldPath, FieldSet, Narrow};
 use ctrules_lang::ast::Priority;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The index's maps, keyed by event names and sources: hashed with
+/// foldhash, not SipHash, as every record looks up two of them.
+type Index = HashMap<Box<str>, Bucket, foldhash::fast::RandomState>;
+
+/// The rules filed under one eventName or eventSource.
+#[derive(Debug, Default)]
+struct Bucket {
+    rules: Vec<u32>,
+    /// What they read.
+    fields: FieldMask,
+}
 
 /// What a rule is, for reports and alerts.
 #[derive(Debug, Clone)]
@@ -69,11 +82,29 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     /// Rules filed under neither eventName nor eventSource.
     always: Vec<u32>,
-    by_name: HashMap<Box<str>, Vec<u32>>,
-    by_source: HashMap<Box<str>, Vec<u32>>,
+    by_name: Index,
+    by_source: Index,
     /// The top-level fields evaluation reads or writes: all a reader needs to parse.
     record_fields: FieldSet,
+    /// Of those, what every record needs (the index's fields, the fields
+    /// the writer must see) and what the rules filed nowhere read.
+    every_record: FieldMask,
     version: String,
+}
+
+impl Narrow for RuleSet {
+    /// The fields that the rules which can match a record of this event
+    /// read, with those every record needs.
+    fn fields_for(&self, event_name: Option<&str>, event_source: Option<&str>) -> FieldMask {
+        let mut fields = self.every_record;
+        let bucket = |index: &Index, key: Option<&str>| {
+            key.and_then(|k| index.get(k))
+                .map_or(FieldMask::NONE, |b| b.fields)
+        };
+        fields |= bucket(&self.by_name, event_name);
+        fields |= bucket(&self.by_source, event_source);
+        fields
+    }
 }
 
 /// What a rule requires of a field, for the index.
@@ -111,27 +142,67 @@ impl RuleSet {
             ]
             .map(str::to_owned),
         );
+        // What each rule reads, from the compiled rule (the lowerer's list
+        // is the union, and is kept as the reader's list in case the two
+        // ever differ).
+        let reads: Vec<BTreeSet<String>> = rules
+            .iter()
+            .map(|rule| {
+                let mut out = BTreeSet::new();
+                rule.condition.reads(&mut out);
+                rule.actions.iter().for_each(|a| a.reads(&mut out));
+                out
+            })
+            .collect();
+        let whole = reads.iter().any(|r| r.contains(WHOLE));
+        fields_read.extend(reads.iter().flatten().filter(|f| *f != WHOLE).cloned());
+        let record_fields = FieldSet::new(fields_read);
+        let every_record = if whole {
+            FieldMask::ALL
+        } else {
+            let written = rules
+                .iter()
+                .flat_map(|r| &r.actions)
+                .filter_map(|a| match a {
+                    Set { field, .. } | SetPriority { field, .. } => Some(field.to_string()),
+                    _ => None,
+                });
+            let base = [
+                "eventName",
+                "eventSource",
+                TAGS_FIELD,
+                RULES_FIELD,
+                VERSION_FIELD,
+            ];
+            record_fields.mask_of(base.into_iter().map(str::to_owned).chain(written))
+        };
         let mut set = RuleSet {
             rules,
             always: Vec::new(),
-            by_name: HashMap::new(),
-            by_source: HashMap::new(),
-            record_fields: FieldSet::new(fields_read),
+            by_name: Index::default(),
+            by_source: Index::default(),
+            record_fields,
+            every_record,
             version,
         };
         for (i, rule) in set.rules.iter().enumerate() {
+            let fields = set.record_fields.mask_of(&reads[i]);
             let i = i as u32;
+            let file = |index: &mut Index, key: Box<str>| {
+                let bucket = index.entry(key).or_default();
+                bucket.rules.push(i);
+                bucket.fields |= fields;
+            };
             if let Requirement::OneOf(names) = requirement(&rule.condition, &event_name) {
-                for n in names {
-                    set.by_name.entry(n).or_default().push(i);
-                }
+                names.into_iter().for_each(|n| file(&mut set.by_name, n));
             } else if let Requirement::OneOf(sources) = requirement(&rule.condition, &event_source)
             {
-                for s in sources {
-                    set.by_source.entry(s).or_default().push(i);
-                }
+                sources
+                    .into_iter()
+                    .for_each(|s| file(&mut set.by_source, s));
             } else {
                 set.always.push(i);
+                set.every_record |= fields;
             }
         }
         set
@@ -186,8 +257,8 @@ impl RuleSet {
 
     /// How many rules are indexed by eventName, by eventSource, and not at all.
     pub fn index_stats(&self) -> (usize, usize, usize) {
-        let named: usize = self.by_name.values().map(Vec::len).sum();
-        let sourced: usize = self.by_source.values().map(Vec::len).sum();
+        let named: usize = self.by_name.values().map(|b| b.rules.len()).sum();
+        let sourced: usize = self.by_source.values().map(|b| b.rules.len()).sum();
         (named, sourced, self.always.len())
     }
 
@@ -199,13 +270,13 @@ impl RuleSet {
         eval.candidates.clear();
         eval.candidates.extend_from_slice(&self.always);
         if let Some(Value::String(name)) = member(record, "eventName") {
-            if let Some(rules) = self.by_name.get(name.as_str()) {
-                eval.candidates.extend_from_slice(rules);
+            if let Some(bucket) = self.by_name.get(name.as_str()) {
+                eval.candidates.extend_from_slice(&bucket.rules);
             }
         }
         if let Some(Value::String(source)) = member(record, "eventSource") {
-            if let Some(rules) = self.by_source.get(source.as_str()) {
-                eval.candidates.extend_from_slice(rules);
+            if let Some(bucket) = self.by_source.get(source.as_str()) {
+                eval.candidates.extend_from_slice(&bucket.rules);
             }
         }
         // A rule sits in one bucket only, so sorting restores load order without repeats.

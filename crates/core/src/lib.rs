@@ -24,7 +24,7 @@ pub mod writer;
 pub use enrichment::Enrichment;
 pub use path::{FieldPath, PathSegment};
 pub use reader::{
-    read_log, read_log_with, FieldSet, Layout, ReadError, ReadOptions, ReadOutcome, Record,
-    RecordError, RecordPosition,
+    read_log, read_log_with, FieldMask, FieldSet, Layout, Narrow, ReadError, ReadOptions,
+    ReadOutcome, Record, RecordError, RecordPosition,
 };
 pub use writer::EnrichedWriter;

@@ -24,8 +24,9 @@
 mod gzip;
 mod projection;
 mod split;
+mod validate;
 
-pub use projection::{parse_projected, FieldSet};
+pub use projection::{parse_projected, FieldMask, FieldSet, Narrow, Narrowing};
 
 use crate::json::key_text;
 use crate::schema::RECORD_MARKERS;
@@ -98,12 +99,17 @@ pub struct ReadOptions<'f> {
     /// rejected, and skipped to its end without being kept; anything else
     /// longer fails the file.
     pub max_record_size: usize,
+    /// Parses, of each record, only the fields of `fields` this chooses.
+    /// Records read the slow way (a document read whole, a record the
+    /// scanner does not vouch for) get all of `fields`.
+    pub narrowing: Option<Narrowing<'f>>,
 }
 
 impl Default for ReadOptions<'_> {
     fn default() -> Self {
         ReadOptions {
             fields: None,
+            narrowing: None,
             max_record_size: MAX_RECORD_SIZE,
         }
     }
@@ -294,7 +300,10 @@ fn read_text(
         sink,
         outcome: ReadOutcome::new(Layout::Document),
         fields: options.fields,
+        narrowing: options.narrowing,
         index: 0,
+        members: Vec::new(),
+        ascii: false,
     };
     match first {
         b'[' => {
@@ -422,6 +431,11 @@ struct Ctx<'s, 'k, 'o> {
     fields: Option<&'o FieldSet>,
     /// Records found so far in arrays and documents, to number the next one.
     index: usize,
+    narrowing: Option<Narrowing<'o>>,
+    /// The top-level members of the record being read (kept to reuse the
+    /// allocation), and whether its bytes are all ASCII.
+    members: Vec<validate::Member>,
+    ascii: bool,
 }
 
 impl Ctx<'_, '_, '_> {
@@ -666,6 +680,25 @@ impl Ctx<'_, '_, '_> {
             return Ok(());
         }
         loop {
+            if let Some(fields) = self.fields {
+                if let Some(slice) = text.checked_object(&mut self.members, &mut self.ascii)? {
+                    let bytes = text.bytes(&slice);
+                    if self.ascii || std::str::from_utf8(bytes).is_ok() {
+                        if let Some(value) = projected(bytes, &self.members, fields, self.narrowing)
+                        {
+                            let position = self.next_index();
+                            self.record_of(bytes, slice.compact, &value, position)
+                                .map_err(output_error)?;
+                            if !text.separator(b']', "expected `,` or `]` after a record")? {
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                    }
+                    // serde names what is wrong, from the record's start.
+                    text.rewind(slice.start);
+                }
+            }
             let slice = match text.value() {
                 Ok(slice) => slice,
                 // Too long to keep: passed over, and named.
@@ -964,6 +997,58 @@ struct Whole {
 }
 
 /// Checks that a member of an envelope other than `Records` is valid JSON.
+/// The record's wanted members parsed from their bytes (the scanner has
+/// validated the record); None when serde refuses one (a number out of
+/// range, a lone surrogate), to be named the slow way.
+fn projected(
+    bytes: &[u8],
+    members: &[validate::Member],
+    fields: &FieldSet,
+    narrowing: Option<Narrowing<'_>>,
+) -> Option<Value> {
+    let mut object = serde_json::Map::new();
+    if fields.is_empty() {
+        return Some(Value::Object(object));
+    }
+    let mask = match narrowing {
+        Some(choose) => {
+            let name = member_text(bytes, members, "eventName");
+            let source = member_text(bytes, members, "eventSource");
+            choose.fields_for(name.as_deref(), source.as_deref())
+        }
+        None => FieldMask::ALL,
+    };
+    for member in members {
+        // Keys hold no escape (the scanner vouches only for those).
+        let key = &bytes[member.key.clone()];
+        if fields.position(key).is_some_and(|i| mask.has(i)) {
+            let key = std::str::from_utf8(key).ok()?;
+            let value = serde_json::from_slice(&bytes[member.value.clone()]).ok()?;
+            object.insert(key.to_owned(), value);
+        }
+    }
+    Some(Value::Object(object))
+}
+
+/// The string value of the record's member `name` (the last one, as serde
+/// keeps), borrowed from the bytes when it holds no escape.
+fn member_text<'b>(
+    bytes: &'b [u8],
+    members: &[validate::Member],
+    name: &str,
+) -> Option<Cow<'b, str>> {
+    let member = members
+        .iter()
+        .rev()
+        .find(|m| &bytes[m.key.clone()] == name.as_bytes())?;
+    let value = &bytes[member.value.clone()];
+    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if memchr::memchr(b'\\', inner).is_none() {
+        return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
+    }
+    serde_json::from_slice::<String>(value).ok().map(Cow::Owned)
+}
+
 fn check_member<R: Read>(text: &Splitter<R>, key: &Slice, value: &Slice) -> Result<(), ReadError> {
     match serde_json::from_slice::<serde::de::IgnoredAny>(text.bytes(value)) {
         Ok(_) => Ok(()),

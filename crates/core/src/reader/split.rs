@@ -15,6 +15,7 @@
 //! or pass the value over with [`Splitter::skip_value`], which keeps none
 //! of it.
 
+use super::validate::{self, Member, Scan};
 use super::{io_error, ReadError, ReadErrorKind};
 use std::io::Read;
 
@@ -278,6 +279,53 @@ impl<R: Read> Splitter<R> {
         self.scan(false)
     }
 
+    /// The object that starts at the next non-whitespace byte, scanned and
+    /// validated in one pass ([`validate::scan`]), its top-level members
+    /// noted in `members` (ranges into the slice). None, with nothing
+    /// consumed, when the scanner does not vouch for it: not an object, not
+    /// valid, not ended before the input or the limit; then
+    /// [`value`](Self::value) and serde decide. `ascii` is set when the
+    /// slice is ASCII (else its UTF-8 is still to be checked).
+    pub fn checked_object(
+        &mut self,
+        members: &mut Vec<Member>,
+        ascii: &mut bool,
+    ) -> Result<Option<Slice>, ReadError> {
+        if self.peek()? != Some(b'{') {
+            return Ok(None);
+        }
+        loop {
+            match validate::scan(&self.buf[self.pos..self.len], members) {
+                Scan::Valid {
+                    end,
+                    compact,
+                    ascii: all_ascii,
+                } => {
+                    *ascii = all_ascii;
+                    let end = self.pos + end;
+                    return Ok(Some(self.take(end, compact)));
+                }
+                Scan::Invalid => return Ok(None),
+                Scan::Incomplete => {
+                    let have = self.len - self.pos;
+                    if self.eof || have > self.limit {
+                        return Ok(None);
+                    }
+                    // At least twice as much before scanning again, so a
+                    // long record is scanned a few times, not once per read.
+                    let want = (have * 2).max(READ_SIZE).min(self.limit.saturating_add(1));
+                    while self.len - self.pos < want && !self.eof {
+                        match self.refill() {
+                            Ok(_) => {}
+                            Err(e) if e.kind == ReadErrorKind::TooLarge => return Ok(None),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Consumes the value that starts at the next non-whitespace byte,
     /// whatever its length, dropping its bytes as they are scanned (nothing
     /// may be pinned).
@@ -365,6 +413,13 @@ impl<R: Read> Splitter<R> {
             self.within_limit(end)?;
         }
         Ok(self.take(end, compact))
+    }
+
+    /// Goes back to byte `start` of the buffer, which a value just taken
+    /// began at, to read that value again another way.
+    pub fn rewind(&mut self, start: usize) {
+        debug_assert!(start <= self.pos);
+        self.pos = start;
     }
 
     fn take(&mut self, end: usize, compact: bool) -> Slice {
