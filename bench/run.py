@@ -31,6 +31,7 @@ pip install duckdb into WORKDIR/venv).
 import argparse
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -327,6 +328,38 @@ def find_peers(args, only):
     return tools, skipped, versions
 
 
+# --- the output reference ---------------------------------------------------------
+
+# Digests of what ctrules wrote for (n), (c) and (d) on the default corpora,
+# from the build before issue 15's speed-ups: a speed-up must not change one
+# byte of the output. Keyed by corpus, way, rules and GeoIP database.
+REFERENCE = os.path.join(HERE, "expected-output.json")
+
+
+def output_digest(out_dir):
+    """SHA-256 over every output file's relative path and decompressed bytes, in name order."""
+    h = hashlib.sha256()
+    names = []
+    for root, _, files in os.walk(out_dir):
+        names.extend(os.path.relpath(os.path.join(root, f), out_dir) for f in files)
+    for name in sorted(names):
+        h.update(name.encode() + b"\0")
+        with gzip.open(os.path.join(out_dir, name), "rb") as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def reference_key(args, cfg):
+    rules = {"n": "none", "c": "rules.d", "d": "generated-%d-s%d" % (args.rules, args.seed)}[cfg]
+    return "corpus-s%d-%gmb-v%d level %d, way %s, rules %s" % (
+        args.seed, args.raw_mb, gen_corpus.GENERATOR_VERSION, args.level, cfg, rules)
+
+
 # --- the ways --------------------------------------------------------------------
 
 class Runner:
@@ -337,6 +370,8 @@ class Runner:
         self.corpus = corpus_dir
         self.manifest = manifest
         self.rules_dir = rules_dir
+        # Per way: what the output check against the reference found.
+        self.reference = {}
         self.out = os.path.join(args.workdir, "out")
         self.no_rules = os.path.join(args.workdir, "rules-none")
         os.makedirs(self.no_rules, exist_ok=True)
@@ -401,6 +436,7 @@ class Runner:
                 s = json.load(f)
             assert s["files_processed"] == m["files"] and s["files_failed"] == 0, s
             assert s["events_in"] == m["events"] and s["events_out"] == m["events"], s
+            self.check_reference(cfg)
         else:
             lines = 0
             names = os.listdir(self.out)
@@ -414,6 +450,29 @@ class Runner:
                         lines += chunk.count(b"\n")
             assert lines == m["events"], (lines, m["events"])
             self.spot_check(cfg)
+
+    def check_reference(self, cfg):
+        """The output is byte for byte the reference's (when there is one
+        for this corpus; `--write-reference` records it)."""
+        key = reference_key(self.args, cfg)
+        digest = output_digest(self.out)
+        refs = {}
+        if os.path.exists(REFERENCE):
+            with open(REFERENCE) as f:
+                refs = json.load(f)
+        if self.args.write_reference:
+            refs[key] = digest
+            with open(REFERENCE, "w") as f:
+                json.dump(refs, f, indent=1, sort_keys=True)
+                f.write("\n")
+            self.reference[cfg] = "recorded"
+        elif key not in refs:
+            self.reference[cfg] = "no reference for this corpus"
+        elif refs[key] != digest:
+            sys.exit("error: %s wrote other bytes than the reference (%s): a change altered the output"
+                     % (CONFIGS[cfg], key))
+        else:
+            self.reference[cfg] = "identical"
 
     def spot_check(self, cfg, count=2):
         """The filter did what it says on `count` files (the largest and the
@@ -802,6 +861,8 @@ def main():
     ap.add_argument("--json", help="also write the results here (always written to WORKDIR/results.json)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--fail-on-miss", action="store_true", help="exit 1 if a target is missed")
+    ap.add_argument("--write-reference", action="store_true",
+                    help="record the digests of (n), (c) and (d)'s output as the reference (bench/expected-output.json)")
     ap.add_argument("--no-s3", action="store_true", help="leave out the S3 check (it installs moto with tools/moto.sh)")
     ap.add_argument("--no-query", action="store_true", help="leave out the query rows (ctrules query, jq, jaq)")
     ap.add_argument("--smoke", action="store_true", help="CI-sized run: --raw-mb 3 --reps 1 --big-mb 12")
@@ -903,6 +964,10 @@ def main():
     if args.smoke:
         print()
         print("(--smoke: a corpus this small says nothing about the targets; it checks that the harness works)")
+    if runner.reference:
+        print()
+        print("output against the reference (bench/expected-output.json): "
+              + ", ".join("(%s) %s" % (cfg, v) for cfg, v in sorted(runner.reference.items())))
     targets = [r for r in ratios if r["met"] is not None]
     if mem:
         targets += [{"ratio": "memory: single file bounded", "met": mem["single_file_bounded"]["met"]},
@@ -919,6 +984,7 @@ def main():
               "rules_generated": {"dir": rules_dir, "rules": check.get("rules"), "warnings": check["warnings"]},
               "results": {cfg: {str(j): v for j, v in d.items()} for cfg, d in res.items()},
               "ratios": ratios, "memory": mem, "fixed_cost": fixed, "s3": s3, "query": query,
+              "output_reference": runner.reference,
               "peers": {"tools": tools, "versions": peer_versions, "skipped": skipped},
               "configs": CONFIGS}
     path = os.path.join(args.workdir, "results.json")

@@ -73,7 +73,7 @@ impl CompiledAction {
                 // A record enriched before keeps its priority if that is higher.
                 let before = scope
                     .record
-                    .get(&**field)
+                    .member(field)
                     .and_then(Value::as_str)
                     .and_then(Priority::parse);
                 if before.is_some_and(|b| b >= *priority) {

@@ -23,7 +23,6 @@ pub mod declarations;
 pub mod lints;
 pub mod loader;
 pub mod lower;
-mod reads;
 pub mod ruleset;
 pub mod suggest;
 pub mod template;

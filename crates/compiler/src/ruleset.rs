@@ -8,11 +8,10 @@
 use crate::actions::CompiledAction;
 use crate::actions::CompiledAction::{Set, SetPriority};
 use crate::condition::{Cond, Matcher, Ordering, Scalar};
-use crate::reads::{Reads, WHOLE};
 use crate::term::Scope;
 use ctrules_core::enrichment::{RULES_FIELD, TAGS_FIELD, VERSION_FIELD};
-use ctrules_core::path::member;
-use ctrules_core::{Enrichment, FieldMask, FieldPath, FieldSet, Narrow};
+use ctrules_core::path::Members;
+use ctrules_core::{Enrichment, FieldPath, FieldSet};
 use ctrules_lang::ast::Priority;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -21,15 +20,7 @@ use std::sync::Arc;
 
 /// The index's maps, keyed by event names and sources: hashed with
 /// foldhash, not SipHash, as every record looks up two of them.
-type Index = HashMap<Box<str>, Bucket, foldhash::fast::RandomState>;
-
-/// The rules filed under one eventName or eventSource.
-#[derive(Debug, Default)]
-struct Bucket {
-    rules: Vec<u32>,
-    /// What they read.
-    fields: FieldMask,
-}
+type Index = HashMap<Box<str>, Vec<u32>, foldhash::fast::RandomState>;
 
 /// What a rule is, for reports and alerts.
 #[derive(Debug, Clone)]
@@ -86,25 +77,7 @@ pub struct RuleSet {
     by_source: Index,
     /// The top-level fields evaluation reads or writes: all a reader needs to parse.
     record_fields: FieldSet,
-    /// Of those, what every record needs (the index's fields, the fields
-    /// the writer must see) and what the rules filed nowhere read.
-    every_record: FieldMask,
     version: String,
-}
-
-impl Narrow for RuleSet {
-    /// The fields that the rules which can match a record of this event
-    /// read, with those every record needs.
-    fn fields_for(&self, event_name: Option<&str>, event_source: Option<&str>) -> FieldMask {
-        let mut fields = self.every_record;
-        let bucket = |index: &Index, key: Option<&str>| {
-            key.and_then(|k| index.get(k))
-                .map_or(FieldMask::NONE, |b| b.fields)
-        };
-        fields |= bucket(&self.by_name, event_name);
-        fields |= bucket(&self.by_source, event_source);
-        fields
-    }
 }
 
 /// What a rule requires of a field, for the index.
@@ -142,67 +115,27 @@ impl RuleSet {
             ]
             .map(str::to_owned),
         );
-        // What each rule reads, from the compiled rule (the lowerer's list
-        // is the union, and is kept as the reader's list in case the two
-        // ever differ).
-        let reads: Vec<BTreeSet<String>> = rules
-            .iter()
-            .map(|rule| {
-                let mut out = BTreeSet::new();
-                rule.condition.reads(&mut out);
-                rule.actions.iter().for_each(|a| a.reads(&mut out));
-                out
-            })
-            .collect();
-        let whole = reads.iter().any(|r| r.contains(WHOLE));
-        fields_read.extend(reads.iter().flatten().filter(|f| *f != WHOLE).cloned());
-        let record_fields = FieldSet::new(fields_read);
-        let every_record = if whole {
-            FieldMask::ALL
-        } else {
-            let written = rules
-                .iter()
-                .flat_map(|r| &r.actions)
-                .filter_map(|a| match a {
-                    Set { field, .. } | SetPriority { field, .. } => Some(field.to_string()),
-                    _ => None,
-                });
-            let base = [
-                "eventName",
-                "eventSource",
-                TAGS_FIELD,
-                RULES_FIELD,
-                VERSION_FIELD,
-            ];
-            record_fields.mask_of(base.into_iter().map(str::to_owned).chain(written))
-        };
         let mut set = RuleSet {
             rules,
             always: Vec::new(),
             by_name: Index::default(),
             by_source: Index::default(),
-            record_fields,
-            every_record,
+            record_fields: FieldSet::new(fields_read),
             version,
         };
         for (i, rule) in set.rules.iter().enumerate() {
-            let fields = set.record_fields.mask_of(&reads[i]);
             let i = i as u32;
-            let file = |index: &mut Index, key: Box<str>| {
-                let bucket = index.entry(key).or_default();
-                bucket.rules.push(i);
-                bucket.fields |= fields;
-            };
             if let Requirement::OneOf(names) = requirement(&rule.condition, &event_name) {
-                names.into_iter().for_each(|n| file(&mut set.by_name, n));
+                for n in names {
+                    set.by_name.entry(n).or_default().push(i);
+                }
             } else if let Requirement::OneOf(sources) = requirement(&rule.condition, &event_source)
             {
-                sources
-                    .into_iter()
-                    .for_each(|s| file(&mut set.by_source, s));
+                for s in sources {
+                    set.by_source.entry(s).or_default().push(i);
+                }
             } else {
                 set.always.push(i);
-                set.every_record |= fields;
             }
         }
         set
@@ -257,26 +190,26 @@ impl RuleSet {
 
     /// How many rules are indexed by eventName, by eventSource, and not at all.
     pub fn index_stats(&self) -> (usize, usize, usize) {
-        let named: usize = self.by_name.values().map(|b| b.rules.len()).sum();
-        let sourced: usize = self.by_source.values().map(|b| b.rules.len()).sum();
+        let named: usize = self.by_name.values().map(Vec::len).sum();
+        let sourced: usize = self.by_source.values().map(Vec::len).sum();
         (named, sourced, self.always.len())
     }
 
     /// Evaluates every rule that can match `record`, in load order, leaving
     /// the result in `eval.enrichment` and `eval.matched`.
-    pub fn evaluate(&self, record: &Value, eval: &mut Evaluation) {
+    pub fn evaluate(&self, record: &dyn Members, eval: &mut Evaluation) {
         eval.enrichment.clear();
         eval.matched.clear();
         eval.candidates.clear();
         eval.candidates.extend_from_slice(&self.always);
-        if let Some(Value::String(name)) = member(record, "eventName") {
-            if let Some(bucket) = self.by_name.get(name.as_str()) {
-                eval.candidates.extend_from_slice(&bucket.rules);
+        if let Some(Value::String(name)) = record.member("eventName") {
+            if let Some(rules) = self.by_name.get(name.as_str()) {
+                eval.candidates.extend_from_slice(rules);
             }
         }
-        if let Some(Value::String(source)) = member(record, "eventSource") {
-            if let Some(bucket) = self.by_source.get(source.as_str()) {
-                eval.candidates.extend_from_slice(&bucket.rules);
+        if let Some(Value::String(source)) = record.member("eventSource") {
+            if let Some(rules) = self.by_source.get(source.as_str()) {
+                eval.candidates.extend_from_slice(rules);
             }
         }
         // A rule sits in one bucket only, so sorting restores load order without repeats.

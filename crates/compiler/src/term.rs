@@ -14,7 +14,7 @@
 use ctrules_context::actor::Actor;
 use ctrules_context::geoip::GeoIp;
 use ctrules_context::time::{self, Calendar, Tz};
-use ctrules_core::FieldPath;
+use ctrules_core::{FieldPath, Members};
 use serde_json::Value;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -26,8 +26,8 @@ use std::sync::Arc;
 /// Inside `any NAME in ... (...)`, a scope of its own (on the stack, not
 /// allocated) holds the element NAME stands for, and the scope around it.
 pub struct Scope<'r> {
-    pub record: &'r Value,
-    actor: OnceCell<Actor>,
+    pub record: &'r dyn Members,
+    actor: OnceCell<Rc<Actor>>,
     bound: Option<(&'r Value, &'r Scope<'r>)>,
     /// `json(FIELD)` parsed once per record, however many rules read it:
     /// by the address and length of the field's text in the record (None
@@ -39,7 +39,7 @@ pub struct Scope<'r> {
 type ParsedJson = (usize, usize, Option<Rc<Value>>);
 
 impl<'r> Scope<'r> {
-    pub fn new(record: &'r Value) -> Self {
+    pub fn new(record: &'r dyn Members) -> Self {
         Scope {
             record,
             actor: OnceCell::new(),
@@ -89,10 +89,69 @@ impl<'r> Scope<'r> {
     pub fn actor(&self) -> &Actor {
         match self.bound {
             Some((_, outer)) => outer.actor(),
-            None => self
-                .actor
-                .get_or_init(|| ctrules_context::actor::resolve(self.record)),
+            None => self.actor.get_or_init(|| actor_of(self.record)),
         }
+    }
+}
+
+/// Who acted in `record`: resolved once per distinct identity and thread.
+/// An actor is a function of a few fields' text ([`actor::RECORD_FIELDS`],
+/// with `additionalEventData` only for a console sign-in), and a trail
+/// repeats identities enormously (seven records in eight, in the
+/// benchmark's corpus): the text is the key, when the record has it.
+///
+/// [`actor::RECORD_FIELDS`]: ctrules_context::actor::RECORD_FIELDS
+fn actor_of(record: &dyn Members) -> Rc<Actor> {
+    thread_local! {
+        static ACTORS: RefCell<ActorCache> = RefCell::default();
+    }
+    let resolve = || Rc::new(ctrules_context::actor::resolve_from(&|key| record.member(key)));
+    let Some(identity) = record.member_text("userIdentity") else {
+        return resolve();
+    };
+    let mut key = Vec::with_capacity(identity.len() + 32);
+    key.extend_from_slice(identity);
+    key.push(0);
+    key.extend_from_slice(record.member_text("recipientAccountId").unwrap_or_default());
+    if record.member("eventName").and_then(Value::as_str) == Some("ConsoleLogin") {
+        key.push(0);
+        key.extend_from_slice(record.member_text("additionalEventData").unwrap_or(b"-"));
+    }
+    if let Some(actor) = ACTORS.with_borrow_mut(|actors| actors.get(&key)) {
+        return actor;
+    }
+    let actor = resolve();
+    ACTORS.with_borrow_mut(|actors| actors.insert(key.into_boxed_slice(), actor.clone()));
+    actor
+}
+
+/// Actors by the text they were resolved from, in two generations: when
+/// the newer fills up, the older is dropped, and what was used since moved
+/// to the newer. Bounded (a few MB), and the identities in use stay.
+#[derive(Default)]
+struct ActorCache {
+    newer: HashMap<Box<[u8]>, Rc<Actor>, foldhash::fast::RandomState>,
+    older: HashMap<Box<[u8]>, Rc<Actor>, foldhash::fast::RandomState>,
+}
+
+impl ActorCache {
+    /// Entries per generation.
+    const GENERATION: usize = 1024;
+
+    fn get(&mut self, key: &[u8]) -> Option<Rc<Actor>> {
+        if let Some(actor) = self.newer.get(key) {
+            return Some(actor.clone());
+        }
+        let (key, actor) = self.older.remove_entry(key)?;
+        self.insert(key, actor.clone());
+        Some(actor)
+    }
+
+    fn insert(&mut self, key: Box<[u8]>, actor: Rc<Actor>) {
+        if self.newer.len() >= Self::GENERATION {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(key, actor);
     }
 }
 
@@ -203,7 +262,7 @@ impl Term {
     /// to stop. Returns false when stopped.
     pub fn visit(&self, scope: &Scope<'_>, found: &mut dyn FnMut(&Value) -> bool) -> bool {
         match self {
-            Term::Field(path) => path.visit(scope.record, &mut |v| found(v)),
+            Term::Field(path) => path.visit_record(scope.record, &mut |v| found(v)),
             Term::Const(v) => found(v),
             Term::Bound { up, path } => match scope.element(*up) {
                 Some(element) => path.visit(element, &mut |v| found(v)),

@@ -800,12 +800,17 @@ fn the_shipped_rules_decide_the_same_on_records_parsed_in_part() {
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         let _ = ctrules_core::read_log(&bytes[..], &mut |r: ctrules_core::Record<'_>| {
-            records.push(r.value.clone());
+            records.push(r.value.whole().cloned().unwrap());
             Ok(())
         });
     }
     assert!(records.len() > 300, "{} sample records", records.len());
     let (mut whole_eval, mut part_eval) = (Evaluation::default(), Evaluation::default());
+    let mut lazy_eval = Evaluation::default();
+    let options = ctrules_core::ReadOptions {
+        fields: Some(fields),
+        ..Default::default()
+    };
     let mut fired = std::collections::BTreeSet::new();
     for record in &records {
         for ip in [None, Some("81.2.69.160"), Some("2001:218::1")] {
@@ -819,6 +824,18 @@ fn the_shipped_rules_decide_the_same_on_records_parsed_in_part() {
             set.evaluate(&part, &mut part_eval);
             assert_eq!(whole_eval.enrichment, part_eval.enrichment, "{record}");
             assert_eq!(whole_eval.matched, part_eval.matched, "{record}");
+            // Read as a log file's record: its fields parsed when looked up.
+            let file = [&b"{\"Records\":["[..], &raw, b"]}"].concat();
+            let mut evaluated = 0;
+            ctrules_core::read_log_with(&file[..], &options, &mut |r| {
+                set.evaluate(r.value, &mut lazy_eval);
+                evaluated += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(evaluated, 1);
+            assert_eq!(whole_eval.enrichment, lazy_eval.enrichment, "{record}");
+            assert_eq!(whole_eval.matched, lazy_eval.matched, "{record}");
             fired.extend(whole_eval.enrichment.rules.iter().map(|r| r.to_string()));
         }
     }

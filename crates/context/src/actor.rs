@@ -194,7 +194,13 @@ pub const RECORD_FIELDS: &[&str] = &[
 /// Who acted in `record` (a CloudTrail record). Never fails: whatever is
 /// missing or odd is left out.
 pub fn resolve(record: &Value) -> Actor {
-    let Some(identity) = record.get("userIdentity").and_then(Value::as_object) else {
+    resolve_from(&|key| record.get(key))
+}
+
+/// [`resolve`] for a record held any way: `field` gives its top-level
+/// fields (only those of [`RECORD_FIELDS`] are asked for).
+pub fn resolve_from<'v>(field: &dyn Fn(&str) -> Option<&'v Value>) -> Actor {
+    let Some(identity) = field("userIdentity").and_then(Value::as_object) else {
         return Actor {
             kind: "Missing".to_owned(),
             ..Actor::default()
@@ -223,7 +229,7 @@ pub fn resolve(record: &Value) -> Actor {
             )
         }),
         source_identity: text(session_context.and_then(|context| context.get("sourceIdentity"))),
-        mfa: mfa(record, session_context),
+        mfa: mfa(field, session_context),
         ..Actor::default()
     };
 
@@ -285,7 +291,7 @@ pub fn resolve(record: &Value) -> Actor {
             actor.service = actor.invoked_by.clone();
             actor.name = actor.invoked_by.clone();
             if actor.account.is_none() {
-                actor.account = account_id(record.get("recipientAccountId"));
+                actor.account = account_id(field("recipientAccountId"));
             }
         }
         "AWSAccount" => {
@@ -339,7 +345,10 @@ fn account_id(value: Option<&Value>) -> Option<String> {
 
 /// `sessionContext.attributes.mfaAuthenticated`, else for console sign-in
 /// `additionalEventData.MFAUsed`.
-fn mfa(record: &Value, session_context: Option<&Value>) -> Option<bool> {
+fn mfa<'v>(
+    field: &dyn Fn(&str) -> Option<&'v Value>,
+    session_context: Option<&Value>,
+) -> Option<bool> {
     let authenticated = session_context
         .and_then(|context| context.get("attributes"))
         .and_then(|attributes| attributes.get("mfaAuthenticated"));
@@ -351,11 +360,10 @@ fn mfa(record: &Value, session_context: Option<&Value>) -> Option<bool> {
         }
         _ => {}
     }
-    if record.get("eventName").and_then(Value::as_str) != Some("ConsoleLogin") {
+    if field("eventName").and_then(Value::as_str) != Some("ConsoleLogin") {
         return None;
     }
-    match record
-        .get("additionalEventData")
+    match field("additionalEventData")
         .and_then(|data| data.get("MFAUsed"))
         .and_then(Value::as_str)
         .map(str::trim)

@@ -22,9 +22,9 @@ pub mod schema;
 pub mod writer;
 
 pub use enrichment::Enrichment;
-pub use path::{FieldPath, PathSegment};
+pub use path::{FieldPath, Members, PathSegment};
 pub use reader::{
-    read_log, read_log_with, FieldMask, FieldSet, Layout, Narrow, ReadError, ReadOptions,
-    ReadOutcome, Record, RecordError, RecordPosition,
+    read_log, read_log_with, FieldSet, Layout, ReadError, ReadOptions, ReadOutcome, Record,
+    RecordError, RecordPosition,
 };
 pub use writer::EnrichedWriter;

@@ -67,6 +67,53 @@ impl FieldPath {
     }
 }
 
+/// A record whose top-level fields are looked up by name: a parsed
+/// [`Value`], or a record whose fields are parsed from its text on first
+/// use (`reader::LazyRecord`), so that what no rule reaches is never built.
+pub trait Members {
+    /// The top-level field `key`; None when absent.
+    fn member(&self, key: &str) -> Option<&Value>;
+
+    /// The record as one value, for a path that does not start with a key.
+    fn whole(&self) -> Option<&Value>;
+
+    /// The JSON text of the top-level field `key`, when the record is
+    /// held as text: equal texts are equal values, for caches keyed by it.
+    fn member_text(&self, _key: &str) -> Option<&[u8]> {
+        None
+    }
+}
+
+impl Members for Value {
+    fn member(&self, key: &str) -> Option<&Value> {
+        member(self, key)
+    }
+
+    fn whole(&self) -> Option<&Value> {
+        Some(self)
+    }
+}
+
+impl FieldPath {
+    /// [`visit`](Self::visit) from a record's top level, whatever holds it.
+    pub fn visit_record<'v>(
+        &self,
+        record: &'v dyn Members,
+        found: &mut dyn FnMut(&'v Value) -> bool,
+    ) -> bool {
+        match self.segments.split_first() {
+            Some((PathSegment::Key(key), rest)) => match record.member(key) {
+                Some(value) => visit_from(rest, value, found),
+                None => true,
+            },
+            _ => match record.whole() {
+                Some(value) => visit_from(&self.segments, value, found),
+                None => true,
+            },
+        }
+    }
+}
+
 /// The field `key` of an object. Records parsed for rules hold a dozen
 /// fields, where comparing names beats hashing them (serde_json's maps hash
 /// with SipHash); big objects are hashed.

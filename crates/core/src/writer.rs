@@ -78,15 +78,10 @@ pub fn write_enriched(
         }
     };
     let start = out.len();
-    let splice = match record.value.as_object() {
-        Some(object) => {
-            enrichment.overwrites.is_empty()
-                && enrichment
-                    .output_field_refs()
-                    .all(|(name, _)| !object.contains_key(name))
-        }
-        None => enrichment.is_empty(),
-    };
+    let splice = enrichment.overwrites.is_empty()
+        && enrichment
+            .output_field_refs()
+            .all(|(name, _)| record.value.member(name).is_none());
     if splice {
         copy_raw(out);
         if !enrichment.is_empty() {

@@ -61,7 +61,7 @@ fn fixture_events() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
         let file = std::fs::File::open(&path).unwrap();
         // Malformed files are part of the corpus: what they hold is skipped.
         let _ = read_log(file, &mut |r: Record<'_>| {
-            let text = |k: &str| r.value.get(k).and_then(|v| v.as_str()).map(String::from);
+            let text = |k: &str| r.value.member(k).and_then(|v| v.as_str()).map(String::from);
             if let (Some(source), Some(name)) = (text("eventSource"), text("eventName")) {
                 pairs.insert((source, name));
             }

@@ -111,7 +111,7 @@ impl Alerts {
         rules: &RuleSet,
         matched: &[usize],
         raw: &[u8],
-        projected: &Value,
+        projected: &dyn ctrules_core::Members,
         input: &str,
     ) {
         let alerting: Vec<usize> = matched
@@ -139,7 +139,7 @@ impl Alerts {
                 });
                 ctrules_core::reader::parse_projected(raw, Some(fields))
             })
-            .unwrap_or_else(|_| projected.clone());
+            .unwrap_or_else(|_| projected.whole().cloned().unwrap_or_default());
         let text = |k: &str| {
             record
                 .get(k)

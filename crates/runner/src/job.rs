@@ -217,7 +217,6 @@ pub fn evaluate_into(
     let mut matches = vec![0u64; rules.len()];
     let options = ReadOptions {
         fields: Some(rules.record_fields()),
-        narrowing: Some(rules),
         ..ReadOptions::default()
     };
     let outcome = read_log_with(reader, &options, &mut |record: Record<'_>| {

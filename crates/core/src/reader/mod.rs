@@ -22,13 +22,16 @@
 //! or UTF-32 is named as such.
 
 mod gzip;
+mod lazy;
 mod projection;
 mod split;
 mod validate;
 
-pub use projection::{parse_projected, FieldMask, FieldSet, Narrow, Narrowing};
+pub use lazy::LazyRecord;
+pub use projection::{parse_projected, FieldSet};
 
 use crate::json::key_text;
+use crate::path::Members;
 use crate::schema::RECORD_MARKERS;
 pub use crate::writer::Rejected;
 use projection::parse_noting_keys;
@@ -73,8 +76,9 @@ impl fmt::Display for RecordPosition {
 /// its parsed value.
 pub struct Record<'a> {
     pub raw: &'a [u8],
-    /// The record parsed: only the fields of [`ReadOptions::fields`], when given.
-    pub value: &'a Value,
+    /// The record's fields: only those of [`ReadOptions::fields`], when
+    /// given, and then perhaps parsed only when first looked up.
+    pub value: &'a dyn Members,
     pub position: RecordPosition,
     /// True when `raw` has no whitespace outside strings (it is one line as it is).
     pub compact: bool,
@@ -99,17 +103,12 @@ pub struct ReadOptions<'f> {
     /// rejected, and skipped to its end without being kept; anything else
     /// longer fails the file.
     pub max_record_size: usize,
-    /// Parses, of each record, only the fields of `fields` this chooses.
-    /// Records read the slow way (a document read whole, a record the
-    /// scanner does not vouch for) get all of `fields`.
-    pub narrowing: Option<Narrowing<'f>>,
 }
 
 impl Default for ReadOptions<'_> {
     fn default() -> Self {
         ReadOptions {
             fields: None,
-            narrowing: None,
             max_record_size: MAX_RECORD_SIZE,
         }
     }
@@ -300,10 +299,8 @@ fn read_text(
         sink,
         outcome: ReadOutcome::new(Layout::Document),
         fields: options.fields,
-        narrowing: options.narrowing,
         index: 0,
         members: Vec::new(),
-        ascii: false,
     };
     match first {
         b'[' => {
@@ -431,11 +428,9 @@ struct Ctx<'s, 'k, 'o> {
     fields: Option<&'o FieldSet>,
     /// Records found so far in arrays and documents, to number the next one.
     index: usize,
-    narrowing: Option<Narrowing<'o>>,
     /// The top-level members of the record being read (kept to reuse the
-    /// allocation), and whether its bytes are all ASCII.
+    /// allocation).
     members: Vec<validate::Member>,
-    ascii: bool,
 }
 
 impl Ctx<'_, '_, '_> {
@@ -459,6 +454,17 @@ impl Ctx<'_, '_, '_> {
             );
             return Ok(());
         }
+        self.hand_over(raw, compact, value, position)
+    }
+
+    /// Hands one record, an object, to the sink.
+    fn hand_over(
+        &mut self,
+        raw: &[u8],
+        compact: bool,
+        value: &dyn Members,
+        position: RecordPosition,
+    ) -> io::Result<()> {
         match (self.sink)(Record {
             raw,
             value,
@@ -681,22 +687,35 @@ impl Ctx<'_, '_, '_> {
         }
         loop {
             if let Some(fields) = self.fields {
-                if let Some(slice) = text.checked_object(&mut self.members, &mut self.ascii)? {
-                    let bytes = text.bytes(&slice);
-                    if self.ascii || std::str::from_utf8(bytes).is_ok() {
-                        if let Some(value) = projected(bytes, &self.members, fields, self.narrowing)
-                        {
+                // Taken out of `self` while a record borrows it.
+                let mut members = std::mem::take(&mut self.members);
+                let checked = text.checked_object(&mut members)?;
+                let mut handed = false;
+                if let Some((slice, traits)) = &checked {
+                    let bytes = text.bytes(slice);
+                    if traits.ascii || std::str::from_utf8(bytes).is_ok() {
+                        let record = LazyRecord::new(bytes, &members, fields);
+                        // Fields are parsed when rules ask for them: first
+                        // make sure each will parse, unless it surely does.
+                        if traits.plain || record.parse_all() {
                             let position = self.next_index();
-                            self.record_of(bytes, slice.compact, &value, position)
-                                .map_err(output_error)?;
-                            if !text.separator(b']', "expected `,` or `]` after a record")? {
-                                return Ok(());
-                            }
-                            continue;
+                            let sent = self.hand_over(bytes, slice.compact, &record, position);
+                            sent.map_err(output_error)?;
+                            handed = true;
                         }
                     }
+                }
+                self.members = members;
+                match checked {
+                    Some(_) if handed => {
+                        if !text.separator(b']', "expected `,` or `]` after a record")? {
+                            return Ok(());
+                        }
+                        continue;
+                    }
                     // serde names what is wrong, from the record's start.
-                    text.rewind(slice.start);
+                    Some((slice, _)) => text.rewind(slice.start),
+                    None => {}
                 }
             }
             let slice = match text.value() {
@@ -997,58 +1016,6 @@ struct Whole {
 }
 
 /// Checks that a member of an envelope other than `Records` is valid JSON.
-/// The record's wanted members parsed from their bytes (the scanner has
-/// validated the record); None when serde refuses one (a number out of
-/// range, a lone surrogate), to be named the slow way.
-fn projected(
-    bytes: &[u8],
-    members: &[validate::Member],
-    fields: &FieldSet,
-    narrowing: Option<Narrowing<'_>>,
-) -> Option<Value> {
-    let mut object = serde_json::Map::new();
-    if fields.is_empty() {
-        return Some(Value::Object(object));
-    }
-    let mask = match narrowing {
-        Some(choose) => {
-            let name = member_text(bytes, members, "eventName");
-            let source = member_text(bytes, members, "eventSource");
-            choose.fields_for(name.as_deref(), source.as_deref())
-        }
-        None => FieldMask::ALL,
-    };
-    for member in members {
-        // Keys hold no escape (the scanner vouches only for those).
-        let key = &bytes[member.key.clone()];
-        if fields.position(key).is_some_and(|i| mask.has(i)) {
-            let key = std::str::from_utf8(key).ok()?;
-            let value = serde_json::from_slice(&bytes[member.value.clone()]).ok()?;
-            object.insert(key.to_owned(), value);
-        }
-    }
-    Some(Value::Object(object))
-}
-
-/// The string value of the record's member `name` (the last one, as serde
-/// keeps), borrowed from the bytes when it holds no escape.
-fn member_text<'b>(
-    bytes: &'b [u8],
-    members: &[validate::Member],
-    name: &str,
-) -> Option<Cow<'b, str>> {
-    let member = members
-        .iter()
-        .rev()
-        .find(|m| &bytes[m.key.clone()] == name.as_bytes())?;
-    let value = &bytes[member.value.clone()];
-    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if memchr::memchr(b'\\', inner).is_none() {
-        return std::str::from_utf8(inner).ok().map(Cow::Borrowed);
-    }
-    serde_json::from_slice::<String>(value).ok().map(Cow::Owned)
-}
-
 fn check_member<R: Read>(text: &Splitter<R>, key: &Slice, value: &Slice) -> Result<(), ReadError> {
     match serde_json::from_slice::<serde::de::IgnoredAny>(text.bytes(value)) {
         Ok(_) => Ok(()),
@@ -1115,7 +1082,13 @@ mod tests {
     fn read(bytes: &[u8]) -> Result<(ReadOutcome, Vec<String>), ReadError> {
         let mut seen = Vec::new();
         let outcome = read_log(bytes, &mut |r: Record<'_>| {
-            seen.push(r.value["eventName"].as_str().unwrap_or("?").to_string());
+            seen.push(
+                r.value
+                    .member("eventName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string(),
+            );
             Ok(())
         })?;
         Ok((outcome, seen))
@@ -1525,7 +1498,13 @@ mod tests {
         };
         let mut seen = Vec::new();
         let outcome = read_log_with(input, &options, &mut |r: Record<'_>| {
-            seen.push(r.value["eventName"].as_str().unwrap_or("?").to_string());
+            seen.push(
+                r.value
+                    .member("eventName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string(),
+            );
             Ok(())
         })?;
         Ok((outcome, seen))
@@ -1667,7 +1646,10 @@ mod tests {
         let mut count = 0;
         let outcome = read_log(input, &mut |r: Record<'_>| {
             read_at_first.get_or_insert(given.get());
-            assert_eq!(r.value["eventName"], format!("E{}", count + 1));
+            assert_eq!(
+                r.value.member("eventName").unwrap(),
+                &format!("E{}", count + 1)
+            );
             count += 1;
             Ok(())
         })
@@ -1726,7 +1708,13 @@ mod tests {
             let mut seen = Vec::new();
             let outcome = read_log_with(&text[..], &options, &mut |r: Record<'_>| {
                 assert!(std::str::from_utf8(r.raw).is_ok());
-                seen.push(r.value["eventName"].as_str().unwrap().to_string());
+                seen.push(
+                    r.value
+                        .member("eventName")
+                        .and_then(Value::as_str)
+                        .unwrap()
+                        .to_string(),
+                );
                 Ok(())
             })
             .unwrap();
@@ -1827,13 +1815,19 @@ mod tests {
         let outcome = read_log(
             &br#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"eventName":"C"}]}"#[..],
             &mut |r: Record<'_>| {
-                if r.value["eventName"] == "B" {
+                if r.value.member("eventName").unwrap() == "B" {
                     return Err(Rejected {
                         message: "cannot rewrite".into(),
                     }
                     .into());
                 }
-                seen.push(r.value["eventName"].as_str().unwrap().to_string());
+                seen.push(
+                    r.value
+                        .member("eventName")
+                        .and_then(Value::as_str)
+                        .unwrap()
+                        .to_string(),
+                );
                 Ok(())
             },
         )

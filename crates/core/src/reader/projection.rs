@@ -32,7 +32,10 @@ impl FieldSet {
 
     /// [`contains`](Self::contains) for a name as bytes.
     pub fn contains_bytes(&self, name: &[u8]) -> bool {
-        self.names.iter().any(|n| n.as_bytes() == name)
+        // Sorted as `str`, which orders as the bytes do.
+        self.names
+            .binary_search_by(|n| n.as_bytes().cmp(name))
+            .is_ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -42,64 +45,7 @@ impl FieldSet {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(|n| &**n)
     }
-
-    /// Where `name` stands among the names (sorted), for a [`FieldMask`].
-    pub fn position(&self, name: &[u8]) -> Option<usize> {
-        // Sorted as `str`, which orders as the bytes do.
-        self.names.binary_search_by(|n| n.as_bytes().cmp(name)).ok()
-    }
-
-    /// The mask of the names of `names` that are in this set.
-    pub fn mask_of<S: AsRef<str>>(&self, names: impl IntoIterator<Item = S>) -> FieldMask {
-        if self.names.len() > FieldMask::BITS {
-            return FieldMask::ALL;
-        }
-        let mut mask = FieldMask::NONE;
-        for name in names {
-            if let Some(i) = self.position(name.as_ref().as_bytes()) {
-                mask.0 |= 1 << i;
-            }
-        }
-        mask
-    }
 }
-
-/// Some of the names of a [`FieldSet`], by position. A set of more names
-/// than a mask has bits is never narrowed: its masks are all [`ALL`](Self::ALL).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FieldMask(u128);
-
-impl FieldMask {
-    pub const BITS: usize = 128;
-    pub const ALL: FieldMask = FieldMask(u128::MAX);
-    pub const NONE: FieldMask = FieldMask(0);
-
-    pub fn has(self, position: usize) -> bool {
-        position >= Self::BITS || self.0 & (1 << position) != 0
-    }
-}
-
-impl std::ops::BitOr for FieldMask {
-    type Output = FieldMask;
-    fn bitor(self, other: FieldMask) -> FieldMask {
-        FieldMask(self.0 | other.0)
-    }
-}
-
-impl std::ops::BitOrAssign for FieldMask {
-    fn bitor_assign(&mut self, other: FieldMask) {
-        self.0 |= other.0;
-    }
-}
-
-/// Chooses, from a record's eventName and eventSource, which fields of
-/// [`ReadOptions::fields`](super::ReadOptions::fields) to parse: a rule set
-/// indexed by them knows which rules can match, and what those read.
-pub trait Narrow: fmt::Debug + Sync {
-    fn fields_for(&self, event_name: Option<&str>, event_source: Option<&str>) -> FieldMask;
-}
-
-pub type Narrowing<'f> = &'f dyn Narrow;
 
 /// Parses `bytes` (one JSON value) keeping only `fields` of an object;
 /// everything is parsed when `fields` is None or the value is not an object.

@@ -15,7 +15,7 @@
 //! or pass the value over with [`Splitter::skip_value`], which keeps none
 //! of it.
 
-use super::validate::{self, Member, Scan};
+use super::validate::{self, Member, Scan, Traits};
 use super::{io_error, ReadError, ReadErrorKind};
 use std::io::Read;
 
@@ -284,26 +284,19 @@ impl<R: Read> Splitter<R> {
     /// noted in `members` (ranges into the slice). None, with nothing
     /// consumed, when the scanner does not vouch for it: not an object, not
     /// valid, not ended before the input or the limit; then
-    /// [`value`](Self::value) and serde decide. `ascii` is set when the
-    /// slice is ASCII (else its UTF-8 is still to be checked).
+    /// [`value`](Self::value) and serde decide.
     pub fn checked_object(
         &mut self,
         members: &mut Vec<Member>,
-        ascii: &mut bool,
-    ) -> Result<Option<Slice>, ReadError> {
+    ) -> Result<Option<(Slice, Traits)>, ReadError> {
         if self.peek()? != Some(b'{') {
             return Ok(None);
         }
         loop {
             match validate::scan(&self.buf[self.pos..self.len], members) {
-                Scan::Valid {
-                    end,
-                    compact,
-                    ascii: all_ascii,
-                } => {
-                    *ascii = all_ascii;
+                Scan::Valid { end, traits } => {
                     let end = self.pos + end;
-                    return Ok(Some(self.take(end, compact)));
+                    return Ok(Some((self.take(end, traits.compact), traits)));
                 }
                 Scan::Invalid => return Ok(None),
                 Scan::Incomplete => {
