@@ -8,7 +8,8 @@
 //! Both read every `.json` / `.json.gz` file under `--input` (sorted walk,
 //! like `ctrules run`) and write one gzipped output per input at the same
 //! relative path under `--output`, with the same file handling as
-//! `ctrules run` (temporary file, fsync, rename), one file per worker on a
+//! `ctrules run` (temporary file, fsync, rename, fsync of the directory;
+//! each directory created is synced into its parent), one file per worker on a
 //! rayon pool of `--jobs` threads, and the same compression code: flate2
 //! with the zlib-rs backend, `Compression::new(level)`, a 256 KiB buffered
 //! reader before and after the gzip decoder, a 256 KiB `BufWriter` under the
@@ -154,7 +155,7 @@ fn process(mode: Mode, input: &Path, target: &Path, level: u32, totals: &Totals)
     };
 
     if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)?;
+        create_dirs_durably(parent)?;
     }
     let name = target
         .file_name()
@@ -215,6 +216,9 @@ fn process(mode: Mode, input: &Path, target: &Path, level: u32, totals: &Totals)
     let written = file.metadata()?.len();
     drop(file);
     std::fs::rename(&temp, target)?;
+    // Durable as ctrules makes it: the rename survives a power cut once its
+    // directory is synced.
+    File::open(target.parent().unwrap_or(Path::new(".")))?.sync_all()?;
 
     totals.bytes_in.fetch_add(counted.count, Ordering::Relaxed);
     totals.bytes_raw.fetch_add(raw_bytes, Ordering::Relaxed);
@@ -284,4 +288,25 @@ fn main() -> ExitCode {
     } else {
         ExitCode::from(3)
     }
+}
+
+/// Creates `dir` and its missing parents, syncing each parent after a
+/// creation, as `ctrules run` does for its output tree.
+fn create_dirs_durably(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dirs_durably(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(parent)?.sync_all()
 }

@@ -105,7 +105,11 @@ fn actor_of(record: &dyn Members) -> Rc<Actor> {
     thread_local! {
         static ACTORS: RefCell<ActorCache> = RefCell::default();
     }
-    let resolve = || Rc::new(ctrules_context::actor::resolve_from(&|key| record.member(key)));
+    let resolve = || {
+        Rc::new(ctrules_context::actor::resolve_from(&|key| {
+            record.member(key)
+        }))
+    };
     let Some(identity) = record.member_text("userIdentity") else {
         return resolve();
     };

@@ -680,6 +680,7 @@ impl Ctx<'_, '_, '_> {
     /// bytes, and handed to the sink. A record that is not valid JSON (or
     /// not UTF-8) is rejected with its place; the others are still read.
     fn records_array<R: Read>(&mut self, text: &mut Splitter<R>) -> Result<(), ReadError> {
+        let no_fields = Value::Object(serde_json::Map::new());
         text.expect(b'[', "`[`")?;
         if text.peek()? == Some(b']') {
             text.advance();
@@ -694,12 +695,21 @@ impl Ctx<'_, '_, '_> {
                 if let Some((slice, traits)) = &checked {
                     let bytes = text.bytes(slice);
                     if traits.ascii || std::str::from_utf8(bytes).is_ok() {
-                        let record = LazyRecord::new(bytes, &members, fields);
+                        // Nothing to parse, with no fields (no rules).
+                        let record =
+                            (!fields.is_empty()).then(|| LazyRecord::new(bytes, &members, fields));
                         // Fields are parsed when rules ask for them: first
                         // make sure each will parse, unless it surely does.
-                        if traits.plain || record.parse_all() {
+                        if record
+                            .as_ref()
+                            .is_none_or(|r| traits.plain || r.parse_all())
+                        {
+                            let value: &dyn Members = match &record {
+                                Some(record) => record,
+                                None => &no_fields,
+                            };
                             let position = self.next_index();
-                            let sent = self.hand_over(bytes, slice.compact, &record, position);
+                            let sent = self.hand_over(bytes, slice.compact, value, position);
                             sent.map_err(output_error)?;
                             handed = true;
                         }
