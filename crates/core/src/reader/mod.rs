@@ -1089,9 +1089,31 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// Reads `bytes` whole, and again parsing only `eventName` (records of
+    /// an array then go the one-pass way, fields parsed when looked up):
+    /// both must give the same, which is returned.
     fn read(bytes: &[u8]) -> Result<(ReadOutcome, Vec<String>), ReadError> {
+        let whole = read_with(bytes, ReadOptions::default());
+        let fields = FieldSet::new(["eventName"]);
+        let projected = ReadOptions {
+            fields: Some(&fields),
+            ..ReadOptions::default()
+        };
+        assert_eq!(
+            format!("{whole:?}"),
+            format!("{:?}", read_with(bytes, projected)),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+        whole
+    }
+
+    fn read_with(
+        bytes: &[u8],
+        options: ReadOptions<'_>,
+    ) -> Result<(ReadOutcome, Vec<String>), ReadError> {
         let mut seen = Vec::new();
-        let outcome = read_log(bytes, &mut |r: Record<'_>| {
+        let outcome = read_log_with(bytes, &options, &mut |r: Record<'_>| {
             seen.push(
                 r.value
                     .member("eventName")
@@ -1501,9 +1523,13 @@ mod tests {
     }
 
     /// Reads `bytes` with a limit of `max` bytes on one record.
+    /// Reads with a limit on one record, parsing only `eventName` (records
+    /// of an array go the one-pass way, where the limit must hold too).
     fn read_capped(input: impl Read, max: usize) -> Result<(ReadOutcome, Vec<String>), ReadError> {
+        let fields = FieldSet::new(["eventName"]);
         let options = ReadOptions {
             max_record_size: max,
+            fields: Some(&fields),
             ..ReadOptions::default()
         };
         let mut seen = Vec::new();
@@ -1537,6 +1563,15 @@ mod tests {
         for (text, index, (line, column)) in cases {
             for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
                 let (outcome, seen) = read_capped(&bytes[..], 1000).unwrap();
+                // Parsing every field, serde's way, gives the same.
+                let whole = ReadOptions {
+                    max_record_size: 1000,
+                    ..ReadOptions::default()
+                };
+                assert_eq!(
+                    format!("{:?}", read_with(&bytes, whole)),
+                    format!("{:?}", Ok::<_, ReadError>((outcome.clone(), seen.clone())))
+                );
                 assert_eq!(seen, ["A", "B"], "{text}");
                 assert_eq!(
                     outcome.record_errors,

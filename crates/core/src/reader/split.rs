@@ -294,6 +294,8 @@ impl<R: Read> Splitter<R> {
         }
         loop {
             match validate::scan(&self.buf[self.pos..self.len], members) {
+                // Longer than the limit: the slow way refuses it.
+                Scan::Valid { end, .. } if end > self.limit => return Ok(None),
                 Scan::Valid { end, traits } => {
                     let end = self.pos + end;
                     return Ok(Some((self.take(end, traits.compact), traits)));
