@@ -1530,7 +1530,6 @@ mod tests {
         let options = ReadOptions {
             max_record_size: max,
             fields: Some(&fields),
-            ..ReadOptions::default()
         };
         let mut seen = Vec::new();
         let outcome = read_log_with(input, &options, &mut |r: Record<'_>| {
