@@ -688,44 +688,11 @@ impl Ctx<'_, '_, '_> {
         }
         loop {
             if let Some(fields) = self.fields {
-                // Taken out of `self` while a record borrows it.
-                let mut members = std::mem::take(&mut self.members);
-                let checked = text.checked_object(&mut members)?;
-                let mut handed = false;
-                if let Some((slice, traits)) = &checked {
-                    let bytes = text.bytes(slice);
-                    if traits.ascii || std::str::from_utf8(bytes).is_ok() {
-                        // Nothing to parse, with no fields (no rules).
-                        let record =
-                            (!fields.is_empty()).then(|| LazyRecord::new(bytes, &members, fields));
-                        // Fields are parsed when rules ask for them: first
-                        // make sure each will parse, unless it surely does.
-                        if record
-                            .as_ref()
-                            .is_none_or(|r| traits.plain || r.parse_all())
-                        {
-                            let value: &dyn Members = match &record {
-                                Some(record) => record,
-                                None => &no_fields,
-                            };
-                            let position = self.next_index();
-                            let sent = self.hand_over(bytes, slice.compact, value, position);
-                            sent.map_err(output_error)?;
-                            handed = true;
-                        }
+                if self.one_pass(text, fields, &no_fields)? {
+                    if !text.separator(b']', "expected `,` or `]` after a record")? {
+                        return Ok(());
                     }
-                }
-                self.members = members;
-                match checked {
-                    Some(_) if handed => {
-                        if !text.separator(b']', "expected `,` or `]` after a record")? {
-                            return Ok(());
-                        }
-                        continue;
-                    }
-                    // serde names what is wrong, from the record's start.
-                    Some((slice, _)) => text.rewind(slice.start),
-                    None => {}
+                    continue;
                 }
             }
             let slice = match text.value() {
@@ -777,6 +744,50 @@ impl Ctx<'_, '_, '_> {
                 return Ok(());
             }
         }
+    }
+
+    /// The next record of an array, scanned and validated in one pass and
+    /// handed over with its fields parsed when looked up (`no_fields`, an
+    /// empty object, when there are none to parse). False, with nothing
+    /// consumed, when the scanner does not vouch for it: then the slow way
+    /// reads it, and names what is wrong.
+    fn one_pass<R: Read>(
+        &mut self,
+        text: &mut Splitter<R>,
+        fields: &FieldSet,
+        no_fields: &Value,
+    ) -> Result<bool, ReadError> {
+        // Taken out of `self` while the record borrows it.
+        let mut members = std::mem::take(&mut self.members);
+        let Some((slice, traits)) = text.checked_object(&mut members)? else {
+            self.members = members;
+            return Ok(false);
+        };
+        let bytes = text.bytes(&slice);
+        let mut handed = false;
+        if traits.ascii || std::str::from_utf8(bytes).is_ok() {
+            let record = (!fields.is_empty()).then(|| LazyRecord::new(bytes, &members, fields));
+            // Fields are parsed when rules ask for them: first make sure
+            // each will parse, unless it surely does.
+            if record
+                .as_ref()
+                .is_none_or(|r| traits.plain || r.parse_all())
+            {
+                let value: &dyn Members = match &record {
+                    Some(record) => record,
+                    None => no_fields,
+                };
+                let position = self.next_index();
+                let sent = self.hand_over(bytes, slice.compact, value, position);
+                sent.map_err(output_error)?;
+                handed = true;
+            }
+        }
+        self.members = members;
+        if !handed {
+            text.rewind(slice.start);
+        }
+        Ok(handed)
     }
 
     /// An object read whole (a record, a digest, `lookup-events` output, an
