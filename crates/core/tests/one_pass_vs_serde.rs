@@ -151,18 +151,15 @@ fn records(records: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-// ---- BUG: the lazy lookup's tag holds the key's length as a u8 ----------
+// ---- The lazy lookup's tag holds the key's length modulo 256 ----------
 
 /// A top-level key of 15 + 256 bytes that starts with a wanted 15-byte name
-/// (`sourceIPAddress`, `managementEvent`) has the same tag as that name:
-/// `Tag::of` stores `key.len() as u8` (271 as u8 == 15), and `index` then
-/// trusts the tag as the whole key (`is_whole`: the name looked up is
-/// <= 15 bytes). The lookup finds the long key (the last one with that tag),
-/// sees it is not a wanted field, and answers None: the real
-/// `sourceIPAddress` is lost. serde's way gives "1.2.3.4".
-/// Cause: crates/core/src/reader/lazy.rs, `Tag::of` / `LazyRecord::index`.
+/// (`sourceIPAddress`, `managementEvent`) has the same tag as that name
+/// (the tag holds the length modulo 256): the lookup once took the long
+/// key for the name and answered None, losing the real `sourceIPAddress`
+/// (regression test; the lookup now compares lengths whole).
 #[test]
-fn bug_a_key_of_15_plus_256_bytes_hides_a_wanted_15_byte_field() {
+fn a_key_of_15_plus_256_bytes_does_not_hide_a_wanted_15_byte_field() {
     let long = format!("sourceIPAddress{}", "x".repeat(256));
     assert_eq!(long.len() % 256, 15);
     let record = format!(r#"{{"eventName":"A","sourceIPAddress":"1.2.3.4","{long}":"evil"}}"#);
@@ -679,20 +676,14 @@ mod memory {
         ((PEAK.with(Cell::get) - base) as usize, outcome.records)
     }
 
-    /// BUG: a record with very many small top-level members costs the
-    /// one-pass way some 20 times its size in memory: one `Member` (32
-    /// bytes) per member in `Ctx::members` (kept from record to record),
-    /// and in `LazyRecord::new` one `Tag` (16 bytes) and one `Entry` (a
-    /// `OnceCell<Option<Value>>`, 80 bytes with preserve_order) per member,
-    /// whether wanted or not. `"a":0,` is 6 bytes: a record of 8 MB holds
-    /// 1.4 million members, ~180 MB; at the 64 MiB record limit, ~1.4 GB,
-    /// where the reader promises memory bounded by the limit. The serde
-    /// way (and the projected way before) hold the record's bytes and the
-    /// wanted fields only. Cause: crates/core/src/reader/lazy.rs
-    /// (`tags`, `entries` sized by all members), validate.rs (`members`
-    /// noted for every top-level member).
+    /// A record of very many small top-level members once cost the
+    /// one-pass way some 20 times its size in memory (a `Member`, a `Tag`
+    /// and an `Entry` per member, wanted or not): 1.4 million members in
+    /// 8 MB held ~180 MB. Past `validate::MAX_MEMBERS` members such a
+    /// record is now read the serde way, which keeps only wanted fields
+    /// (regression test).
     #[test]
-    fn bug_many_members_cost_many_times_the_record_in_memory() {
+    fn many_members_do_not_cost_many_times_the_record_in_memory() {
         let n = 8 << 20;
         let mut record = String::with_capacity(n + 64);
         record.push_str("{\"eventName\":\"A\"");

@@ -93,7 +93,9 @@ impl<'a> LazyRecord<'a> {
         let mut from = self.tags.len();
         loop {
             let i = self.tags[..from].iter().rposition(|t| *t == want)?;
-            if want.is_whole(key) || self.key(i) == key {
+            // The tag holds the length modulo 256: compare it whole.
+            let same_length = self.members[i].key.len() == key.len();
+            if same_length && (want.is_whole(key) || self.key(i) == key) {
                 return self.wanted(i).then_some(i);
             }
             from = i;
@@ -108,8 +110,9 @@ impl<'a> LazyRecord<'a> {
     }
 }
 
-/// A key's length and first [`Tag::HELD`] bytes: keys with different tags
-/// differ, and keys no longer than that are equal when their tags are.
+/// A key's length (modulo 256) and first [`Tag::HELD`] bytes: keys with
+/// different tags differ, and keys of equal length no longer than that are
+/// equal when their tags are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tag(u64, u64);
 

@@ -18,6 +18,10 @@ use std::ops::Range;
 /// Deeper nesting is left to serde (whose own limit is 128).
 pub(super) const MAX_DEPTH: u32 = 100;
 
+/// A record with more top-level members is left to serde, which keeps only
+/// the wanted ones: noting each costs memory (CloudTrail's have 20 to 30).
+pub(super) const MAX_MEMBERS: usize = 1024;
+
 /// One top-level member of an object: ranges into the scanned bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Member {
@@ -166,6 +170,9 @@ impl Scanner<'_> {
                 }
                 if depth == 1 {
                     if let Some((key, start)) = member.take() {
+                        if members.len() == MAX_MEMBERS {
+                            return Err(Stop::Invalid);
+                        }
                         members.push(Member {
                             key,
                             value: start..self.i,
@@ -453,6 +460,19 @@ mod tests {
         let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
         assert!(valid(deep(98).as_bytes()).is_some());
         assert_eq!(scan(deep(100).as_bytes(), &mut Vec::new()), Scan::Invalid);
+    }
+
+    #[test]
+    fn a_record_of_too_many_members_is_not_vouched_for() {
+        let record = |n: usize| {
+            let members: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            format!("{{{}}}", members.join(","))
+        };
+        assert!(valid(record(MAX_MEMBERS).as_bytes()).is_some());
+        assert_eq!(
+            scan(record(MAX_MEMBERS + 1).as_bytes(), &mut Vec::new()),
+            Scan::Invalid
+        );
     }
 
     #[test]
