@@ -41,7 +41,10 @@ fn fields(set: &RuleSet, record: &dyn ctrules_core::Members) -> Map<String, Valu
 
 /// Each record of `file` (a Records file), read the one-pass way, and
 /// evaluated; and the same record's raw bytes parsed by serde, evaluated.
-fn both_ways(set: &RuleSet, file: &[u8]) -> (Vec<Map<String, Value>>, Vec<Map<String, Value>>) {
+/// What the rules added to each record (its output fields).
+type Added = Vec<Map<String, Value>>;
+
+fn both_ways(set: &RuleSet, file: &[u8]) -> (Added, Added) {
     let options = ReadOptions {
         fields: Some(set.record_fields()),
         ..ReadOptions::default()
