@@ -1358,3 +1358,106 @@ rule versioning_off {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// The text of each output file under `root`, by its path relative to
+/// `root` without the compression suffix (`.gz` or `.zst`, which must be
+/// `ext`), decompressed.
+fn decompressed_outputs(root: &Path, ext: &str) -> BTreeMap<String, String> {
+    files_under(root)
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            let stem = rel
+                .strip_suffix(ext)
+                .unwrap_or_else(|| panic!("{rel}: an output not ending {ext}"))
+                .to_string();
+            let bytes = std::fs::read(&p).unwrap();
+            let text = match ext {
+                ".gz" => gunzip(&bytes),
+                _ => String::from_utf8(zstd::stream::decode_all(&bytes[..]).unwrap()).unwrap(),
+            };
+            (stem, text)
+        })
+        .collect()
+}
+
+#[test]
+fn zstd_outputs_hold_the_lines_of_gzip_outputs_and_read_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = repo().join("tests/fixtures/sample-logs");
+    let (gz, zst) = (tmp.path().join("gz"), tmp.path().join("zst"));
+    let (out, _) = run(&iam_rules(), &input, &gz, &["--compression-level", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (out, summary) = run(&iam_rules(), &input, &zst, &["--compression", "zstd"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["failed"], json!([]), "{summary:#}");
+    let gz_text = decompressed_outputs(&gz, ".gz");
+    let zst_text = decompressed_outputs(&zst, ".zst");
+    assert_eq!(gz_text.len(), 52);
+    assert_eq!(
+        zst_text, gz_text,
+        "the same lines, whatever the compression"
+    );
+
+    // `ctrules query` finds the same records in either.
+    for condition in ["xpriority == \"HIGH\"", "eventName like \"Create*\""] {
+        let query = |root: &Path| {
+            let out = ctrules()
+                .args(["query", condition, "--input"])
+                .arg(root)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            let mut lines: Vec<String> = stdout.lines().map(str::to_string).collect();
+            lines.sort();
+            lines
+        };
+        let found = query(&zst);
+        assert!(!found.is_empty(), "{condition}");
+        assert_eq!(found, query(&gz), "{condition}");
+    }
+
+    // A second run reads ctrules's own zstd output (`.json.zst` inputs):
+    // as gzip, named `.json.gz`, the records once more.
+    let again = tmp.path().join("again");
+    let (out, summary) = run(&iam_rules(), &zst, &again, &["--compression-level", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["failed"], json!([]), "{summary:#}");
+    assert_eq!(decompressed_outputs(&again, ".gz"), gz_text);
+}
+
+#[test]
+fn a_truncated_zstd_input_fails_by_name_and_the_rest_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let log = |name: &str| {
+        json!({"Records": [
+            {"eventVersion": "1.08", "eventName": name, "eventSource": "iam.amazonaws.com"},
+            {"eventVersion": "1.08", "eventName": "B", "eventSource": "s3.amazonaws.com"}
+        ]})
+        .to_string()
+    };
+    let zst = |t: String| zstd::stream::encode_all(t.as_bytes(), 1).unwrap();
+    let whole = zst(log("CreateUser"));
+    std::fs::write(input.join("bad.json.zst"), &whole[..whole.len() - 7]).unwrap();
+    // Two frames, as `cat a.zst b.zst` makes.
+    let two = [zst(log("A")), zst(log("C"))].concat();
+    std::fs::write(input.join("good.json.zst"), two).unwrap();
+    std::fs::write(input.join("plain.json.gz"), gzip(log("P").as_bytes())).unwrap();
+    let output = tmp.path().join("out");
+    let (out, summary) = run(&iam_rules(), &input, &output, &["--compression", "zstd"]);
+    assert_eq!(out.status.code(), Some(3), "partial\n{}", text(&out));
+    assert_eq!(failed_files(&summary).len(), 1, "{summary:#}");
+    let cause = cause_of(&summary, "bad.json.zst");
+    assert!(cause.contains("truncated or corrupt zstd data"), "{cause}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json.zst"));
+    let outputs = decompressed_outputs(&output, ".zst");
+    assert_eq!(
+        outputs.keys().collect::<Vec<_>>(),
+        ["good.json", "plain.json"]
+    );
+    assert_eq!(outputs["good.json"].lines().count(), 4);
+    assert_eq!(outputs["plain.json"].lines().count(), 2);
+}

@@ -779,3 +779,33 @@ fn an_object_named_by_key_is_read_whatever_its_name_and_nothing_found_is_said() 
         "{summary:#}"
     );
 }
+
+#[test]
+fn zstd_outputs_in_s3_are_named_zst_and_hold_every_record() {
+    let s3 = MotoServer::start();
+    let logs = org_trail(&s3, "trail");
+    let (out, summary) = run_s3(
+        &s3,
+        "s3://trail/AWSLogs/",
+        "s3://trail/zst/",
+        &["--compression", "zstd"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(summary["files_processed"], logs.len(), "{summary:#}");
+    let expected: Vec<String> = logs
+        .keys()
+        .map(|k| {
+            k.replacen("AWSLogs/", "zst/", 1)
+                .replace(".json.gz", ".json.zst")
+        })
+        .collect();
+    assert_eq!(s3.list_keys("trail", "zst/"), expected);
+    for (key, recs) in &logs {
+        let key = key
+            .replacen("AWSLogs/", "zst/", 1)
+            .replace(".json.gz", ".json.zst");
+        let body = s3.get_object("trail", &key).unwrap();
+        let plain = zstd::stream::decode_all(&body[..]).unwrap();
+        assert_eq!(ids_in(&gzip(&plain)), ids_of(recs), "{key}");
+    }
+}

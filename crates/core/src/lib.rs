@@ -27,4 +27,4 @@ pub use reader::{
     read_log, read_log_with, FieldSet, Layout, ReadError, ReadOptions, ReadOutcome, Record,
     RecordError, RecordPosition,
 };
-pub use writer::EnrichedWriter;
+pub use writer::{Codec, EnrichedWriter};

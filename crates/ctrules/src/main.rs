@@ -218,6 +218,22 @@ pub struct QueryArgs {
     pub s3: S3ReadArgs,
 }
 
+/// `--compression`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    Gzip,
+    Zstd,
+}
+
+impl From<CompressionArg> for ctrules_core::Codec {
+    fn from(c: CompressionArg) -> ctrules_core::Codec {
+        match c {
+            CompressionArg::Gzip => ctrules_core::Codec::Gzip,
+            CompressionArg::Zstd => ctrules_core::Codec::Zstd,
+        }
+    }
+}
+
 /// `--alert-format`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AlertShape {
@@ -342,9 +358,15 @@ pub struct RunArgs {
     /// each job is a thread with its own buffers and more only add memory).
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..=256))]
     pub jobs: Option<u16>,
-    /// gzip level of the output, 0 (none) to 9 (smallest).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
-    pub compression_level: u32,
+    /// How output files are compressed: gzip (`.gz`, what CloudTrail
+    /// writes) or zstd (`.zst`: smaller and faster, for readers that take
+    /// it, such as Athena and Spark). Standard output stays plain NDJSON.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    pub compression: CompressionArg,
+    /// Compression level, 0 to 9: gzip 0 (none) to 9 (smallest), default
+    /// 6; zstd 1 (fastest) to 9, default 3 (0 is zstd's default, 3).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub compression_level: Option<u32>,
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,

@@ -200,7 +200,10 @@ pub fn plan(args: &RunArgs) -> Result<Plan, String> {
             .jobs
             .map_or_else(Plan::default_jobs, usize::from)
             .max(1),
-        compression_level: args.compression_level,
+        compression: args.compression.into(),
+        compression_level: args
+            .compression_level
+            .unwrap_or_else(|| ctrules_core::Codec::from(args.compression).default_level()),
         also_writes: args
             .summary_json
             .iter()

@@ -590,10 +590,14 @@ pub fn alerts_name(output: &std::path::Path) -> PathBuf {
         ".json.gz",
         ".ndjson.gz",
         ".jsonl.gz",
+        ".json.zst",
+        ".ndjson.zst",
+        ".jsonl.zst",
         ".json",
         ".ndjson",
         ".jsonl",
         ".gz",
+        ".zst",
     ]
     .iter()
     .find_map(|ext| name.strip_suffix(ext))

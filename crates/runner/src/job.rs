@@ -160,7 +160,11 @@ fn write(
         }),
         Output::S3(s3) => {
             let key = s3.key(&job.output)?;
-            let mut out = EnrichedWriter::new(Spill::new(), s3.compression_level());
+            let mut out =
+                EnrichedWriter::with_codec(Spill::new(), s3.codec, s3.compression_level())
+                    .map_err(|e| {
+                        JobError::new(Stage::Write, true, format!("cannot start compressing: {e}"))
+                    })?;
             let skip = evaluate_into(reader, cx, report, |record, enr| out.write(record, enr))?;
             if skip.is_some() {
                 return Ok(skip);

@@ -68,7 +68,7 @@ impl ObjectRun {
 
     /// The job of one listed object.
     fn job(self: &Arc<Self>, object: ObjectRef) -> Result<(Job, Open), JobError> {
-        let output = output_name(self.relative(&object.key)?.as_os_str());
+        let output = output_name(self.relative(&object.key)?.as_os_str(), self.output.codec());
         let run = self.clone();
         let key = object.key.clone();
         let open: Open = Box::new(move || {

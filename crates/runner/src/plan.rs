@@ -94,7 +94,9 @@ pub struct Plan {
     pub output: Location,
     /// Files processed at once, 1 to [`MAX_JOBS`].
     pub jobs: usize,
-    /// gzip level of output files, 0 to 9.
+    /// How output files are compressed (`--compression`): gzip, or zstd.
+    pub compression: ctrules_core::Codec,
+    /// The level for `compression`, 0 to 9 (for zstd, 0 is zstd's default, 3).
     pub compression_level: u32,
     /// Files the run writes besides its outputs (the summary): refused
     /// inside the input, where they would replace an input or be read as one.

@@ -239,6 +239,7 @@ pub(crate) fn open_output(
                     client.clone(),
                     url.clone(),
                     &plan.s3,
+                    plan.compression,
                     plan.compression_level,
                 )
                 .map_err(RunError::Usage)?,
@@ -250,7 +251,11 @@ pub(crate) fn open_output(
             }
             std::fs::create_dir_all(dir)
                 .map_err(|e| RunError::Usage(format!("output {}: {e}", display_path(dir))))?;
-            Output::Dir(DirSink::new(dir.clone(), plan.compression_level))
+            Output::Dir(DirSink::new(
+                dir.clone(),
+                plan.compression,
+                plan.compression_level,
+            ))
         }
     })
 }
@@ -368,13 +373,13 @@ fn local(
                     false,
                     format!(
                         "its output {} would overwrite the output of {first}",
-                        display_path(&input.output_relative())
+                        display_path(&input.output_relative(output.codec()))
                     ),
                 );
                 (FileReport::failed(input.display(), error), Spill::new())
             }
             None => {
-                let (job, open) = local_job(input, keys.as_ref());
+                let (job, open) = local_job(input, keys.as_ref(), output.codec());
                 run_job(job, open, &cx)
             }
         };
@@ -411,8 +416,12 @@ fn local(
 
 /// The job of a local input: its identity in the checkpoint (the canonical
 /// input root and its relative path), its version (`size:mtime`), and how
-/// to open it.
-pub(crate) fn local_job(input: &Input, keys: Option<&LocalKeys>) -> (Job, Open) {
+/// to open it; its output is named for `codec`.
+pub(crate) fn local_job(
+    input: &Input,
+    keys: Option<&LocalKeys>,
+    codec: ctrules_core::Codec,
+) -> (Job, Open) {
     let (version, size) = match &input.origin {
         Origin::File(path) => std::fs::metadata(path)
             .map(|m| (crate::state::local_version(&m), m.len()))
@@ -428,7 +437,7 @@ pub(crate) fn local_job(input: &Input, keys: Option<&LocalKeys>) -> (Job, Open) 
             .unwrap_or_default(),
         version,
         size,
-        output: input.output_relative(),
+        output: input.output_relative(codec),
     };
     let open: Open = Box::new(move || match origin {
         Origin::File(path) | Origin::Stream(path) => std::fs::File::open(&path)

@@ -55,9 +55,10 @@ pub struct Input {
 }
 
 impl Input {
-    /// The output's relative path: the input's, with `.gz` added when missing.
-    pub fn output_relative(&self) -> PathBuf {
-        crate::sink::output_name(self.relative.as_os_str())
+    /// The output's relative path: the input's, ending in `.gz` (or `.zst`,
+    /// as `codec` says) (see [`crate::sink::output_name`]).
+    pub fn output_relative(&self, codec: ctrules_core::Codec) -> PathBuf {
+        crate::sink::output_name(self.relative.as_os_str(), codec)
     }
 
     /// The name to show in reports: the path as the user would find it.
@@ -103,6 +104,9 @@ const LOG_EXTENSIONS: &[&str] = &[
     ".ndjson.gz",
     ".jsonl",
     ".jsonl.gz",
+    ".json.zst",
+    ".ndjson.zst",
+    ".jsonl.zst",
 ];
 
 pub fn is_log_name(name: &[u8]) -> bool {
@@ -110,7 +114,8 @@ pub fn is_log_name(name: &[u8]) -> bool {
 }
 
 /// Why a file in a tree is not read.
-pub const NOT_A_LOG_NAME: &str = "not a log file name (.json, .ndjson or .jsonl, gzipped or not)";
+pub const NOT_A_LOG_NAME: &str =
+    "not a log file name (.json, .ndjson or .jsonl, with .gz, .zst or neither)";
 
 /// What a source holds.
 #[derive(Debug, Default)]

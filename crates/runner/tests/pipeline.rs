@@ -34,6 +34,7 @@ fn plan(input: &Path, output: &Path, state: State) -> Plan {
         input: Location::Path(input.to_path_buf()),
         output: Location::Path(output.to_path_buf()),
         jobs: 2,
+        compression: ctrules_core::Codec::Gzip,
         compression_level: 1,
         also_writes: Vec::new(),
         never_replace: Vec::new(),

@@ -1,8 +1,8 @@
 //! Reading CloudTrail log files.
 //!
-//! A log file arrives as bytes, gzipped or not (sniffed by magic number, not
-//! by name; gzip members are read one after another, and zero padding after
-//! the last one passed over). Its text is one or
+//! A log file arrives as bytes, gzipped, zstd-compressed or neither (sniffed
+//! by magic number, not by name; gzip members and zstd frames are read one
+//! after another, and zero padding after the last gzip member passed over). Its text is one or
 //! more JSON documents, each decided on by itself:
 //! - `{"Records":[...]}`, what CloudTrail writes: streamed record by record,
 //!   so a file of any size is read in bounded memory, wherever the `Records`
@@ -164,6 +164,8 @@ pub enum ReadErrorKind {
     Io,
     /// The gzip stream is corrupt or truncated.
     Gzip,
+    /// The zstd stream is corrupt or truncated.
+    Zstd,
     /// The text is not valid JSON.
     Json,
     /// Valid JSON, but not a CloudTrail log file.
@@ -251,10 +253,26 @@ pub fn read_log_with(
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         let members = gzip::Members::new(raw, options.max_record_size);
-        read_text(members, true, options, sink)
+        read_text(members, Packing::Gzip, options, sink)
+    } else if head.starts_with(&ZSTD_MAGIC) {
+        // Frame after frame, as `zstd -d` reads `cat a.zst b.zst`.
+        let frames = zstd::stream::read::Decoder::with_buffer(raw)
+            .map_err(|e| io_error(e, Packing::Zstd))?;
+        read_text(frames, Packing::Zstd, options, sink)
     } else {
-        read_text(raw, false, options, sink)
+        read_text(raw, Packing::Plain, options, sink)
     }
+}
+
+/// The first bytes of a zstd frame (RFC 8878).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// How a file's text was packed: what a read failure is blamed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Packing {
+    Plain,
+    Gzip,
+    Zstd,
 }
 
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
@@ -265,11 +283,11 @@ const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 /// NDJSON, line by line.
 fn read_text(
     text: impl Read,
-    gzipped: bool,
+    packing: Packing,
     options: &ReadOptions<'_>,
     sink: &mut RecordSink<'_>,
 ) -> Result<ReadOutcome, ReadError> {
-    let mut text = Splitter::new(text, gzipped, 0, options.max_record_size);
+    let mut text = Splitter::new(text, packing, 0, options.max_record_size);
     if let Some(encoding) = utf16_or_32(text.head(4)?) {
         return Err(ReadError::new(
             ReadErrorKind::Json,
@@ -383,20 +401,20 @@ fn starts_records_object(buf: &[u8]) -> bool {
     after.starts_with(b":")
 }
 
-fn io_error(e: io::Error, gzipped: bool) -> ReadError {
-    if gzipped {
-        let cause = if e.kind() == io::ErrorKind::UnexpectedEof {
-            "unexpected end of data".to_string()
-        } else {
-            e.to_string()
-        };
-        ReadError::new(
-            ReadErrorKind::Gzip,
-            format!("truncated or corrupt gzip data: {cause}"),
-        )
+fn io_error(e: io::Error, packing: Packing) -> ReadError {
+    let (kind, name) = match packing {
+        Packing::Plain => {
+            return ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}"));
+        }
+        Packing::Gzip => (ReadErrorKind::Gzip, "gzip"),
+        Packing::Zstd => (ReadErrorKind::Zstd, "zstd"),
+    };
+    let cause = if e.kind() == io::ErrorKind::UnexpectedEof {
+        "unexpected end of data".to_string()
     } else {
-        ReadError::new(ReadErrorKind::Io, format!("cannot read: {e}"))
-    }
+        e.to_string()
+    };
+    ReadError::new(kind, format!("truncated or corrupt {name} data: {cause}"))
 }
 
 /// Where `bytes` stop being UTF-8, as a line and column within them (1-based).
@@ -829,7 +847,7 @@ impl Ctx<'_, '_, '_> {
             // found in the line's bytes, and keep them.
             let (line, _) = start();
             let mut inner =
-                Splitter::with_capacity(bytes, false, line - 1, usize::MAX, bytes.len());
+                Splitter::with_capacity(bytes, Packing::Plain, line - 1, usize::MAX, bytes.len());
             return match self.documents(&mut inner) {
                 Err(e) if e.kind != ReadErrorKind::Output => {
                     let position = self.take(position);
@@ -1225,6 +1243,38 @@ mod tests {
         let err = read(&full[..full.len() / 2]).unwrap_err();
         assert_eq!(err.kind, ReadErrorKind::Gzip, "{err}");
         assert!(err.to_string().contains("gzip"));
+    }
+
+    fn zstd(bytes: &[u8]) -> Vec<u8> {
+        zstd::stream::encode_all(bytes, 1).unwrap()
+    }
+
+    #[test]
+    fn zstd_frames_are_read_one_after_another() {
+        let a = zstd(br#"{"Records":[{"eventName":"A"}]}"#);
+        let b = zstd(b"{\"eventName\":\"B\"}\n{\"eventName\":\"C\"}\n");
+        let (outcome, seen) = read(&a).unwrap();
+        assert_eq!(seen, ["A"]);
+        assert!(outcome.record_errors.is_empty());
+        let (_, seen) = read(&[&a[..], &b].concat()).unwrap();
+        assert_eq!(seen, ["A", "B", "C"]);
+    }
+
+    #[test]
+    fn truncated_or_corrupt_zstd_is_named() {
+        let full = zstd(br#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#);
+        let mut corrupt = full.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 0xff;
+        corrupt[8] ^= 0xff;
+        for bytes in [&full[..full.len() / 2], &full[..5], &corrupt[..]] {
+            let err = read(bytes).unwrap_err();
+            assert_eq!(err.kind, ReadErrorKind::Zstd, "{err}");
+            assert!(
+                err.to_string().contains("truncated or corrupt zstd data"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! of it.
 
 use super::validate::{self, Member, Scan, Traits};
-use super::{io_error, ReadError, ReadErrorKind};
+use super::{io_error, Packing, ReadError, ReadErrorKind};
 use std::io::Read;
 
 const READ_SIZE: usize = 256 * 1024;
@@ -31,7 +31,7 @@ pub(super) struct Slice {
 /// A JSON text read in chunks, scanned value by value.
 pub(super) struct Splitter<R> {
     input: R,
-    gzipped: bool,
+    packing: Packing,
     buf: Vec<u8>,
     /// Next unread byte of `buf`.
     pos: usize,
@@ -52,22 +52,22 @@ pub(super) struct Splitter<R> {
 }
 
 impl<R: Read> Splitter<R> {
-    pub fn new(input: R, gzipped: bool, lines_before: usize, limit: usize) -> Self {
-        Self::with_capacity(input, gzipped, lines_before, limit, READ_SIZE)
+    pub fn new(input: R, packing: Packing, lines_before: usize, limit: usize) -> Self {
+        Self::with_capacity(input, packing, lines_before, limit, READ_SIZE)
     }
 
     /// A splitter whose first buffer holds `capacity` bytes (it grows for
     /// longer values, up to `limit`).
     pub fn with_capacity(
         input: R,
-        gzipped: bool,
+        packing: Packing,
         lines_before: usize,
         limit: usize,
         capacity: usize,
     ) -> Self {
         Splitter {
             input,
-            gzipped,
+            packing,
             buf: vec![0; capacity.max(16)],
             pos: 0,
             len: 0,
@@ -216,7 +216,7 @@ impl<R: Read> Splitter<R> {
                     return Ok(Some(shift));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(e, self.gzipped)),
+                Err(e) => return Err(io_error(e, self.packing)),
             }
         }
     }
@@ -474,7 +474,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut s = Splitter::new(Trickle(text, read_size), false, 0, usize::MAX);
+        let mut s = Splitter::new(Trickle(text, read_size), Packing::Plain, 0, usize::MAX);
         let mut out = Vec::new();
         s.expect(b'[', "`[`")?;
         if s.peek()? == Some(b']') {
@@ -526,7 +526,7 @@ mod tests {
     fn a_value_past_the_limit_is_refused_or_skipped_but_never_kept() {
         for limit in [1000, 1 << 20] {
             let text = [&b"[\"x\\"[..], &vec![b'p'; 8 << 20], b"\",\n1]"].concat();
-            let mut s = Splitter::new(&text[..], false, 0, limit);
+            let mut s = Splitter::new(&text[..], Packing::Plain, 0, limit);
             s.expect(b'[', "`[`").unwrap();
             let Err(err) = s.value() else {
                 panic!("a value of 8 MiB passes a limit of {limit}")

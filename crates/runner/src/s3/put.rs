@@ -1,4 +1,4 @@
-//! Output objects in S3: gzipped NDJSON at the input's relative key under
+//! Output objects in S3: gzipped (or zstd) NDJSON at the input's relative key under
 //! the output prefix, written in one PUT, so an object is complete or absent.
 //! Each carries, in its metadata, what it was made from: the source object
 //! and its ETag, and the rules version, so the output says what is done.
@@ -25,6 +25,7 @@ pub const META_RULES_VERSION: &str = "ctrules-rules-version";
 pub struct S3Sink {
     pub client: aws_sdk_s3::Client,
     pub url: S3Url,
+    pub codec: ctrules_core::Codec,
     pub compression_level: u32,
     pub sse: Option<ServerSideEncryption>,
     pub sse_kms_key_id: Option<String>,
@@ -45,6 +46,7 @@ impl S3Sink {
         client: aws_sdk_s3::Client,
         url: S3Url,
         options: &S3Options,
+        codec: ctrules_core::Codec,
         compression_level: u32,
     ) -> Result<S3Sink, String> {
         let sse = match options.sse.as_deref() {
@@ -69,6 +71,7 @@ impl S3Sink {
         Ok(S3Sink {
             client,
             url,
+            codec,
             compression_level,
             sse,
             sse_kms_key_id: options.sse_kms_key_id.clone(),
@@ -91,7 +94,7 @@ impl S3Sink {
         Ok(format!("{}{relative}", self.url.prefix))
     }
 
-    /// Writes `spill` (gzipped NDJSON) as the object `key`, in one PUT.
+    /// Writes `spill` (gzipped or zstd NDJSON) as the object `key`, in one PUT.
     pub async fn put(
         &self,
         key: &str,
@@ -132,10 +135,10 @@ impl S3Sink {
                 .bucket(&self.url.bucket)
                 .key(key)
                 .body(stream)
-                // The bytes are a .gz file, as CloudTrail's own objects are
-                // read by Athena: no Content-Encoding, which would make some
-                // HTTP clients unzip it on the way.
-                .content_type("application/gzip")
+                // The bytes are a .gz (or .zst) file, as CloudTrail's own
+                // objects are read by Athena: no Content-Encoding, which
+                // would make some HTTP clients unzip it on the way.
+                .content_type(self.codec.content_type())
                 .metadata(META_SOURCE, header_text(&provenance.source))
                 .metadata(META_SOURCE_ETAG, header_text(&provenance.source_version))
                 .metadata(META_RULES_VERSION, header_text(&provenance.rules_version));

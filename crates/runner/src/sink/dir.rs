@@ -3,7 +3,7 @@
 use crate::inflight::Temp;
 use crate::report::{JobError, Stage};
 use crate::source::{display_path, FileId, Input};
-use ctrules_core::EnrichedWriter;
+use ctrules_core::{Codec, EnrichedWriter};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -36,6 +36,7 @@ fn create_dirs_durably(dir: &Path) -> io::Result<()> {
 #[derive(Debug)]
 pub struct DirSink {
     pub root: PathBuf,
+    pub codec: Codec,
     pub compression_level: u32,
     /// Directories written to so far, each cleaned of stale temporaries
     /// the first time (see [`crate::inflight::remove_stale`]).
@@ -56,9 +57,10 @@ fn write_error(stage: Stage, what: &str, target: &Path, e: &io::Error) -> JobErr
 }
 
 impl DirSink {
-    pub fn new(root: PathBuf, compression_level: u32) -> DirSink {
+    pub fn new(root: PathBuf, codec: Codec, compression_level: u32) -> DirSink {
         DirSink {
             root,
+            codec,
             compression_level,
             seen: Mutex::new(HashSet::new()),
             removed: AtomicUsize::new(0),
@@ -72,7 +74,7 @@ impl DirSink {
 
     /// Where `input`'s output goes.
     pub fn target(&self, input: &Input) -> PathBuf {
-        self.root.join(input.output_relative())
+        self.root.join(input.output_relative(self.codec))
     }
 
     /// Starts writing the output at `relative` to a temporary beside its target.
@@ -110,10 +112,12 @@ impl DirSink {
         }
         let (temp, file) = Temp::create(&target)
             .map_err(|e| write_error(Stage::Write, "cannot create a temporary for", &target, &e))?;
-        let writer = EnrichedWriter::new(
+        let writer = EnrichedWriter::with_codec(
             BufWriter::with_capacity(256 * 1024, file),
+            self.codec,
             self.compression_level,
-        );
+        )
+        .map_err(|e| write_error(Stage::Write, "cannot start compressing", &target, &e))?;
         Ok(DirWriter {
             target,
             temp,

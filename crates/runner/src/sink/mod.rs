@@ -1,16 +1,17 @@
 //! Sinks: where the enriched records of one input go.
 //!
-//! - [`dir`]: gzipped NDJSON at the input's relative path under a directory,
+//! - [`dir`]: gzipped (or zstd) NDJSON at the input's relative path under a directory,
 //!   written to a temporary and renamed into place when complete.
 //! - standard output: plain NDJSON, gathered per input in a [`spill`] and
 //!   copied out in input order once the input is complete.
-//! - S3 ([`crate::s3::put`]): gzipped NDJSON gathered in a [`spill`], then
+//! - S3 ([`crate::s3::put`]): gzipped (or zstd) NDJSON gathered in a [`spill`], then
 //!   written in one PUT.
 
 pub mod dir;
 pub mod spill;
 
 use crate::s3::put::S3Sink;
+use ctrules_core::Codec;
 use dir::DirSink;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -37,13 +38,24 @@ impl Output {
             Output::Stdout => None,
         }
     }
+
+    /// How outputs are compressed, which their names say. Standard
+    /// output is plain NDJSON; its inputs are named as gzip outputs.
+    pub fn codec(&self) -> Codec {
+        match self {
+            Output::Dir(dir) => dir.codec,
+            Output::S3(s3) => s3.codec,
+            Output::Stdout => Codec::Gzip,
+        }
+    }
 }
 
 /// Which input took which output name, to catch two inputs with one output
 /// (`a.json` and `a.json.gz` both make `a.json.gz`). Inputs come in name
-/// order (a sorted walk, an S3 listing), so a name without `.gz` is always
-/// seen before the same name with it: only those are kept, and CloudTrail
-/// writes none, so this stays small however many inputs pass.
+/// order (a sorted walk, an S3 listing), so a name without `.gz` or `.zst`
+/// is always seen before the same name with it: only those are kept, and
+/// CloudTrail writes none, so this stays small however many inputs pass.
+/// (`a.json.gz` and `a.json.zst` side by side are not caught here.)
 #[derive(Default)]
 pub struct OutputNames {
     plain: HashMap<Vec<u8>, String>,
@@ -53,7 +65,10 @@ impl OutputNames {
     /// Claims the output of the input named `name` (shown as `shown`): the
     /// input that already has it, if any.
     pub fn claim(&mut self, name: &[u8], shown: &str) -> Option<String> {
-        match name.strip_suffix(b".gz") {
+        match name
+            .strip_suffix(b".gz")
+            .or_else(|| name.strip_suffix(b".zst"))
+        {
             Some(plain) => self.plain.get(plain).cloned(),
             None => {
                 self.plain.insert(name.to_vec(), shown.to_string());
@@ -63,14 +78,62 @@ impl OutputNames {
     }
 }
 
-/// The name of an input's output: its own, with `.gz` added when missing
-/// (outputs are always gzipped).
-pub fn output_name(relative: &OsStr) -> PathBuf {
-    if relative.as_bytes().ends_with(b".gz") {
-        PathBuf::from(relative)
-    } else {
-        let mut name = OsString::from(relative);
-        name.push(".gz");
-        PathBuf::from(name)
+/// The name of an input's output: its own, ending in `codec`'s extension
+/// (`.gz` or `.zst`) instead of the input's `.gz` or `.zst`, or added when
+/// it has neither: `x.json.gz` gives `x.json.zst` for zstd.
+pub fn output_name(relative: &OsStr, codec: Codec) -> PathBuf {
+    let bytes = relative.as_bytes();
+    let ext = codec.extension().as_bytes();
+    if bytes.ends_with(ext) {
+        return PathBuf::from(relative);
+    }
+    let stem = bytes
+        .strip_suffix(b".gz")
+        .or_else(|| bytes.strip_suffix(b".zst"))
+        .unwrap_or(bytes);
+    let mut name = OsString::from(OsStr::from_bytes(stem));
+    name.push(codec.extension());
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(relative: &str, codec: Codec) -> String {
+        output_name(OsStr::new(relative), codec)
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn gzip_output_names_end_in_gz() {
+        assert_eq!(name("a/x.json.gz", Codec::Gzip), "a/x.json.gz");
+        assert_eq!(name("a/x.json", Codec::Gzip), "a/x.json.gz");
+        assert_eq!(name("x.ndjson", Codec::Gzip), "x.ndjson.gz");
+        assert_eq!(name("x.json.zst", Codec::Gzip), "x.json.gz");
+    }
+
+    #[test]
+    fn zstd_output_names_end_in_zst() {
+        assert_eq!(name("a/x.json.gz", Codec::Zstd), "a/x.json.zst");
+        assert_eq!(name("a/x.json", Codec::Zstd), "a/x.json.zst");
+        assert_eq!(name("x.jsonl.zst", Codec::Zstd), "x.jsonl.zst");
+        assert_eq!(name("x.gz.json", Codec::Zstd), "x.gz.json.zst");
+    }
+
+    #[test]
+    fn a_plain_name_and_a_compressed_one_claim_one_output() {
+        let mut names = OutputNames::default();
+        assert_eq!(names.claim(b"a.json", "a.json"), None);
+        assert_eq!(
+            names.claim(b"a.json.zst", "a.json.zst"),
+            Some("a.json".into())
+        );
+        assert_eq!(
+            names.claim(b"a.json.gz", "a.json.gz"),
+            Some("a.json".into())
+        );
+        assert_eq!(names.claim(b"b.json.gz", "b.json.gz"), None);
     }
 }

@@ -535,7 +535,7 @@ async fn process_object(
         return FileReport::skipped(name, OUTSIDE_FILTERS);
     }
     let output = match plain_relative(&object.key, "the object's key") {
-        Ok(relative) => output_name(relative.as_os_str()),
+        Ok(relative) => output_name(relative.as_os_str(), shared.output.codec()),
         Err(e) => return FileReport::failed(name, e),
     };
     // The version the checkpoint knows it by: the ETag, without quotes,

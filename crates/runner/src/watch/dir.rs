@@ -107,7 +107,7 @@ pub(crate) fn watch_dir(
                 // One snapshot of the rules for the whole input.
                 let rules = shared.rules.current();
                 let cx = shared.context(&rules);
-                let (job, open) = local_job(&ready.input, (*keys).as_ref());
+                let (job, open) = local_job(&ready.input, (*keys).as_ref(), shared.output.codec());
                 let (report, spill) = run_job(job, open, &cx);
                 let done = Message::Done(Box::new(Finished {
                     relative: ready.input.relative,
@@ -170,7 +170,7 @@ pub(crate) fn watch_dir(
                     let Some(ready) = scan.take(&in_flight) else {
                         break;
                     };
-                    if let Some(report) = scan.claim_output(&ready) {
+                    if let Some(report) = scan.claim_output(&ready, shared.output.codec()) {
                         shared.finished(&report, Duration::ZERO);
                         summary.add(&report);
                         continue;
@@ -342,8 +342,8 @@ impl Scan {
 
     /// Takes the output name of `ready` for it; when another input has it,
     /// the failure to report (the input is not tried again until it changes).
-    fn claim_output(&mut self, ready: &Ready) -> Option<FileReport> {
-        let output = ready.input.output_relative();
+    fn claim_output(&mut self, ready: &Ready, codec: ctrules_core::Codec) -> Option<FileReport> {
+        let output = ready.input.output_relative(codec);
         let owner = self
             .owners
             .entry(output.clone())
