@@ -974,6 +974,39 @@ fn dates_must_be_written_in_full() {
     assert!(stderr_of(&out).contains("YYYY-MM-DD"), "{}", text(&out));
 }
 
+/// `a.json.gz` and `a.json.zst` make one output whatever the codec; with
+/// a file listed between them, the second was written over the first.
+#[test]
+fn a_gzip_and_a_zstd_file_of_one_name_are_not_both_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("a.json.gz"), log_file(&records(0, 2))).unwrap();
+    std::fs::write(logs.join("a.json.m.json.gz"), log_file(&records(20, 1))).unwrap();
+    let plain = serde_json::to_vec(&json!({"Records": records(10, 3)})).unwrap();
+    std::fs::write(
+        logs.join("a.json.zst"),
+        zstd::encode_all(&plain[..], 3).unwrap(),
+    )
+    .unwrap();
+    for codec in ["gzip", "zstd"] {
+        let out_dir = tmp.path().join(format!("out-{codec}"));
+        let (out, summary) = run(
+            &iam_rules(tmp.path()),
+            &logs,
+            &out_dir,
+            &["--compression", codec],
+        );
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert_eq!(summary["files_processed"], 2, "{summary:#}");
+        let failed = summary["failed"].to_string();
+        assert!(
+            failed.contains("a.json.zst") && failed.contains("would overwrite the output of"),
+            "{failed}"
+        );
+    }
+}
+
 #[test]
 fn two_local_files_with_one_output_name_are_not_both_written() {
     let tmp = tempfile::tempdir().unwrap();

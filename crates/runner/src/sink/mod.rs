@@ -55,10 +55,15 @@ impl Output {
 /// order (a sorted walk, an S3 listing), so a name without `.gz` or `.zst`
 /// is always seen before the same name with it: only those are kept, and
 /// CloudTrail writes none, so this stays small however many inputs pass.
-/// (`a.json.gz` and `a.json.zst` side by side are not caught here.)
+/// `a.json.gz` and `a.json.zst` (one output whatever the codec) are caught
+/// the same way: every name listed between them starts with `a.json`, so
+/// only the stems that the names since are still under are kept.
 #[derive(Default)]
 pub struct OutputNames {
     plain: HashMap<Vec<u8>, String>,
+    /// Stems of compressed names (`a.json` of `a.json.gz`) that the names
+    /// listed since all start with, and the inputs they came from.
+    stems: Vec<(Vec<u8>, String)>,
 }
 
 impl OutputNames {
@@ -69,7 +74,19 @@ impl OutputNames {
             .strip_suffix(b".gz")
             .or_else(|| name.strip_suffix(b".zst"))
         {
-            Some(plain) => self.plain.get(plain).cloned(),
+            Some(stem) => {
+                if let Some(first) = self.plain.get(stem) {
+                    return Some(first.clone());
+                }
+                // A stem this name does not start with has no more names
+                // listed after it.
+                self.stems.retain(|(s, _)| name.starts_with(s));
+                if let Some((_, first)) = self.stems.iter().find(|(s, _)| s == stem) {
+                    return Some(first.clone());
+                }
+                self.stems.push((stem.to_vec(), shown.to_string()));
+                None
+            }
             None => {
                 self.plain.insert(name.to_vec(), shown.to_string());
                 None
@@ -135,5 +152,28 @@ mod tests {
             Some("a.json".into())
         );
         assert_eq!(names.claim(b"b.json.gz", "b.json.gz"), None);
+    }
+
+    #[test]
+    fn a_gzip_name_and_a_zstd_one_claim_one_output() {
+        let mut names = OutputNames::default();
+        // In listing order, with names between the two.
+        for name in ["a.json.gz", "a.json.h.gz", "a.json.z.gz", "a.json.zs"] {
+            assert_eq!(names.claim(name.as_bytes(), name), None, "{name}");
+        }
+        assert_eq!(
+            names.claim(b"a.json.zst", "a.json.zst"),
+            Some("a.json.gz".into())
+        );
+        // Stems no later name starts with are dropped: memory stays small.
+        for i in 0..1000 {
+            let name = format!("d/{i:04}.json.gz");
+            assert_eq!(names.claim(name.as_bytes(), &name), None);
+        }
+        assert!(names.stems.len() <= 2, "{} stems kept", names.stems.len());
+        assert_eq!(
+            names.claim(b"d/0999.json.zst", "d/0999.json.zst"),
+            Some("d/0999.json.gz".into())
+        );
     }
 }
