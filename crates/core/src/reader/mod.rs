@@ -1137,12 +1137,13 @@ mod tests {
         whole
     }
 
+    /// Reads `input`, noting each record's eventName.
     fn read_with(
-        bytes: &[u8],
+        input: impl Read,
         options: ReadOptions<'_>,
     ) -> Result<(ReadOutcome, Vec<String>), ReadError> {
         let mut seen = Vec::new();
-        let outcome = read_log_with(bytes, &options, &mut |r: Record<'_>| {
+        let outcome = read_log_with(input, &options, &mut |r: Record<'_>| {
             seen.push(
                 r.value
                     .member("eventName")
@@ -1583,27 +1584,16 @@ mod tests {
         );
     }
 
-    /// Reads `bytes` with a limit of `max` bytes on one record.
-    /// Reads with a limit on one record, parsing only `eventName` (records
-    /// of an array go the one-pass way, where the limit must hold too).
+    /// Reads with a limit of `max` bytes on one record, parsing only
+    /// `eventName` (records of an array go the one-pass way, where the
+    /// limit must hold too).
     fn read_capped(input: impl Read, max: usize) -> Result<(ReadOutcome, Vec<String>), ReadError> {
         let fields = FieldSet::new(["eventName"]);
         let options = ReadOptions {
             max_record_size: max,
             fields: Some(&fields),
         };
-        let mut seen = Vec::new();
-        let outcome = read_log_with(input, &options, &mut |r: Record<'_>| {
-            seen.push(
-                r.value
-                    .member("eventName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string(),
-            );
-            Ok(())
-        })?;
-        Ok((outcome, seen))
+        read_with(input, options)
     }
 
     #[test]
@@ -1629,7 +1619,7 @@ mod tests {
                     ..ReadOptions::default()
                 };
                 assert_eq!(
-                    format!("{:?}", read_with(&bytes, whole)),
+                    format!("{:?}", read_with(&bytes[..], whole)),
                     format!("{:?}", Ok::<_, ReadError>((outcome.clone(), seen.clone())))
                 );
                 assert_eq!(seen, ["A", "B"], "{text}");

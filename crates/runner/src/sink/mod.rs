@@ -70,10 +70,7 @@ impl OutputNames {
     /// Claims the output of the input named `name` (shown as `shown`): the
     /// input that already has it, if any.
     pub fn claim(&mut self, name: &[u8], shown: &str) -> Option<String> {
-        match name
-            .strip_suffix(b".gz")
-            .or_else(|| name.strip_suffix(b".zst"))
-        {
+        match uncompressed(name) {
             Some(stem) => {
                 if let Some(first) = self.plain.get(stem) {
                     return Some(first.clone());
@@ -100,17 +97,17 @@ impl OutputNames {
 /// it has neither: `x.json.gz` gives `x.json.zst` for zstd.
 pub fn output_name(relative: &OsStr, codec: Codec) -> PathBuf {
     let bytes = relative.as_bytes();
-    let ext = codec.extension().as_bytes();
-    if bytes.ends_with(ext) {
-        return PathBuf::from(relative);
-    }
-    let stem = bytes
-        .strip_suffix(b".gz")
-        .or_else(|| bytes.strip_suffix(b".zst"))
-        .unwrap_or(bytes);
-    let mut name = OsString::from(OsStr::from_bytes(stem));
+    let mut name = OsString::from(OsStr::from_bytes(uncompressed(bytes).unwrap_or(bytes)));
     name.push(codec.extension());
     PathBuf::from(name)
+}
+
+/// A name without its compression's extension (`.gz` or `.zst`); None
+/// when it has neither.
+fn uncompressed(name: &[u8]) -> Option<&[u8]> {
+    [Codec::Gzip, Codec::Zstd]
+        .iter()
+        .find_map(|codec| name.strip_suffix(codec.extension().as_bytes()))
 }
 
 #[cfg(test)]
